@@ -1,0 +1,77 @@
+"""The app factory. Importing this module starts nothing; `create_app`
+builds an app from its collaborators, and serving it opens the store and
+starts the background workers."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .gateway import TwilioGateway
+from .logs import install_redaction
+from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
+from .secrets import Secrets
+from .services import Services
+from .store import Store
+from .webhooks import SignatureChecker
+
+log = logging.getLogger(__name__)
+
+# A Twilio webhook is a few kilobytes; refuse anything far larger before
+# parsing it, so a stranger cannot make us buffer megabytes.
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
+               gateway: TwilioGateway | None = None, clock: Clock | None = None,
+               public_base_url: str | None = None, background: bool = True) -> Quart:
+    """Build the service. `public_base_url` defaults to IVR_PUBLIC_BASE_URL;
+    `background=False` leaves the outbox to be drained by the caller (tests)."""
+    clock = clock or SystemClock()
+    base = (public_base_url or secrets.public_base_url or "").rstrip("/")
+    if not base:
+        raise ValueError("IVR_PUBLIC_BASE_URL is not set: Twilio's signatures are checked "
+                         "against it and callbacks are built from it")
+    if not secrets.signing_tokens():
+        raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
+    store = store or Store(config.database, clock)
+    gateway = gateway or TwilioGateway(secrets)
+    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH)
+
+    app = Quart(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
+    app.extensions["ivr"] = Services(
+        config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
+        signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
+        public_base_url=base)
+
+    from . import sms
+    app.register_blueprint(sms.blueprint)
+
+    @app.before_serving
+    async def start() -> None:
+        install_redaction(secrets.values())
+        await store.open()
+        await gateway.start()
+        if background:
+            outbox.start()
+        log.info("serving %d line(s) from %s; public URL %s", len(config.lines), config.path,
+                 base)
+
+    @app.after_serving
+    async def stop() -> None:
+        await outbox.stop()
+        await gateway.close()
+        await store.close()
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        if await store.ping():
+            return Response("ok\n", 200, mimetype="text/plain")
+        return Response("database unavailable\n", 503, mimetype="text/plain")
+
+    return app

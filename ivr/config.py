@@ -1,0 +1,307 @@
+"""The line configuration: a TOML file, validated whole at start.
+
+Every problem is reported as a ConfigError that names the file, the key and
+the fix, because the person reading it is setting up a phone line at 3 a.m.
+and should not have to read this module to understand what went wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .phone import InvalidPhoneNumber, normalise
+
+
+class ConfigError(Exception):
+    def __init__(self, path: Path | str, key: str, problem: str, fix: str):
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {key}: {problem}. Fix: {fix}")
+
+
+# Texts sent by SMS. Operators override them per line under
+# [lines.<id>.messages]; customers' words only ever arrive as variables, so a
+# body full of "{{ }}" is text, never template code.
+DEFAULT_MESSAGES: dict[str, str] = {
+    "ack": "Thanks, we got your message. {{ responder }} will reply shortly.",
+    "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
+}
+
+# The variables each message is rendered with; a template that uses anything
+# else is refused at start instead of failing when a customer writes in.
+MESSAGE_VARIABLES: dict[str, dict[str, Any]] = {
+    "ack": {"responder": "Sergio", "line": "Quick Dump Now"},
+    "forward": {
+        "line_code": "QDN",
+        "line": "Quick Dump Now",
+        "code": 12,
+        "customer": "+1 619-555-0100",
+        "body": "Hello",
+        "media": ["https://example.com/m.jpg"],
+    },
+}
+
+RING_SECONDS_RANGE = (5, 120)  # Twilio's Dial timeout is capped; below 5 s nobody can pick up
+ACK_SECONDS_RANGE = (15, 86_400)
+
+
+@dataclass(frozen=True)
+class Responder:
+    id: str
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    name: str
+    number: str
+    tiers: tuple[tuple[str, ...], ...]
+    ring_seconds: int
+    ack_seconds: int
+    code: str
+    messages: Mapping[str, str]
+
+    @property
+    def responder_ids(self) -> tuple[str, ...]:
+        """Everyone on the line, in tier order, each once."""
+        seen: dict[str, None] = {}
+        for tier in self.tiers:
+            for rid in tier:
+                seen.setdefault(rid, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    responders: Mapping[str, Responder]
+    lines: Mapping[str, Line]
+    database: str
+    _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
+
+    def line_for_number(self, number: str | None) -> Line | None:
+        return self._lines_by_number.get(number or "")
+
+    def responder_by_phone(self, line: Line, phone: str | None) -> Responder | None:
+        for rid in line.responder_ids:
+            if self.responders[rid].phone == phone:
+                return self.responders[rid]
+        return None
+
+
+_message_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def render_message(template_source: str, **variables: Any) -> str:
+    return _message_env.from_string(template_source).render(**variables)
+
+
+def load_config(path: str | Path, database_override: str | None = None) -> Config:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "the file does not exist",
+                          "pass --config PATH or set IVR_CONFIG to an existing TOML file, "
+                          "e.g. examples/ivr.toml") from None
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read ({exc.strerror})",
+                          "check the path and its permissions") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "(file)", "is not UTF-8 text", "save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(file)", f"is not valid TOML ({exc})",
+                          "correct the syntax at the position shown") from None
+    return parse_config(data, path, database_override)
+
+
+def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
+                 database_override: str | None = None) -> Config:
+    v = _Validator(path)
+    v.only_keys(data, "", {"service", "responders", "lines"})
+
+    service = v.table(data, "service", required=False)
+    v.only_keys(service, "service", {"database"})
+    database = database_override or v.string(service, "service.database", "database",
+                                             default="ivr.sqlite3")
+
+    responders_raw = v.table(data, "responders", required=True)
+    if not responders_raw:
+        raise ConfigError(path, "responders", "no responders are defined",
+                          'add at least one [responders.<id>] table with name and phone')
+    responders: dict[str, Responder] = {}
+    phones: dict[str, str] = {}
+    for rid, entry in responders_raw.items():
+        key = f"responders.{rid}"
+        v.identifier(rid, key)
+        entry = v.table(responders_raw, rid, required=True, key=key)
+        v.only_keys(entry, key, {"name", "phone"})
+        name = v.string(entry, f"{key}.name", "name")
+        phone = v.phone(entry, f"{key}.phone")
+        if phone in phones:
+            raise ConfigError(path, f"{key}.phone",
+                              f"the same number as responders.{phones[phone]}.phone",
+                              "give each responder their own phone number")
+        phones[phone] = rid
+        responders[rid] = Responder(id=rid, name=name, phone=phone)
+
+    lines_raw = v.table(data, "lines", required=True)
+    if not lines_raw:
+        raise ConfigError(path, "lines", "no lines are defined",
+                          "add a [lines.<id>] table with name, number and tiers")
+    lines: dict[str, Line] = {}
+    by_number: dict[str, Line] = {}
+    for lid, entry in lines_raw.items():
+        key = f"lines.{lid}"
+        v.identifier(lid, key)
+        entry = v.table(lines_raw, lid, required=True, key=key)
+        v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
+                                 "ack_seconds", "messages"})
+        name = v.string(entry, f"{key}.name", "name")
+        number = v.phone(entry, f"{key}.number")
+        if number in by_number:
+            raise ConfigError(path, f"{key}.number",
+                              f"the same number as lines.{by_number[number].id}.number",
+                              "each line needs its own Twilio number")
+        if number in phones:
+            raise ConfigError(path, f"{key}.number",
+                              f"the same number as responders.{phones[number]}.phone",
+                              "a line's number is the Twilio number, not a responder's phone")
+        code = v.string(entry, f"{key}.code", "code", default=_initials(name))
+        tiers = v.tiers(entry, f"{key}.tiers", responders)
+        ring = v.integer(entry, f"{key}.ring_seconds", "ring_seconds", 20, RING_SECONDS_RANGE)
+        ack = v.integer(entry, f"{key}.ack_seconds", "ack_seconds", 120, ACK_SECONDS_RANGE)
+        messages = v.messages(entry, f"{key}.messages")
+        line = Line(id=lid, name=name, number=number, tiers=tiers, ring_seconds=ring,
+                    ack_seconds=ack, code=code, messages=messages)
+        lines[lid] = line
+        by_number[number] = line
+
+    return Config(path=str(path), responders=responders, lines=lines, database=database,
+                  _lines_by_number=by_number)
+
+
+def _initials(name: str) -> str:
+    letters = "".join(word[0] for word in name.split() if word[:1].isalnum())
+    return (letters or name[:3]).upper()
+
+
+class _Validator:
+    def __init__(self, path: str | Path):
+        self.path = path
+
+    def fail(self, key: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(self.path, key, problem, fix)
+
+    def only_keys(self, table: Mapping[str, Any], key: str, allowed: set[str]) -> None:
+        for name in table:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, "unknown key",
+                                f"remove it or use one of: {', '.join(sorted(allowed))}")
+
+    def table(self, data: Mapping[str, Any], name: str, required: bool,
+              key: str | None = None) -> dict[str, Any]:
+        key = key or name
+        if name not in data:
+            if required:
+                raise self.fail(key, "missing", f"add a [{key}] table")
+            return {}
+        value = data[name]
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {type(value).__name__}",
+                            f"write it as [{key}] with keys below it")
+        return value
+
+    def identifier(self, name: str, key: str) -> None:
+        if not name.replace("_", "").replace("-", "").isalnum() or not name.isascii():
+            raise self.fail(key, "the id may hold only letters, digits, '-' and '_'",
+                            "rename the table, e.g. [responders.sergio]")
+
+    def string(self, table: Mapping[str, Any], key: str, name: str,
+               default: str | None = None) -> str:
+        if name not in table:
+            if default is not None:
+                return default
+            raise self.fail(key, "missing", f'add {name} = "..."')
+        value = table[name]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be a non-empty string", f'write {name} = "..."')
+        return value.strip()
+
+    def phone(self, table: Mapping[str, Any], key: str) -> str:
+        name = key.rsplit(".", 1)[1]
+        raw = self.string(table, key, name)
+        try:
+            return normalise(raw)
+        except InvalidPhoneNumber as exc:
+            raise self.fail(key, str(exc),
+                            'write the number in E.164 form, e.g. "+16195550100"') from None
+
+    def integer(self, table: Mapping[str, Any], key: str, name: str, default: int,
+                bounds: tuple[int, int]) -> int:
+        value = table.get(name, default)
+        low, high = bounds
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, "must be a whole number of seconds",
+                            f"write {name} = {default}")
+        if not low <= value <= high:
+            raise self.fail(key, f"{value} is out of range",
+                            f"use a number from {low} to {high}")
+        return value
+
+    def tiers(self, table: Mapping[str, Any], key: str,
+              responders: Mapping[str, Responder]) -> tuple[tuple[str, ...], ...]:
+        if "tiers" not in table:
+            raise self.fail(key, "missing", 'add tiers = ["<responder id>", ...]')
+        raw = table["tiers"]
+        if not isinstance(raw, list) or not raw:
+            raise self.fail(key, "must be a non-empty list",
+                            'write tiers = ["sergio", ["alice", "bob"]]')
+        known = ", ".join(sorted(responders))
+        tiers: list[tuple[str, ...]] = []
+        for i, element in enumerate(raw):
+            members = element if isinstance(element, list) else [element]
+            if not members:
+                raise self.fail(f"{key}[{i}]", "an empty tier rings nobody",
+                                "remove it or name at least one responder")
+            tier: list[str] = []
+            for member in members:
+                if not isinstance(member, str) or member not in responders:
+                    raise self.fail(f"{key}[{i}]", f"unknown responder {member!r}",
+                                    f"use one of the [responders] ids: {known}")
+                if member in tier:
+                    raise self.fail(f"{key}[{i}]", f"{member!r} is named twice in one tier",
+                                    "name each responder once per tier")
+                tier.append(member)
+            tiers.append(tuple(tier))
+        return tuple(tiers)
+
+    def messages(self, table: Mapping[str, Any], key: str) -> dict[str, str]:
+        overrides = self.table(table, "messages", required=False, key=key)
+        self.only_keys(overrides, key, set(DEFAULT_MESSAGES))
+        messages = dict(DEFAULT_MESSAGES)
+        for name, source in overrides.items():
+            if not isinstance(source, str) or not source.strip():
+                raise self.fail(f"{key}.{name}", "must be a non-empty string",
+                                f'write {name} = "..." (Jinja) or remove it for the default')
+            try:
+                render_message(source, **MESSAGE_VARIABLES[name])
+            except TemplateError as exc:
+                variables = ", ".join(MESSAGE_VARIABLES[name])
+                raise self.fail(f"{key}.{name}", f"the template does not render ({exc})",
+                                f"use only these variables: {variables}") from None
+            messages[name] = source
+        return messages

@@ -1,0 +1,106 @@
+"""Twilio's REST API, behind one class. Nothing else in ivr talks to Twilio.
+
+The REST host comes from TWILIO_API_BASE so local mode and the tests can
+point the real twilio-python client at a fake on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from .phone import mask
+from .secrets import DEFAULT_API_BASE, Secrets
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str | None
+
+
+class SendError(Exception):
+    """A send that did not happen. `retryable` says whether trying again can help:
+    429, 5xx and connection trouble can; any other 4xx never will."""
+
+    def __init__(self, message: str, retryable: bool, http_status: int | None = None,
+                 twilio_code: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.http_status = http_status
+        self.twilio_code = twilio_code
+
+
+class _RebasedHttpClient(AsyncTwilioHttpClient):
+    """twilio-python has no setting for its REST host; rewrite it here."""
+
+    def __init__(self, api_base: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.api_base = api_base.rstrip("/")
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+        if self.api_base != DEFAULT_API_BASE and url.startswith(DEFAULT_API_BASE):
+            url = self.api_base + url[len(DEFAULT_API_BASE):]
+        return await super().request(method, url, *args, **kwargs)
+
+
+class TwilioGateway:
+    def __init__(self, secrets: Secrets):
+        credentials = secrets.rest_credentials()
+        if credentials is None:
+            raise ValueError("the gateway needs TWILIO_ACCOUNT_SID with an API key or auth token")
+        self._credentials = credentials
+        self._api_base = secrets.api_base
+        self._client: Client | None = None
+        self._http: _RebasedHttpClient | None = None
+        self.account_sid = credentials[2]
+        if secrets.uses_account_pair:
+            log.warning("no TWILIO_API_KEY/TWILIO_API_SECRET set: the REST client uses the "
+                        "account SID and auth token; an API key can be revoked on its own")
+
+    async def start(self) -> None:
+        # aiohttp wants its session created inside the running loop.
+        self._http = _RebasedHttpClient(self._api_base, timeout=REQUEST_TIMEOUT_SECONDS)
+        username, password, account_sid = self._credentials
+        self._client = Client(username, password, account_sid, http_client=self._http)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            self._client = None
+
+    async def send_sms(self, *, to: str, from_: str, body: str, media_urls: Sequence[str] = (),
+                       status_callback: str | None = None) -> SendResult:
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        params: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+        if media_urls:
+            params["media_url"] = list(media_urls)
+        if status_callback:
+            params["status_callback"] = status_callback
+        try:
+            message = await self._client.messages.create_async(**params)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            status = getattr(exc, "status", None)
+            code = getattr(exc, "code", None)
+            retryable = status is None or status == 429 or status >= 500
+            raise SendError(f"Twilio answered HTTP {status} (error {code}) sending to {mask(to)}",
+                            retryable=retryable, http_status=status, twilio_code=code) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
+                            retryable=True) from None
+        status = getattr(message.status, "value", message.status)
+        return SendResult(sid=message.sid or "", status=str(status) if status else None)

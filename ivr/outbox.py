@@ -1,0 +1,110 @@
+"""Sends what the store's outbox holds, so a webhook answers Twilio without
+waiting for the REST API, and a send survives a restart.
+
+The worker is woken right after a transaction that queued messages commits;
+it also polls, because another worker process may have queued them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from .clock import Clock
+from .decisions import Channel, Decision, DecisionKind
+from .gateway import SendError, TwilioGateway
+from .phone import mask
+from .store import OutboxMessage, Store, Tx
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 20
+LEASE = timedelta(seconds=60)  # longer than the gateway's 10 s request timeout
+POLL_SECONDS = 1.0
+MAX_ATTEMPTS = 8
+STATUS_CALLBACK_PATH = "/sms/status"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s … capped at 5 minutes: enough for Twilio to recover from
+    a 429 or a 5xx without hammering it."""
+    return timedelta(seconds=min(2 ** attempts, 300))
+
+
+class OutboxWorker:
+    def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
+                 status_callback_url: str):
+        self.store = store
+        self.gateway = gateway
+        self.clock = clock
+        self.status_callback_url = status_callback_url
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        store.on_enqueue(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ivr-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sweep failed; trying again shortly")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Send every message that is due now; returns how many were tried."""
+        tried = 0
+        while True:
+            self._wake.clear()
+            batch = await self.store.write(lambda tx: tx.claim_due_outbox(BATCH_SIZE, LEASE))
+            if not batch:
+                return tried
+            await asyncio.gather(*(self._send(message) for message in batch))
+            tried += len(batch)
+
+    async def _send(self, message: OutboxMessage) -> None:
+        try:
+            result = await self.gateway.send_sms(
+                to=message.to_number, from_=message.from_number, body=message.body,
+                media_urls=message.media_urls, status_callback=self.status_callback_url)
+        except SendError as exc:
+            await self.store.write(lambda tx: self._record_failure(tx, message, exc))
+            return
+        await self.store.write(lambda tx: tx.mark_sent(message.id, result.sid, result.status))
+        log.info("sent outbox=%s sid=%s to=%s", message.id, result.sid, mask(message.to_number))
+
+    async def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
+        if exc.retryable and message.attempts < MAX_ATTEMPTS:
+            delay = retry_delay(message.attempts)
+            await tx.mark_retry(message.id, str(exc), tx.now + delay)
+            log.warning("send failed, retrying in %ss outbox=%s attempt=%s: %s",
+                        int(delay.total_seconds()), message.id, message.attempts, exc)
+            return
+        await tx.mark_failed(message.id, str(exc))
+        why = "gave up after repeated failures" if exc.retryable else "Twilio refused it"
+        await tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, line_id=message.line_id,
+                                 conversation_id=message.conversation_id,
+                                 reason=f"text to {mask(message.to_number)} not sent: {why} "
+                                        f"({exc})"))
+        log.error("send failed for good outbox=%s: %s", message.id, exc)

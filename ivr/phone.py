@@ -1,0 +1,72 @@
+"""Phone numbers: normalise to E.164 once at the edge, mask whenever one is shown."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# Twilio always sends E.164, but people write config by hand; US numbers
+# without a country code are the common case for the businesses we serve.
+DEFAULT_REGION = "US"
+
+
+class InvalidPhoneNumber(ValueError):
+    pass
+
+
+def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
+    """Return `raw` as E.164 (+16195550100) or raise InvalidPhoneNumber."""
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(f"{raw!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalise(raw: str | None) -> str | None:
+    """E.164 for a number Twilio sent, or None when it is not a phone number
+    (short codes, 'client:alice', 'Anonymous', garbage from a forged request)."""
+    if not raw:
+        return None
+    try:
+        return normalise(raw)
+    except InvalidPhoneNumber:
+        return None
+
+
+def mask(number: str | None) -> str:
+    """+16195550100 -> +1619***0100: enough to tell numbers apart in a log,
+    not enough to call anyone."""
+    if not number:
+        return "-"
+    digits = number[1:] if number.startswith("+") else number
+    if not digits.isdigit() or len(digits) < 8:
+        return "***"
+    return f"+{digits[:4]}***{digits[-4:]}"
+
+
+def display(number: str) -> str:
+    """Human formatting for text that a responder reads: +1 619-555-0100."""
+    try:
+        parsed = phonenumbers.parse(number, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# Only "+"-prefixed numbers: everything Twilio sends and we store is E.164,
+# and a looser pattern would mangle dates and SIDs in log lines.
+_NUMBER_IN_TEXT = re.compile(r"\+\d[\d\- ]{6,}\d")
+
+
+def redact_numbers(text: str) -> str:
+    """Mask anything in free text that looks like a phone number."""
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return mask("+" + digits) if len(digits) >= 8 else match.group(0)
+
+    return _NUMBER_IN_TEXT.sub(_mask, text)

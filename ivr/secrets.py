@@ -1,0 +1,166 @@
+"""Secrets and deployment settings from the environment or an env file.
+
+Nothing here is ever formatted into a log line: Secrets' repr hides values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://api.twilio.com"
+
+SECRET_NAMES = (
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_AUTH_TOKEN_PREVIOUS",
+    "TWILIO_API_SECRET",
+)
+KNOWN_NAMES = SECRET_NAMES + (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_API_KEY",
+    "TWILIO_API_BASE",
+    "IVR_PUBLIC_BASE_URL",
+)
+
+
+class SecretsError(Exception):
+    """A problem with the secrets, worded as what to do about it."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    auth_token: str | None = field(default=None, repr=False)
+    auth_token_previous: str | None = field(default=None, repr=False)
+    account_sid: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    api_base: str = DEFAULT_API_BASE
+    public_base_url: str | None = None
+    source: str = "environment"
+
+    @property
+    def local(self) -> bool:
+        """No Twilio account at all: the service runs against its own fake."""
+        return not (self.auth_token or self.account_sid or self.api_key)
+
+    def signing_tokens(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.auth_token, self.auth_token_previous) if t)
+
+    def rest_credentials(self) -> tuple[str, str, str] | None:
+        """(username, password, account_sid) for the REST client, or None.
+
+        An API key is preferred because it can be revoked on its own; the
+        account pair is the fallback, announced once by the caller."""
+        if not self.account_sid:
+            return None
+        if self.api_key and self.api_secret:
+            return self.api_key, self.api_secret, self.account_sid
+        if self.auth_token:
+            return self.account_sid, self.auth_token, self.account_sid
+        return None
+
+    @property
+    def uses_account_pair(self) -> bool:
+        return not (self.api_key and self.api_secret) and bool(self.account_sid and self.auth_token)
+
+    def values(self) -> tuple[str, ...]:
+        """Every secret value, for the log filter that keeps them out of logs."""
+        return tuple(v for v in (self.auth_token, self.auth_token_previous, self.api_secret) if v)
+
+
+def read_env_file(path: str | Path) -> dict[str, str]:
+    """KEY=VALUE lines, '#' comments, optional 'export ' and quotes.
+
+    Refuses a file that group or others can read: it holds the auth token."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SecretsError(f"{path}: IVR_ENV_FILE names a file that does not exist. "
+                           f"Fix: create it or unset IVR_ENV_FILE") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretsError(
+            f"{path}: the env file is readable by group or others "
+            f"(mode {stat.S_IMODE(mode):o}) and holds secrets. Fix: chmod 600 {path}")
+    values: dict[str, str] = {}
+    for number, raw_line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            # The line may hold a secret: name its number, never its text.
+            raise SecretsError(f"{path}: line {number} is not KEY=VALUE. "
+                               f"Fix: write it as NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+    """The environment wins over the env file, so one variable can be
+    overridden for a single run without editing the shared file."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, str] = {}
+    source = "environment"
+    env_file = environ.get("IVR_ENV_FILE")
+    if env_file:
+        merged.update(read_env_file(env_file))
+        source = f"environment and {env_file}"
+    merged.update({k: v for k, v in environ.items() if k in KNOWN_NAMES and v})
+
+    public = merged.get("IVR_PUBLIC_BASE_URL")
+    if public:
+        public = _check_url("IVR_PUBLIC_BASE_URL", public)
+    api_base = _check_url("TWILIO_API_BASE", merged.get("TWILIO_API_BASE") or DEFAULT_API_BASE)
+
+    secrets = Secrets(
+        auth_token=merged.get("TWILIO_AUTH_TOKEN") or None,
+        auth_token_previous=merged.get("TWILIO_AUTH_TOKEN_PREVIOUS") or None,
+        account_sid=merged.get("TWILIO_ACCOUNT_SID") or None,
+        api_key=merged.get("TWILIO_API_KEY") or None,
+        api_secret=merged.get("TWILIO_API_SECRET") or None,
+        api_base=api_base,
+        public_base_url=public,
+        source=source,
+    )
+    if secrets.api_key and not secrets.api_secret:
+        raise SecretsError("TWILIO_API_KEY is set without TWILIO_API_SECRET. "
+                           "Fix: set both, or neither to use the account SID and auth token")
+    if (secrets.api_key or secrets.account_sid) and not secrets.auth_token:
+        raise SecretsError("TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures "
+                           "cannot be checked. Fix: set it to the account's auth token")
+    if secrets.auth_token and not secrets.account_sid:
+        raise SecretsError("TWILIO_ACCOUNT_SID is not set, so nothing can be sent. "
+                           "Fix: set it to the Account SID from the Twilio console "
+                           "(or unset every TWILIO_ variable to run in local mode)")
+    if secrets.account_sid and not secrets.account_sid.startswith("AC"):
+        raise SecretsError("TWILIO_ACCOUNT_SID does not start with 'AC'. "
+                           "Fix: copy the Account SID from the Twilio console")
+    if secrets.api_key and not secrets.api_key.startswith("SK"):
+        raise SecretsError("TWILIO_API_KEY does not start with 'SK'. "
+                           "Fix: use the API key's SID, not its friendly name")
+    return secrets
+
+
+def _check_url(name: str, value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SecretsError(f"{name} must be an http(s) URL such as https://ivr.example.com. "
+                           f"Fix: set it to the address Twilio reaches")
+    if parsed.query or parsed.fragment:
+        raise SecretsError(f"{name} must not carry a query or fragment. "
+                           f"Fix: set only scheme, host and optional path")
+    return value.rstrip("/")

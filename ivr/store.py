@@ -1,0 +1,379 @@
+"""All SQL lives here: one connection per process, one write path.
+
+Writes go through `Store.write(fn)`: `fn` receives a `Tx` inside
+`BEGIN IMMEDIATE ... COMMIT`, under a lock, in a task shielded from the
+caller's cancellation. Quart cancels a handler when its client disconnects;
+without the shield a write cancelled between execute and commit would leave
+a transaction open on the shared connection and every later write, in this
+process or another, would wait for a lock nobody releases.
+
+The SQL is kept to what PostgreSQL also accepts where that costs nothing
+(RETURNING, partial indexes, ISO timestamps), so the store can move there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+import aiosqlite
+
+from . import SCHEMA_PATH
+from .clock import Clock, to_text
+from .decisions import Decision, DecisionKind
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5_000
+CODE_REUSE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    line_id: str
+    customer: str
+    code: int
+    origin: str
+    status: str
+    tier: int
+    owner: str | None
+    opened_at: str
+    acked_at: str | None
+    closed_at: str | None
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    decision_id: int
+    line_id: str
+    conversation_id: int | None
+    to_number: str
+    from_number: str
+    body: str
+    media_urls: tuple[str, ...]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    id: int
+    at: str
+    line_id: str | None
+    channel: str
+    sid: str | None
+    conversation_id: int | None
+    tier: int | None
+    responder_id: str | None
+    kind: str
+    reason: str
+
+
+class Tx:
+    """One transaction's view of the store. Only valid inside Store.write/read."""
+
+    def __init__(self, db: aiosqlite.Connection, now: datetime):
+        self._db = db
+        self.now = now
+        self.now_text = to_text(now)
+        self.enqueued = 0
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _insert(self, sql: str, params: Iterable[Any]) -> int:
+        row = await self._one(sql + " RETURNING id", params)
+        assert row is not None
+        return int(row[0])
+
+    # -- decisions ---------------------------------------------------------
+
+    async def decide(self, decision: Decision) -> int:
+        kind = DecisionKind(decision.kind)  # refuses a kind outside the closed set
+        return await self._insert(
+            "INSERT INTO decisions (at, line_id, channel, sid, conversation_id, tier,"
+            " responder_id, kind, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.now_text, decision.line_id, str(decision.channel), decision.sid,
+             decision.conversation_id, decision.tier, decision.responder_id, str(kind),
+             decision.reason))
+
+    async def recent_decisions(self, limit: int = 100, line_id: str | None = None,
+                               conversation_id: int | None = None,
+                               sid: str | None = None) -> list[DecisionRow]:
+        where, params = [], []
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if conversation_id is not None:
+            where.append("conversation_id = ?")
+            params.append(conversation_id)
+        if sid is not None:
+            where.append("sid = ?")
+            params.append(sid)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._all(
+            f"SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
+            f" reason FROM decisions {clause} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [DecisionRow(**dict(row)) for row in reversed(rows)]
+
+    # -- conversations -----------------------------------------------------
+
+    async def open_conversation_for(self, line_id: str, customer: str) -> Conversation | None:
+        row = await self._one(
+            "SELECT * FROM conversations WHERE line_id = ? AND customer = ? AND status = 'open'",
+            (line_id, customer))
+        return Conversation(**dict(row)) if row else None
+
+    async def open_conversation(self, line_id: str, customer: str, origin: str) -> Conversation:
+        code = await self._free_code(line_id)
+        conversation_id = await self._insert(
+            "INSERT INTO conversations (line_id, customer, code, origin, status, tier, opened_at)"
+            " VALUES (?, ?, ?, ?, 'open', 0, ?)",
+            (line_id, customer, code, origin, self.now_text))
+        return Conversation(id=conversation_id, line_id=line_id, customer=customer, code=code,
+                            origin=origin, status="open", tier=0, owner=None,
+                            opened_at=self.now_text, acked_at=None, closed_at=None)
+
+    async def _free_code(self, line_id: str) -> int:
+        """The smallest code not held by an open conversation of the line and
+        not used by any of its conversations in the last day, so a late
+        'ACK 3' cannot land on a stranger's new conversation."""
+        since = to_text(self.now - CODE_REUSE_AFTER)
+        rows = await self._all(
+            "SELECT code FROM conversations WHERE line_id = ?"
+            " AND (status = 'open' OR opened_at >= ? OR closed_at >= ?)",
+            (line_id, since, since))
+        taken = {row[0] for row in rows}
+        code = 1
+        while code in taken:
+            code += 1
+        return code
+
+    # -- inbound webhooks ----------------------------------------------------
+
+    async def inbound_reply(self, message_sid: str) -> str | None:
+        row = await self._one("SELECT reply_twiml FROM inbound_messages WHERE message_sid = ?",
+                              (message_sid,))
+        return row[0] if row else None
+
+    async def record_inbound(self, message_sid: str, line_id: str, sender: str,
+                             conversation_id: int | None, body: str,
+                             media_urls: Iterable[str], reply_twiml: str) -> None:
+        await self._db.execute(
+            "INSERT INTO inbound_messages (message_sid, line_id, sender, conversation_id, body,"
+            " media_urls, received_at, reply_twiml) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_sid, line_id, sender, conversation_id, body, json.dumps(list(media_urls)),
+             self.now_text, reply_twiml))
+
+    # -- outbox ------------------------------------------------------------
+
+    async def enqueue_sms(self, decision_id: int, line_id: str, conversation_id: int | None,
+                          to_number: str, from_number: str, body: str,
+                          media_urls: Iterable[str] = ()) -> int:
+        self.enqueued += 1
+        return await self._insert(
+            "INSERT INTO outbox (decision_id, line_id, conversation_id, to_number, from_number,"
+            " body, media_urls, status, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (decision_id, line_id, conversation_id, to_number, from_number, body,
+             json.dumps(list(media_urls)), self.now_text, self.now_text))
+
+    async def claim_due_outbox(self, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        """Claim due messages for one sender. A claim is a lease: a process
+        that dies while sending leaves the row to be claimed again once the
+        lease runs out (at-least-once; Twilio offers no idempotency key)."""
+        now = self.now_text
+        rows = await self._all(
+            "UPDATE outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1"
+            " WHERE id IN (SELECT id FROM outbox WHERE"
+            "   (status = 'pending' AND next_attempt_at <= ?)"
+            "   OR (status = 'sending' AND claimed_until < ?)"
+            "   ORDER BY id LIMIT ?)"
+            " RETURNING id, decision_id, line_id, conversation_id, to_number, from_number,"
+            " body, media_urls, attempts",
+            (to_text(self.now + lease), now, now, limit))
+        messages = [OutboxMessage(**{**dict(row), "media_urls": tuple(json.loads(row["media_urls"]))})
+                    for row in rows]
+        return sorted(messages, key=lambda m: m.id)
+
+    async def mark_sent(self, outbox_id: int, message_sid: str, status: str | None) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'sent', message_sid = ?, delivery_status = ?,"
+            " sent_at = ?, claimed_until = NULL, error = NULL WHERE id = ?",
+            (message_sid, status, self.now_text, outbox_id))
+
+    async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?,"
+            " claimed_until = NULL WHERE id = ?",
+            (error, to_text(next_attempt_at), outbox_id))
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'failed', error = ?, claimed_until = NULL WHERE id = ?",
+            (error, outbox_id))
+
+    async def record_delivery_status(self, message_sid: str, status: str,
+                                     error_code: str | None) -> OutboxMessage | None:
+        """Store a status callback; the outbox row keeps the furthest status
+        reached, since callbacks can arrive out of order. Returns the message
+        it concerns, or None for a SID we never sent."""
+        await self._db.execute(
+            "INSERT INTO delivery_events (message_sid, status, error_code, at)"
+            " VALUES (?, ?, ?, ?)", (message_sid, status, error_code, self.now_text))
+        row = await self._one(
+            "SELECT id, decision_id, line_id, conversation_id, to_number, from_number, body,"
+            " media_urls, attempts, delivery_status FROM outbox WHERE message_sid = ?",
+            (message_sid,))
+        if row is None:
+            return None
+        if _status_rank(status) >= _status_rank(row["delivery_status"]):
+            await self._db.execute(
+                "UPDATE outbox SET delivery_status = ?, error_code = COALESCE(?, error_code)"
+                " WHERE id = ?", (status, error_code, row["id"]))
+        fields = {k: row[k] for k in row.keys() if k != "delivery_status"}
+        return OutboxMessage(**{**fields, "media_urls": tuple(json.loads(fields["media_urls"]))})
+
+    async def next_outbox_due(self) -> str | None:
+        row = await self._one(
+            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_until END)"
+            " FROM outbox WHERE status IN ('pending', 'sending')")
+        return row[0] if row else None
+
+    async def outbox_rows(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self._all("SELECT * FROM outbox ORDER BY id")]
+
+
+class Store:
+    def __init__(self, path: str | Path, clock: Clock):
+        self.path = str(path)
+        self.clock = clock
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._enqueue_listeners: list[Callable[[], None]] = []
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are ours to BEGIN and COMMIT.
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        self._db = db
+        # Schema under the write lock: several workers start at once.
+        await self.write(self._apply_schema)
+
+    async def _apply_schema(self, tx: Tx) -> None:
+        for statement in _split_sql(SCHEMA_PATH.read_text("utf-8")):
+            await tx._db.execute(statement)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            async with self._lock:
+                await self._db.close()
+            self._db = None
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after a transaction that queued messages commits."""
+        self._enqueue_listeners.append(listener)
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                return await self.read(_select_one) == 1
+        except Exception:  # any failure means "not healthy"; the caller says so
+            log.exception("database ping failed")
+            return False
+
+    async def write(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        task = asyncio.ensure_future(self._write(fn))
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
+
+    async def _write(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        db = self._connection()
+        async with self._lock:
+            tx = Tx(db, self.clock.now())
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await fn(tx)
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+        if tx.enqueued:
+            for listener in self._enqueue_listeners:
+                listener()
+        return result
+
+    async def read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        db = self._connection()
+        async with self._lock:
+            return await fn(Tx(db, self.clock.now()))
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+
+async def _select_one(tx: Tx) -> int:
+    row = await tx._one("SELECT 1")
+    return int(row[0]) if row else 0
+
+
+_STATUS_ORDER = ("accepted", "scheduled", "queued", "sending", "sent",
+                 "delivered", "undelivered", "failed", "read", "canceled")
+
+
+def _status_rank(status: str | None) -> int:
+    """How far along a message is; unknown statuses rank with 'sent'."""
+    if status is None:
+        return -1
+    if status in _STATUS_ORDER:
+        # delivered, undelivered and failed are all final; read follows delivered
+        return {"undelivered": 5, "failed": 5, "delivered": 5, "read": 6,
+                "canceled": 5}.get(status, _STATUS_ORDER.index(status))
+    return _STATUS_ORDER.index("sent")
+
+
+def _retrieve_exception(task: asyncio.Task[Any]) -> None:
+    # The caller may have been cancelled and gone; the error is still theirs
+    # to see in the log rather than as "exception was never retrieved".
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("write failed after its caller left", exc_info=task.exception())
+
+
+def _split_sql(script: str) -> list[str]:
+    """schema.sql's statements one by one (executescript would COMMIT ours)."""
+    statements, current = [], []
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped:
+            continue
+        current.append(stripped)
+        if stripped.endswith(";"):
+            statement = "\n".join(current)
+            if sqlite3.complete_statement(statement):
+                statements.append(statement)
+                current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements

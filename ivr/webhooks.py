@@ -1,0 +1,77 @@
+"""What every Twilio webhook shares: the signature check and the promise
+that Twilio always gets valid TwiML back, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Any, Awaitable, Callable
+
+from quart import Response, current_app, request
+from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from .services import Services
+from .twiml import twiml_response
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Services, MultiDict[str, str]], Awaitable[Response]]
+
+
+class SignatureChecker:
+    """Checks X-Twilio-Signature against the URL Twilio requested: the public
+    base URL plus the path and query this request arrived with, so the check
+    holds behind a TLS-terminating proxy that rewrote scheme, host or port."""
+
+    def __init__(self, tokens: tuple[str, ...], public_base_url: str):
+        self._validators = tuple(RequestValidator(token) for token in tokens)
+        self.public_base_url = public_base_url.rstrip("/")
+
+    def url_for(self, path: str, query_string: bytes) -> str:
+        query = query_string.decode("latin-1")
+        return f"{self.public_base_url}{path}" + (f"?{query}" if query else "")
+
+    def valid(self, url: str, form: MultiDict[str, str], signature: str | None) -> bool:
+        if not signature:
+            return False
+        return any(v.validate(url, form, signature) for v in self._validators)
+
+
+def services() -> Services:
+    return current_app.extensions["ivr"]
+
+
+def twilio_webhook(on_error: Callable[[Services, MultiDict[str, str]], Response]) -> Callable[[Handler], Callable[..., Awaitable[Response]]]:
+    """Wrap a handler: reject unsigned requests with 403 before anything is
+    read or stored, and turn any failure inside into `on_error`'s TwiML."""
+
+    def decorate(handler: Handler) -> Callable[..., Awaitable[Response]]:
+        @wraps(handler)
+        async def endpoint(**_: Any) -> Response:
+            svc = services()
+            form = await request.form
+            url = svc.signatures.url_for(request.path, request.query_string)
+            if not svc.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
+                # The body may hold a stranger's probe or a customer's text: never log it.
+                log.warning("webhook refused: bad or missing X-Twilio-Signature path=%s "
+                            "remote=%s", request.path, request.remote_addr)
+                return Response("Forbidden: the X-Twilio-Signature does not match.\n",
+                                status=403, mimetype="text/plain")
+            try:
+                return await handler(svc, form)
+            except HTTPException:
+                raise
+            except Exception:
+                log.exception("webhook failed inside path=%s sid=%s", request.path,
+                              form.get("MessageSid") or form.get("CallSid") or "-")
+                try:
+                    return on_error(svc, form)
+                except Exception:
+                    log.exception("the error answer failed too path=%s", request.path)
+                    return twiml_response("sms_reply.xml", message=None)
+
+        return endpoint
+
+    return decorate

@@ -1,0 +1,183 @@
+"""A fake of Twilio's REST API on loopback, in the spirit of twilio-python's
+holodeck: it records every request, answers Twilio-shaped JSON, enforces
+the rules Twilio enforces (credentials, required and either/or parameters),
+and fails loudly on anything it does not know.
+
+The service under test reaches it through its real gateway and the real
+twilio-python client, with TWILIO_API_BASE pointing here.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+API_KEY = "SK" + "0" * 31 + "2"
+API_SECRET = "fake-api-secret-not-real"
+
+_sids = itertools.count(1)
+
+
+def new_sid(prefix: str) -> str:
+    return f"{prefix}{next(_sids):032x}"
+
+
+@dataclass
+class SentMessage:
+    sid: str
+    to: str
+    from_: str
+    body: str
+    media_urls: list[str]
+    status_callback: str | None
+    form: dict[str, list[str]]
+
+
+@dataclass
+class PlacedCall:
+    sid: str
+    to: str
+    from_: str
+    url: str | None
+    twiml: str | None
+    form: dict[str, list[str]]
+
+
+@dataclass
+class ScriptedFailure:
+    status: int
+    code: int
+    message: str
+
+
+@dataclass
+class FakeTwilio:
+    username: str = API_KEY
+    password: str = API_SECRET
+    account_sid: str = ACCOUNT_SID
+    messages: list[SentMessage] = field(default_factory=list)
+    calls: list[PlacedCall] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    failures: list[ScriptedFailure] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> "FakeTwilio":
+        app = web.Application()
+        base = "/2010-04-01/Accounts/{account}"
+        app.router.add_post(base + "/Messages.json", self._create_message)
+        app.router.add_post(base + "/Calls.json", self._create_call)
+        app.router.add_route("*", "/{tail:.*}", self._unknown)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, status: int, code: int = 20500, message: str = "scripted failure",
+                  times: int = 1) -> None:
+        """The next `times` creates answer with this error, as Twilio would."""
+        self.failures.extend(ScriptedFailure(status, code, message) for _ in range(times))
+
+    def messages_to(self, number: str) -> list[SentMessage]:
+        return [m for m in self.messages if m.to == number]
+
+    # -- handlers ----------------------------------------------------------
+
+    def _problem(self, status: int, code: int, message: str) -> web.Response:
+        return web.json_response({"code": code, "message": message, "more_info":
+                                  f"https://www.twilio.com/docs/errors/{code}", "status": status},
+                                 status=status)
+
+    def _check_request(self, request: web.Request) -> web.Response | None:
+        if request.match_info["account"] != self.account_sid:
+            self.unexpected.append(f"wrong account in {request.path}")
+            return self._problem(404, 20404, "The requested resource was not found")
+        header = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if not secrets.compare_digest(header, expected):
+            self.unexpected.append(f"bad credentials on {request.path}")
+            return self._problem(401, 20003, "Authenticate")
+        if not request.content_type == "application/x-www-form-urlencoded":
+            self.unexpected.append(f"content type {request.content_type} on {request.path}")
+            return self._problem(415, 20415, "Unsupported Media Type")
+        if self.failures:
+            failure = self.failures.pop(0)
+            return self._problem(failure.status, failure.code, failure.message)
+        return None
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request)
+        if refused is not None:
+            return refused
+        form = await request.post()
+        fields = {key: form.getall(key) for key in set(form.keys())}
+        known = {"To", "From", "MessagingServiceSid", "Body", "MediaUrl", "StatusCallback"}
+        if set(fields) - known:
+            self.unexpected.append(f"unexpected message parameters {sorted(set(fields) - known)}")
+        to, sender = form.get("To"), form.get("From") or form.get("MessagingServiceSid")
+        body, media = form.get("Body", ""), form.getall("MediaUrl", [])
+        if not to:
+            return self._problem(400, 21604, "A 'To' phone number is required.")
+        if not sender:
+            return self._problem(400, 21603, "A 'From' phone number is required.")
+        if not body and not media:
+            return self._problem(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            return self._problem(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        callback = form.get("StatusCallback")
+        if callback is not None and urlparse(callback).scheme not in ("http", "https"):
+            return self._problem(400, 21609, "Invalid StatusCallback URL")
+        sid = new_sid("SM")
+        self.messages.append(SentMessage(sid=sid, to=to, from_=sender, body=body,
+                                         media_urls=list(media), status_callback=callback,
+                                         form=fields))
+        return web.json_response(self._message_json(sid, to, sender, body, len(media)), status=201)
+
+    def _message_json(self, sid: str, to: str, sender: str, body: str, num_media: int) -> dict:
+        return {
+            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": body,
+            "date_created": "Sun, 22 Nov 2026 18:00:00 +0000", "date_sent": None,
+            "date_updated": "Sun, 22 Nov 2026 18:00:00 +0000", "direction": "outbound-api",
+            "error_code": None, "error_message": None, "from": sender,
+            "messaging_service_sid": None, "num_media": str(num_media), "num_segments": "1",
+            "price": None, "price_unit": "USD", "sid": sid, "status": "queued",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
+            "to": to, "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request)
+        if refused is not None:
+            return refused
+        form = await request.post()
+        fields = {key: form.getall(key) for key in set(form.keys())}
+        to, sender = form.get("To"), form.get("From")
+        url, twiml = form.get("Url"), form.get("Twiml")
+        if not to or not sender:
+            return self._problem(400, 21201, "To and From are required")
+        if bool(url) == bool(twiml):
+            return self._problem(400, 21205, "Exactly one of Url or Twiml is required")
+        sid = new_sid("CA")
+        self.calls.append(PlacedCall(sid=sid, to=to, from_=sender, url=url, twiml=twiml,
+                                     form=fields))
+        return web.json_response({"sid": sid, "account_sid": self.account_sid, "to": to,
+                                  "from": sender, "status": "queued",
+                                  "direction": "outbound-api", "api_version": "2010-04-01"},
+                                 status=201)
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        self.unexpected.append(f"{request.method} {request.path}")
+        return self._problem(404, 20404, "The requested resource was not found")
