@@ -40,7 +40,7 @@ def media_urls(form: MultiDict[str, str]) -> list[str]:
 
 
 @blueprint.post("/sms/incoming")
-@twilio_webhook(on_error=_empty_reply)
+@twilio_webhook(Channel.SMS, on_error=_empty_reply)
 async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     to = try_normalise(form.get("To"))
@@ -125,7 +125,7 @@ async def _responder_text(tx: Tx, line: Line, responder_id: str, message_sid: st
 
 
 @blueprint.post("/sms/status")
-@twilio_webhook(on_error=_empty_reply)
+@twilio_webhook(Channel.SMS, on_error=_empty_reply)
 async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     message_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()

@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from .decisions import Channel, Decision, DecisionKind
 from .services import Services
 from .twiml import twiml_response
 
@@ -43,7 +44,7 @@ def services() -> Services:
     return current_app.extensions["ivr"]
 
 
-def twilio_webhook(on_error: Callable[[Services, MultiDict[str, str]], Response]) -> Callable[[Handler], Callable[..., Awaitable[Response]]]:
+def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str, str]], Response]) -> Callable[[Handler], Callable[..., Awaitable[Response]]]:
     """Wrap a handler: reject unsigned requests with 403 before anything is
     read or stored, and turn any failure inside into `on_error`'s TwiML."""
 
@@ -63,9 +64,11 @@ def twilio_webhook(on_error: Callable[[Services, MultiDict[str, str]], Response]
                 return await handler(svc, form)
             except HTTPException:
                 raise
-            except Exception:
-                log.exception("webhook failed inside path=%s sid=%s", request.path,
-                              form.get("MessageSid") or form.get("CallSid") or "-")
+            except Exception as exc:
+                sid = form.get("MessageSid") or form.get("CallSid") or None
+                log.exception("webhook failed inside path=%s sid=%s", request.path, sid or "-")
+                await _record_failure(svc, channel, sid, f"{type(exc).__name__} in "
+                                      f"{request.path}; Twilio was answered with fallback TwiML")
                 try:
                     return on_error(svc, form)
                 except Exception:
@@ -75,3 +78,12 @@ def twilio_webhook(on_error: Callable[[Services, MultiDict[str, str]], Response]
         return endpoint
 
     return decorate
+
+
+async def _record_failure(svc: Services, channel: Channel, sid: str | None, reason: str) -> None:
+    """Best effort: the failure may be the database itself."""
+    try:
+        await svc.store.write(lambda tx: tx.decide(Decision(
+            DecisionKind.HANDLER_ERROR, channel, sid=sid, reason=reason)))
+    except Exception:
+        log.warning("could not record the handler error in the decision log")

@@ -1,0 +1,144 @@
+"""run.py as an operator runs it: a real Hypercorn process on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from conftest import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
+from driver import sign
+from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "IVR_"))}
+    env.update(extra)
+    return env
+
+
+async def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float = 20) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(seconds * 10)):
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited with {process.returncode}")
+            try:
+                async with session.get(url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server never became healthy")
+
+
+async def wait_for(predicate, seconds: float = 10) -> None:
+    for _ in range(int(seconds * 20)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def stop(process: subprocess.Popen) -> tuple[int, str, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"SIGTERM did not stop the server:\n{err}")
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_run_py_answers_a_signed_webhook_and_stops_cleanly_on_sigterm(
+        tmp_path, fake_twilio, workers):
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
+                        TWILIO_API_BASE=fake_twilio.url, IVR_PUBLIC_BASE_URL=public,
+                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG),
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await wait_until_healthy(public, process)
+        params = {"MessageSid": "SMserve1", "AccountSid": ACCOUNT_SID, "From": CUSTOMER,
+                  "To": LINE, "Body": "hello from a real socket", "NumMedia": "0"}
+        url = public + "/sms/incoming"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=params,
+                                    headers={"X-Twilio-Signature": sign(AUTH_TOKEN, url, params)}
+                                    ) as response:
+                assert response.status == 200
+                assert "will reply shortly" in await response.text()
+            async with session.post(url, data=params,
+                                    headers={"X-Twilio-Signature": "forged"}) as response:
+                assert response.status == 403
+        await wait_for(lambda: fake_twilio.messages_to(SERGIO))
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+    assert AUTH_TOKEN not in err and API_SECRET not in err and CUSTOMER not in err
+
+
+async def test_local_mode_needs_no_account_and_shows_a_text_forwarded(tmp_path):
+    port = free_port()
+    env = clean_environ(IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG),
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        state = Path(tmp_path / "ivr.sqlite3.local.json")
+        assert oct(state.stat().st_mode & 0o777) == "0o600"
+        simulate = subprocess.run(
+            [sys.executable, "-m", "ivr", "simulate", "--config", str(EXAMPLE_CONFIG),
+             "text", "--from", "+16195550142", "Is anybody there?"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert simulate.returncode == 0, simulate.stderr
+        assert "reply from the line: Thanks, we got your message." in simulate.stdout
+        await asyncio.sleep(1.0)  # the outbox sends, the fake prints, callbacks come back
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+    assert "LOCAL MODE" in out
+    assert "fake Twilio: text to Sergio" in out
+    assert "[QDN #1] +1 619-555-0142: Is anybody there? - reply ACK to take it" in out
+    assert "status=delivered" in err
+
+
+def test_config_errors_stop_the_start_with_the_key_and_fix(tmp_path):
+    bad = tmp_path / "ivr.toml"
+    bad.write_text(EXAMPLE_CONFIG.read_text().replace('"+18585550199"', '"+1555"'))
+    result = subprocess.run([sys.executable, str(REPO / "run.py"), "--config", str(bad)],
+                            env=clean_environ(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"{bad}: responders.backup.phone:" in result.stderr and "Fix:" in result.stderr
+
+
+def test_a_real_account_without_a_public_url_is_refused(tmp_path):
+    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID)
+    result = subprocess.run([sys.executable, str(REPO / "run.py"), "--config",
+                             str(EXAMPLE_CONFIG)], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert "IVR_PUBLIC_BASE_URL" in result.stderr and AUTH_TOKEN not in result.stderr

@@ -1,0 +1,141 @@
+import asyncio
+import sqlite3
+
+import pytest
+
+from ivr.clock import FrozenClock
+from ivr.decisions import Channel, Decision, DecisionKind
+from ivr.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+    await store.open()
+    yield store
+    await store.close()
+
+
+def decision(**fields):
+    return Decision(**{"kind": DecisionKind.CONVERSATION_OPENED, "channel": Channel.SMS,
+                       "reason": "test", "line_id": "qdn", **fields})
+
+
+async def test_pragmas_wal_foreign_keys_and_busy_timeout(store):
+    async def pragmas(tx):
+        return [(await tx._one(f"PRAGMA {name}"))[0]
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")]
+    assert await store.read(pragmas) == ["wal", 1, 5000]
+
+
+async def test_opening_twice_applies_the_schema_idempotently(tmp_path):
+    for _ in range(2):
+        store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+        await store.open()
+        await store.write(lambda tx: tx.decide(decision()))
+        await store.close()
+    store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+    await store.open()
+    assert len(await store.read(lambda tx: tx.recent_decisions())) == 2
+    await store.close()
+
+
+async def test_a_decision_kind_outside_the_closed_set_is_refused(store):
+    with pytest.raises(ValueError):
+        await store.write(lambda tx: tx.decide(decision(kind="made_up")))
+    assert await store.read(lambda tx: tx.recent_decisions()) == []
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store):
+    async def half_done(tx):
+        await tx.decide(decision())
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        await store.write(half_done)
+    assert await store.read(lambda tx: tx.recent_decisions()) == []
+    await store.write(lambda tx: tx.decide(decision()))  # the connection is usable
+
+
+async def test_a_cancelled_caller_cannot_split_a_write(store):
+    """Quart cancels a handler whose client went away; the write it started
+    must still commit whole and leave no transaction open."""
+    started = asyncio.Event()
+
+    async def slow(tx):
+        await tx.decide(decision(reason="first half"))
+        started.set()
+        await asyncio.sleep(0.05)
+        await tx.decide(decision(reason="second half"))
+
+    caller = asyncio.create_task(store.write(slow))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await store.write(lambda tx: tx.decide(decision(reason="after")))
+    reasons = [d.reason for d in await store.read(lambda tx: tx.recent_decisions())]
+    assert reasons == ["first half", "second half", "after"]
+    # Another connection (another worker) can write at once: no lock was left behind.
+    other = sqlite3.connect(store.path, timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+    other.close()
+
+
+async def test_codes_are_small_unique_while_open_and_not_reused_within_a_day(store):
+    clock = store.clock
+    first = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550142", "sms"))
+    second = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550143", "sms"))
+    other_line = await store.write(lambda tx: tx.open_conversation("x", "+16195550142", "sms"))
+    assert (first.code, second.code, other_line.code) == (1, 2, 1)
+
+    async def close(tx, conversation_id):
+        await tx._db.execute("UPDATE conversations SET status = 'closed', closed_at = ?"
+                             " WHERE id = ?", (tx.now_text, conversation_id))
+    await store.write(lambda tx: close(tx, first.id))
+    clock.advance(23 * 3600)
+    third = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550144", "sms"))
+    assert third.code == 3
+    clock.advance(2 * 3600)
+    fourth = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550145", "sms"))
+    assert fourth.code == 1
+
+
+async def test_one_open_conversation_per_customer_and_line(store):
+    await store.write(lambda tx: tx.open_conversation("qdn", "+16195550142", "sms"))
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write(lambda tx: tx.open_conversation("qdn", "+16195550142", "sms"))
+
+
+async def test_outbox_claims_are_leases(store):
+    async def queue(tx):
+        decision_id = await tx.decide(decision())
+        await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101", "+16195550100", "hi")
+    await store.write(queue)
+    from datetime import timedelta
+    lease = timedelta(seconds=60)
+    [claimed] = await store.write(lambda tx: tx.claim_due_outbox(10, lease))
+    assert claimed.attempts == 1
+    assert await store.write(lambda tx: tx.claim_due_outbox(10, lease)) == []
+    store.clock.advance(61)  # the sender died mid-send
+    [again] = await store.write(lambda tx: tx.claim_due_outbox(10, lease))
+    assert again.id == claimed.id and again.attempts == 2
+    await store.write(lambda tx: tx.mark_sent(again.id, "SM1", "queued"))
+    store.clock.advance(3600)
+    assert await store.write(lambda tx: tx.claim_due_outbox(10, lease)) == []
+
+
+async def test_delivery_status_keeps_the_furthest_and_every_event(store):
+    async def queue(tx):
+        decision_id = await tx.decide(decision())
+        outbox_id = await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101",
+                                         "+16195550100", "hi")
+        await tx.mark_sent(outbox_id, "SM1", "queued")
+    await store.write(queue)
+    for status in ("delivered", "sent"):  # out of order, as Twilio may send them
+        await store.write(lambda tx: tx.record_delivery_status("SM1", status, None))
+    [row] = await store.read(lambda tx: tx.outbox_rows())
+    assert row["delivery_status"] == "delivered"
+    events = await store.read(lambda tx: tx._all("SELECT status FROM delivery_events"))
+    assert [e[0] for e in events] == ["delivered", "sent"]
+    assert await store.write(lambda tx: tx.record_delivery_status("SMunknown", "sent", None)) is None

@@ -1,0 +1,126 @@
+"""How the service answers Twilio: idempotent, never a bare 500, nothing leaked."""
+
+import logging
+import sqlite3
+
+from conftest import (AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PREVIOUS_TOKEN, SERGIO)
+from fake_twilio import API_SECRET
+
+
+async def test_a_retried_webhook_forwards_once_and_gets_the_same_answer(harness):
+    first = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hello", message_sid="SMdup")
+    again = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hello", message_sid="SMdup")
+    assert again.status == 200 and again.body == first.body
+    await harness.deliver_outbox()
+    assert len(harness.fake.messages) == 1
+    kinds = [d.kind for d in await harness.decisions()]
+    assert kinds.count("message_forwarded") == 1 and kinds[-1] == "duplicate_webhook"
+
+
+async def test_a_follow_up_joins_the_conversation_without_a_second_ack(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="first")
+    follow_up = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="second")
+    assert follow_up.messages() == []
+    await harness.deliver_outbox()
+    bodies = [m.body for m in harness.fake.messages_to(SERGIO)]
+    assert [b.split(": ", 1)[1] for b in bodies] == ["first - reply ACK to take it",
+                                                      "second - reply ACK to take it"]
+    assert all(b.startswith("[QDN #1]") for b in bodies)
+    kinds = [d.kind for d in await harness.decisions()]
+    assert kinds.count("conversation_opened") == 1 and "follow_up_forwarded" in kinds
+
+
+async def test_mms_media_is_forwarded(harness):
+    media = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+              "image/jpeg")]
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="", media=media)
+    await harness.deliver_outbox()
+    [page] = harness.fake.messages
+    assert page.media_urls == [media[0][0]] and media[0][0] in page.body
+
+
+async def test_a_text_to_an_unknown_number_is_logged_and_answered_empty(harness):
+    response = await harness.twilio.text(from_=CUSTOMER, to="+14155550000", body="hello?")
+    assert response.status == 200 and response.messages() == []
+    [row] = await harness.decisions()
+    assert row.kind == "unknown_line" and "+1415***0000" in row.reason
+    assert await harness.deliver_outbox() == 0
+
+
+async def test_a_responder_texting_the_line_is_not_a_customer(harness):
+    response = await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    assert response.status == 200
+    [row] = await harness.decisions()
+    assert row.kind == "responder_message" and row.responder_id == "sergio"
+    assert await harness.deliver_outbox() == 0
+
+
+async def test_a_failure_inside_a_handler_answers_valid_twiml(harness, caplog):
+    # The database breaks under the running service.
+    db = sqlite3.connect(harness.store.path)
+    db.execute("DROP TABLE inbound_messages")
+    db.close()
+    response = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="anyone?")
+    assert response.status == 200
+    assert response.twiml.tag == "Response"
+    assert "webhook failed inside" in caplog.text
+    # The decision log still works, and says what happened.
+    last = (await harness.decisions())[-1]
+    assert last.kind == "handler_error" and "OperationalError" in last.reason
+
+
+async def test_healthz_says_whether_the_database_answers(harness):
+    response = await harness.client.get("/healthz")
+    assert response.status_code == 200
+    await harness.store.close()
+    response = await harness.client.get("/healthz")
+    assert response.status_code == 503
+
+
+async def test_transient_send_failures_are_retried_and_permanent_ones_logged(harness):
+    harness.fake.fail_next(503, 20503, "Service Unavailable")
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="retry me")
+    await harness.deliver_outbox()
+    assert harness.fake.messages == []
+    [row] = await harness.store.read(lambda tx: tx.outbox_rows())
+    assert row["status"] == "pending" and "503" in row["error"]
+    harness.clock.advance(2)
+    await harness.deliver_outbox()
+    assert len(harness.fake.messages) == 1
+
+    harness.fake.fail_next(400, 21211, "Invalid 'To' Phone Number")
+    await harness.twilio.text(from_="+16195550150", to=LINE, body="bad number")
+    await harness.deliver_outbox()
+    rows = await harness.store.read(lambda tx: tx.outbox_rows())
+    assert rows[-1]["status"] == "failed" and "21211" in rows[-1]["error"]
+    assert (await harness.decisions())[-1].kind == "send_failed"
+
+
+async def test_a_failed_delivery_is_stored_with_its_error_code(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hi")
+    await harness.deliver_outbox()
+    [page] = harness.fake.messages
+    await harness.twilio.message_status(message_sid=page.sid, to=SERGIO, from_=LINE,
+                                        status="undelivered", error_code="30003")
+    [row] = await harness.store.read(lambda tx: tx.outbox_rows())
+    assert (row["delivery_status"], row["error_code"]) == ("undelivered", "30003")
+    last = (await harness.decisions())[-1]
+    assert last.kind == "delivery_failed" and "30003" in last.reason
+
+
+async def test_no_secret_or_full_number_reaches_a_log_line(harness, caplog):
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("twilio").setLevel(logging.DEBUG)  # even twilio-python's request dumps
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hello")
+    await harness.twilio.text(from_=CUSTOMER, to="+14155550000", body="hello")
+    await harness.twilio.post("/sms/incoming", [("From", CUSTOMER)], signature="forged")
+    harness.fake.fail_next(400, 21211, f"Invalid 'To' Phone Number: {SERGIO}")
+    await harness.deliver_outbox()
+    logging.getLogger("ivr.test").warning("token %s in a message", AUTH_TOKEN)
+    text = caplog.text
+    assert caplog.records, "nothing was logged, so nothing was checked"
+    for secret in (AUTH_TOKEN, PREVIOUS_TOKEN, API_SECRET):
+        assert secret not in text
+    for number in (CUSTOMER, LINE, SERGIO, BACKUP, "+14155550000"):
+        assert number not in text
+    assert "+1619***0142" in text and "[secret]" in text
