@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     decision_id     INTEGER NOT NULL REFERENCES decisions (id),
     line_id         TEXT    NOT NULL,
     conversation_id INTEGER REFERENCES conversations (id),
+    purpose         TEXT    NOT NULL CHECK (purpose IN ('page', 'notice', 'customer', 'relay')),
+    responder_id    TEXT,               -- the responder it goes to, if it goes to one
+    tier            INTEGER,            -- for a page: the tier it pages
     to_number       TEXT    NOT NULL,
     from_number     TEXT    NOT NULL,
     body            TEXT    NOT NULL,
@@ -90,3 +93,38 @@ CREATE TABLE IF NOT EXISTS delivery_events (
     at          TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivery_events_by_sid ON delivery_events (message_sid);
+
+-- Who has been paged for a conversation: a bare ACK takes the latest
+-- conversation paged to the sender, and a taken conversation is announced
+-- to everyone paged for it.
+CREATE TABLE IF NOT EXISTS pages (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    responder_id    TEXT    NOT NULL,
+    tier            INTEGER NOT NULL,
+    paged_at        TEXT    NOT NULL,
+    PRIMARY KEY (conversation_id, responder_id, tier)
+);
+CREATE INDEX IF NOT EXISTS pages_by_responder ON pages (responder_id, paged_at);
+
+-- Timers are rows with a due time, swept by every worker; the sweep that
+-- fires one does so in the same transaction that marks it fired, so each
+-- fires once however many workers share the database.
+CREATE TABLE IF NOT EXISTS timers (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    kind            TEXT    NOT NULL CHECK (kind IN ('ack_timeout')),
+    tier            INTEGER NOT NULL,
+    due_at          TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
+    fired_at        TEXT
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers (state, due_at);
+CREATE INDEX IF NOT EXISTS timers_by_conversation ON timers (conversation_id, state);
+
+-- Customers who texted STOP (or another opt-out word) to a line's number.
+CREATE TABLE IF NOT EXISTS opt_outs (
+    line_id     TEXT    NOT NULL,
+    number      TEXT    NOT NULL,
+    opted_out_at TEXT   NOT NULL,
+    PRIMARY KEY (line_id, number)
+);

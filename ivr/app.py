@@ -16,6 +16,7 @@ from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
 from .secrets import Secrets
 from .services import Services
 from .store import Store
+from .timers import TimerWorker
 from .webhooks import SignatureChecker
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
                gateway: TwilioGateway | None = None, clock: Clock | None = None,
                public_base_url: str | None = None, background: bool = True) -> Quart:
     """Build the service. `public_base_url` defaults to IVR_PUBLIC_BASE_URL;
-    `background=False` leaves the outbox to be drained by the caller (tests)."""
+    `background=False` leaves the outbox and the timers to the caller (tests)."""
     clock = clock or SystemClock()
     base = (public_base_url or secrets.public_base_url or "").rstrip("/")
     if not base:
@@ -39,7 +40,8 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or Store(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
-    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH)
+    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, config)
+    timers = TimerWorker(store, config, clock)
 
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -47,7 +49,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     app.extensions["ivr"] = Services(
         config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
         signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
-        public_base_url=base)
+        timers=timers, public_base_url=base)
 
     from . import sms
     app.register_blueprint(sms.blueprint)
@@ -59,11 +61,13 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         await gateway.start()
         if background:
             outbox.start()
+            timers.start()
         log.info("serving %d line(s) from %s; public URL %s", len(config.lines), config.path,
                  base)
 
     @app.after_serving
     async def stop() -> None:
+        await timers.stop()
         await outbox.stop()
         await gateway.close()
         await store.close()

@@ -31,22 +31,69 @@ class ConfigError(Exception):
 # [lines.<id>.messages]; customers' words only ever arrive as variables, so a
 # body full of "{{ }}" is text, never template code.
 DEFAULT_MESSAGES: dict[str, str] = {
+    # To the customer
     "ack": "Thanks, we got your message. {{ responder }} will reply shortly.",
-    "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
+    "escalation": "We're still finding someone for you; your message has gone to {{ responder }}.",
+    "taken": "{{ responder }} is on it and will text you from this number.",
+    "closed": "{{ line }} has closed this conversation. Text us again any time.",
+    # To responders
+    "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
+               "{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
+    "follow_up": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
+                 "{% if media %} {{ media | join(' ') }}{% endif %}",
+    "moved_on": "[{{ line_code }} #{{ code }}] nobody took it in time; it went to {{ responder }}."
+                " You can still reply ACK {{ code }}.",
+    "unanswered": "[{{ line_code }} #{{ code }}] UNANSWERED: nobody has taken it. {{ customer }}:"
+                  " {{ body }} - reply ACK {{ code }} to take it",
+    "taken_by_other": "[{{ line_code }} #{{ code }}] {{ responder }} took it.",
+    "ack_confirm": "[{{ line_code }} #{{ code }}] is yours. Your replies go to the customer from"
+                   " the line's number; CLOSE {{ code }} when done.",
+    "already_taken": "[{{ line_code }} #{{ code }}] is already taken by {{ responder }}.",
+    "nothing_to_ack": "Nothing is waiting for an ACK on {{ line }}.",
+    "unknown_code": "[{{ line_code }}] there is no open #{{ code }}.",
+    "help": "[{{ line_code }}] you have{% for c in codes %} #{{ c }}{% endfor %}: start your"
+            " reply with the number, e.g. \"{{ codes | first }} On my way\". CLOSE and the"
+            " number closes one.",
+    "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
+                     " to take the one waiting for you.",
+    "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
+    "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
+                 " are not sent.",
 }
 
-# The variables each message is rendered with; a template that uses anything
-# else is refused at start instead of failing when a customer writes in.
-MESSAGE_VARIABLES: dict[str, dict[str, Any]] = {
-    "ack": {"responder": "Sergio", "line": "Quick Dump Now"},
-    "forward": {
-        "line_code": "QDN",
-        "line": "Quick Dump Now",
-        "code": 12,
-        "customer": "+1 619-555-0100",
-        "body": "Hello",
-        "media": ["https://example.com/m.jpg"],
-    },
+# The variables each message is rendered with (besides line and line_code);
+# a template that uses anything else is refused at start instead of failing
+# when a customer writes in.
+MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
+    "ack": ("responder",),
+    "escalation": ("responder",),
+    "taken": ("responder",),
+    "closed": (),
+    "forward": ("code", "customer", "body", "media"),
+    "follow_up": ("code", "customer", "body", "media"),
+    "moved_on": ("code", "responder"),
+    "unanswered": ("code", "customer", "body", "media"),
+    "taken_by_other": ("code", "responder"),
+    "ack_confirm": ("code",),
+    "already_taken": ("code", "responder"),
+    "nothing_to_ack": (),
+    "unknown_code": ("code",),
+    "help": ("codes",),
+    "nothing_owned": (),
+    "close_confirm": ("code",),
+    "opted_out": ("code",),
+}
+assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
+
+MESSAGE_SAMPLE: dict[str, Any] = {
+    "line": "Quick Dump Now",
+    "line_code": "QDN",
+    "code": 12,
+    "customer": "+1 619-555-0100",
+    "body": "Hello",
+    "media": ["https://example.com/m.jpg"],
+    "responder": "Sergio",
+    "codes": [3, 12],
 }
 
 RING_SECONDS_RANGE = (5, 120)  # Twilio's Dial timeout is capped; below 5 s nobody can pick up
@@ -297,10 +344,11 @@ class _Validator:
             if not isinstance(source, str) or not source.strip():
                 raise self.fail(f"{key}.{name}", "must be a non-empty string",
                                 f'write {name} = "..." (Jinja) or remove it for the default')
+            allowed = ("line", "line_code", *MESSAGE_VARIABLES[name])
             try:
-                render_message(source, **MESSAGE_VARIABLES[name])
+                render_message(source, **{k: MESSAGE_SAMPLE[k] for k in allowed})
             except TemplateError as exc:
-                variables = ", ".join(MESSAGE_VARIABLES[name])
+                variables = ", ".join(allowed)
                 raise self.fail(f"{key}.{name}", f"the template does not render ({exc})",
                                 f"use only these variables: {variables}") from None
             messages[name] = source

@@ -10,16 +10,29 @@ from enum import StrEnum
 class DecisionKind(StrEnum):
     # Either channel
     UNKNOWN_LINE = "unknown_line"              # the webhook's To is no configured line
-    # Texts
-    CONVERSATION_OPENED = "conversation_opened"
-    MESSAGE_FORWARDED = "message_forwarded"    # a customer's text paged to a responder
-    CUSTOMER_ACKNOWLEDGED = "customer_acknowledged"  # the acknowledgement template answered
-    FOLLOW_UP_FORWARDED = "follow_up_forwarded"
     DUPLICATE_WEBHOOK = "duplicate_webhook"    # Twilio retried a webhook already handled
-    RESPONDER_MESSAGE = "responder_message"    # a responder texted the line
+    HANDLER_ERROR = "handler_error"            # a webhook failed inside; Twilio got valid TwiML
+    # A customer's text
+    CONVERSATION_OPENED = "conversation_opened"
+    MESSAGE_FORWARDED = "message_forwarded"    # a responder paged with the customer's text
+    FOLLOW_UP_FORWARDED = "follow_up_forwarded"
+    CUSTOMER_ACKNOWLEDGED = "customer_acknowledged"  # the acknowledgement template answered
+    OPTED_OUT = "opted_out"                    # STOP and its synonyms
+    OPTED_IN = "opted_in"                      # START and its synonyms
+    HELP_REQUESTED = "help_requested"
+    SEND_SUPPRESSED = "send_suppressed"        # a text to an opted-out customer not sent
+    # Nobody took it in time
+    ESCALATED = "escalated"                    # the next tier is paged
+    UNANSWERED = "unanswered"                  # past the last tier: everyone paged, cascade stops
+    # A responder's text
+    ACKNOWLEDGED = "acknowledged"              # a responder took the conversation
+    ACK_REFUSED = "ack_refused"                # nothing to take, or someone else has it
+    RELAYED_TO_CUSTOMER = "relayed_to_customer"
+    RESPONDER_HELP = "responder_help"          # a reply that names no conversation they own
+    CLOSED = "closed"
+    # Sending
     SEND_FAILED = "send_failed"                # the REST API refused a message for good
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered
-    HANDLER_ERROR = "handler_error"            # a webhook failed inside; Twilio got valid TwiML
 
 
 class Channel(StrEnum):

@@ -11,7 +11,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from . import texts
 from .clock import Clock
+from .config import Config
 from .decisions import Channel, Decision, DecisionKind
 from .gateway import SendError, TwilioGateway
 from .phone import mask
@@ -34,8 +36,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 class OutboxWorker:
     def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
-                 status_callback_url: str):
+                 status_callback_url: str, config: Config):
         self.store = store
+        self.config = config
         self.gateway = gateway
         self.clock = clock
         self.status_callback_url = status_callback_url
@@ -103,8 +106,10 @@ class OutboxWorker:
             return
         await tx.mark_failed(message.id, str(exc))
         why = "gave up after repeated failures" if exc.retryable else "Twilio refused it"
-        await tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, line_id=message.line_id,
-                                 conversation_id=message.conversation_id,
-                                 reason=f"text to {mask(message.to_number)} not sent: {why} "
-                                        f"({exc})"))
+        reason = (f"text to {message.responder_id or mask(message.to_number)} not sent: {why} "
+                  f"({exc})")
+        await tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
+                                 line_id=message.line_id, conversation_id=message.conversation_id,
+                                 tier=message.tier, responder_id=message.responder_id))
+        await texts.page_failed(tx, self.config, message, reason)
         log.error("send failed for good outbox=%s: %s", message.id, exc)

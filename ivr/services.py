@@ -13,6 +13,7 @@ from .store import Store
 if TYPE_CHECKING:
     from .gateway import TwilioGateway
     from .outbox import OutboxWorker
+    from .timers import TimerWorker
     from .webhooks import SignatureChecker
 
 
@@ -25,6 +26,7 @@ class Services:
     clock: Clock
     signatures: "SignatureChecker"
     outbox: "OutboxWorker"
+    timers: "TimerWorker"
     public_base_url: str
 
     def callback_url(self, path: str) -> str:

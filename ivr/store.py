@@ -57,11 +57,23 @@ class OutboxMessage:
     decision_id: int
     line_id: str
     conversation_id: int | None
+    purpose: str
+    responder_id: str | None
+    tier: int | None
     to_number: str
     from_number: str
     body: str
     media_urls: tuple[str, ...]
     attempts: int
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    conversation_id: int
+    kind: str
+    tier: int
+    due_at: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,120 @@ class Tx:
             code += 1
         return code
 
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+        return Conversation(**dict(row)) if row else None
+
+    async def open_conversation_by_code(self, line_id: str, code: int) -> Conversation | None:
+        row = await self._one(
+            "SELECT * FROM conversations WHERE line_id = ? AND code = ? AND status = 'open'",
+            (line_id, code))
+        return Conversation(**dict(row)) if row else None
+
+    async def owned_conversations(self, line_id: str, responder_id: str) -> list[Conversation]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE line_id = ? AND owner = ? AND status = 'open'"
+            " ORDER BY code", (line_id, responder_id))
+        return [Conversation(**dict(row)) for row in rows]
+
+    async def latest_unowned_paged_to(self, line_id: str,
+                                      responder_id: str) -> Conversation | None:
+        row = await self._one(
+            "SELECT c.* FROM conversations c JOIN pages p ON p.conversation_id = c.id"
+            " WHERE c.line_id = ? AND c.status = 'open' AND c.owner IS NULL"
+            " AND p.responder_id = ? ORDER BY p.paged_at DESC, c.id DESC LIMIT 1",
+            (line_id, responder_id))
+        return Conversation(**dict(row)) if row else None
+
+    async def set_tier(self, conversation_id: int, tier: int) -> None:
+        await self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
+                               (tier, conversation_id))
+
+    async def take(self, conversation_id: int, responder_id: str) -> bool:
+        """Make `responder_id` the owner unless someone already is."""
+        row = await self._one(
+            "UPDATE conversations SET owner = ?, acked_at = ? WHERE id = ? AND owner IS NULL"
+            " AND status = 'open' RETURNING id", (responder_id, self.now_text, conversation_id))
+        return row is not None
+
+    async def close_conversation(self, conversation_id: int) -> None:
+        await self._db.execute(
+            "UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ?",
+            (self.now_text, conversation_id))
+
+    async def conversation_texts(self, conversation_id: int) -> list[tuple[str, tuple[str, ...]]]:
+        """The customer's texts in the conversation, oldest first: (body, media)."""
+        rows = await self._all(
+            "SELECT body, media_urls FROM inbound_messages WHERE conversation_id = ?"
+            " ORDER BY received_at, rowid", (conversation_id,))
+        return [(row[0], tuple(json.loads(row[1]))) for row in rows]
+
+    # -- pages ---------------------------------------------------------------
+
+    async def record_page(self, conversation_id: int, responder_id: str, tier: int) -> None:
+        await self._db.execute(
+            "INSERT INTO pages (conversation_id, responder_id, tier, paged_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (conversation_id, responder_id, tier) DO UPDATE SET paged_at = excluded.paged_at",
+            (conversation_id, responder_id, tier, self.now_text))
+
+    async def paged_responders(self, conversation_id: int) -> list[str]:
+        rows = await self._all(
+            "SELECT responder_id FROM pages WHERE conversation_id = ?"
+            " GROUP BY responder_id ORDER BY MIN(paged_at), responder_id", (conversation_id,))
+        return [row[0] for row in rows]
+
+    # -- timers ----------------------------------------------------------------
+
+    async def schedule_timer(self, conversation_id: int, tier: int, due: datetime,
+                             kind: str = "ack_timeout") -> int:
+        return await self._insert(
+            "INSERT INTO timers (conversation_id, kind, tier, due_at, state)"
+            " VALUES (?, ?, ?, ?, 'pending')", (conversation_id, kind, tier, to_text(due)))
+
+    async def cancel_timers(self, conversation_id: int) -> int:
+        rows = await self._all(
+            "UPDATE timers SET state = 'cancelled' WHERE conversation_id = ? AND state = 'pending'"
+            " RETURNING id", (conversation_id,))
+        return len(rows)
+
+    async def claim_due_timers(self, limit: int) -> list[Timer]:
+        """Mark due timers fired and return them; the caller acts on them in
+        this same transaction, so a timer fires once even across workers
+        (on PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED)."""
+        rows = await self._all(
+            "UPDATE timers SET state = 'fired', fired_at = ? WHERE id IN ("
+            " SELECT id FROM timers WHERE state = 'pending' AND due_at <= ?"
+            " ORDER BY due_at, id LIMIT ?)"
+            " RETURNING id, conversation_id, kind, tier, due_at",
+            (self.now_text, self.now_text, limit))
+        return sorted((Timer(**dict(row)) for row in rows), key=lambda t: (t.due_at, t.id))
+
+    async def next_timer_due(self) -> str | None:
+        row = await self._one("SELECT MIN(due_at) FROM timers WHERE state = 'pending'")
+        return row[0] if row else None
+
+    async def pending_timers(self, conversation_id: int | None = None) -> list[Timer]:
+        clause, params = ("AND conversation_id = ?", (conversation_id,)) if conversation_id else ("", ())
+        rows = await self._all(
+            f"SELECT id, conversation_id, kind, tier, due_at FROM timers WHERE state = 'pending'"
+            f" {clause} ORDER BY due_at, id", params)
+        return [Timer(**dict(row)) for row in rows]
+
+    # -- opt-outs --------------------------------------------------------------
+
+    async def set_opted_out(self, line_id: str, number: str, opted_out: bool) -> None:
+        if opted_out:
+            await self._db.execute(
+                "INSERT INTO opt_outs (line_id, number, opted_out_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (line_id, number) DO NOTHING", (line_id, number, self.now_text))
+        else:
+            await self._db.execute("DELETE FROM opt_outs WHERE line_id = ? AND number = ?",
+                                   (line_id, number))
+
+    async def is_opted_out(self, line_id: str, number: str) -> bool:
+        return await self._one("SELECT 1 FROM opt_outs WHERE line_id = ? AND number = ?",
+                               (line_id, number)) is not None
+
     # -- inbound webhooks ----------------------------------------------------
 
     async def inbound_reply(self, message_sid: str) -> str | None:
@@ -170,27 +296,36 @@ class Tx:
                               (message_sid,))
         return row[0] if row else None
 
-    async def record_inbound(self, message_sid: str, line_id: str, sender: str,
-                             conversation_id: int | None, body: str,
-                             media_urls: Iterable[str], reply_twiml: str) -> None:
+    async def record_inbound(self, message_sid: str, line_id: str, sender: str, body: str,
+                             media_urls: Iterable[str]) -> None:
+        """Remember a text before acting on it; its reply is set when known."""
         await self._db.execute(
-            "INSERT INTO inbound_messages (message_sid, line_id, sender, conversation_id, body,"
-            " media_urls, received_at, reply_twiml) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (message_sid, line_id, sender, conversation_id, body, json.dumps(list(media_urls)),
-             self.now_text, reply_twiml))
+            "INSERT INTO inbound_messages (message_sid, line_id, sender, body, media_urls,"
+            " received_at, reply_twiml) VALUES (?, ?, ?, ?, ?, ?, '')",
+            (message_sid, line_id, sender, body, json.dumps(list(media_urls)), self.now_text))
+
+    async def attach_inbound(self, message_sid: str, conversation_id: int) -> None:
+        await self._db.execute(
+            "UPDATE inbound_messages SET conversation_id = ? WHERE message_sid = ?",
+            (conversation_id, message_sid))
+
+    async def set_inbound_reply(self, message_sid: str, reply_twiml: str) -> None:
+        await self._db.execute("UPDATE inbound_messages SET reply_twiml = ? WHERE message_sid = ?",
+                               (reply_twiml, message_sid))
 
     # -- outbox ------------------------------------------------------------
 
     async def enqueue_sms(self, decision_id: int, line_id: str, conversation_id: int | None,
                           to_number: str, from_number: str, body: str,
-                          media_urls: Iterable[str] = ()) -> int:
+                          media_urls: Iterable[str] = (), *, purpose: str,
+                          responder_id: str | None = None, tier: int | None = None) -> int:
         self.enqueued += 1
         return await self._insert(
-            "INSERT INTO outbox (decision_id, line_id, conversation_id, to_number, from_number,"
-            " body, media_urls, status, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (decision_id, line_id, conversation_id, to_number, from_number, body,
-             json.dumps(list(media_urls)), self.now_text, self.now_text))
+            "INSERT INTO outbox (decision_id, line_id, conversation_id, purpose, responder_id,"
+            " tier, to_number, from_number, body, media_urls, status, next_attempt_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (decision_id, line_id, conversation_id, purpose, responder_id, tier, to_number,
+             from_number, body, json.dumps(list(media_urls)), self.now_text, self.now_text))
 
     async def claim_due_outbox(self, limit: int, lease: timedelta) -> list[OutboxMessage]:
         """Claim due messages for one sender. A claim is a lease: a process
@@ -203,8 +338,7 @@ class Tx:
             "   (status = 'pending' AND next_attempt_at <= ?)"
             "   OR (status = 'sending' AND claimed_until < ?)"
             "   ORDER BY id LIMIT ?)"
-            " RETURNING id, decision_id, line_id, conversation_id, to_number, from_number,"
-            " body, media_urls, attempts",
+            " RETURNING " + _OUTBOX_FIELDS,
             (to_text(self.now + lease), now, now, limit))
         messages = [OutboxMessage(**{**dict(row), "media_urls": tuple(json.loads(row["media_urls"]))})
                     for row in rows]
@@ -236,8 +370,7 @@ class Tx:
             "INSERT INTO delivery_events (message_sid, status, error_code, at)"
             " VALUES (?, ?, ?, ?)", (message_sid, status, error_code, self.now_text))
         row = await self._one(
-            "SELECT id, decision_id, line_id, conversation_id, to_number, from_number, body,"
-            " media_urls, attempts, delivery_status FROM outbox WHERE message_sid = ?",
+            f"SELECT {_OUTBOX_FIELDS}, delivery_status FROM outbox WHERE message_sid = ?",
             (message_sid,))
         if row is None:
             return None
@@ -338,6 +471,9 @@ async def _select_one(tx: Tx) -> int:
     row = await tx._one("SELECT 1")
     return int(row[0]) if row else 0
 
+
+_OUTBOX_FIELDS = ("id, decision_id, line_id, conversation_id, purpose, responder_id, tier,"
+                  " to_number, from_number, body, media_urls, attempts")
 
 _STATUS_ORDER = ("accepted", "scheduled", "queued", "sending", "sent",
                  "delivered", "undelivered", "failed", "read", "canceled")

@@ -49,6 +49,10 @@ class Harness:
         """What the background worker does, run now, so tests need not wait."""
         return await self.services.outbox.drain()
 
+    async def fire_timers(self) -> int:
+        """What the background sweeper does, run now."""
+        return await self.services.timers.fire_due()
+
     async def decisions(self, **filters):
         return await self.store.read(lambda tx: tx.recent_decisions(limit=1000, **filters))
 

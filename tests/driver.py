@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from fake_twilio import ACCOUNT_SID
+from twiml_check import check_twiml
 
 _sids = itertools.count(1)
 
@@ -43,13 +44,13 @@ class WebhookResponse:
     status: int
     body: str
     content_type: str
+    messaging: bool = False
 
     @property
     def twiml(self) -> ET.Element:
+        """The TwiML, checked as Twilio would read it (see twiml_check)."""
         assert self.content_type.startswith("text/xml"), self.content_type
-        root = ET.fromstring(self.body.encode("utf-8"))
-        assert root.tag == "Response", self.body
-        return root
+        return check_twiml(self.body, messaging=self.messaging)
 
     def messages(self) -> list[str]:
         return [element.text or "" for element in self.twiml.iter("Message")]
@@ -77,7 +78,8 @@ class TwilioDriver:
         response = await self.client.post(path, data=urlencode(pairs).encode(),
                                           headers=all_headers)
         body = await response.get_data(as_text=True)
-        return WebhookResponse(response.status_code, body, response.content_type or "")
+        return WebhookResponse(response.status_code, body, response.content_type or "",
+                               messaging=path.startswith("/sms/"))
 
     def sms_params(self, *, from_: str, to: str, body: str, message_sid: str | None = None,
                    media: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:

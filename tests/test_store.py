@@ -110,7 +110,8 @@ async def test_one_open_conversation_per_customer_and_line(store):
 async def test_outbox_claims_are_leases(store):
     async def queue(tx):
         decision_id = await tx.decide(decision())
-        await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101", "+16195550100", "hi")
+        await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101", "+16195550100", "hi",
+                             purpose="page")
     await store.write(queue)
     from datetime import timedelta
     lease = timedelta(seconds=60)
@@ -129,7 +130,7 @@ async def test_delivery_status_keeps_the_furthest_and_every_event(store):
     async def queue(tx):
         decision_id = await tx.decide(decision())
         outbox_id = await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101",
-                                         "+16195550100", "hi")
+                                         "+16195550100", "hi", purpose="page")
         await tx.mark_sent(outbox_id, "SM1", "queued")
     await store.write(queue)
     for status in ("delivered", "sent"):  # out of order, as Twilio may send them

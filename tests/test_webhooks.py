@@ -49,9 +49,9 @@ async def test_a_text_to_an_unknown_number_is_logged_and_answered_empty(harness)
 
 async def test_a_responder_texting_the_line_is_not_a_customer(harness):
     response = await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
-    assert response.status == 200
+    assert response.messages() == ["Nothing is waiting for an ACK on Quick Dump Now."]
     [row] = await harness.decisions()
-    assert row.kind == "responder_message" and row.responder_id == "sergio"
+    assert row.kind == "ack_refused" and row.responder_id == "sergio"
     assert await harness.deliver_outbox() == 0
 
 
@@ -92,8 +92,10 @@ async def test_transient_send_failures_are_retried_and_permanent_ones_logged(har
     await harness.twilio.text(from_="+16195550150", to=LINE, body="bad number")
     await harness.deliver_outbox()
     rows = await harness.store.read(lambda tx: tx.outbox_rows())
-    assert rows[-1]["status"] == "failed" and "21211" in rows[-1]["error"]
-    assert (await harness.decisions())[-1].kind == "send_failed"
+    [failed] = [row for row in rows if row["status"] == "failed"]
+    assert failed["to_number"] == SERGIO and "21211" in failed["error"]
+    kinds = [d.kind for d in await harness.decisions()]
+    assert "send_failed" in kinds
 
 
 async def test_a_failed_delivery_is_stored_with_its_error_code(harness):
@@ -102,10 +104,10 @@ async def test_a_failed_delivery_is_stored_with_its_error_code(harness):
     [page] = harness.fake.messages
     await harness.twilio.message_status(message_sid=page.sid, to=SERGIO, from_=LINE,
                                         status="undelivered", error_code="30003")
-    [row] = await harness.store.read(lambda tx: tx.outbox_rows())
+    row = (await harness.store.read(lambda tx: tx.outbox_rows()))[0]
     assert (row["delivery_status"], row["error_code"]) == ("undelivered", "30003")
-    last = (await harness.decisions())[-1]
-    assert last.kind == "delivery_failed" and "30003" in last.reason
+    [failed] = await harness.decisions(sid=page.sid)
+    assert failed.kind == "delivery_failed" and "30003" in failed.reason
 
 
 async def test_no_secret_or_full_number_reaches_a_log_line(harness, caplog):

@@ -1,0 +1,351 @@
+"""Conversations by text: forward, acknowledge, escalate, relay, close.
+
+Every function here runs inside one store transaction (`tx`), so each
+decision row is written with the state change it explains and with the
+outbox rows it causes. What to do is decided by ivr.routing; this module
+reads and writes the state around those decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Sequence
+
+from .config import Config, Line, Responder
+from .decisions import Channel, Decision, DecisionKind
+from .phone import display, mask
+from .routing import (Ack, Close, Reply, customer_keyword, everyone, joined_texts, message,
+                      names, next_tier, parse_responder_text, split_sms, tier_responders)
+from .store import Conversation, OutboxMessage, Tx
+
+log = logging.getLogger(__name__)
+
+TIMER_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A text that arrived at a line."""
+    line: Line
+    sender: str
+    message_sid: str
+    body: str
+    media: tuple[str, ...]
+
+
+def _decision(kind: DecisionKind, reason: str, *, line: Line | None = None,
+              sid: str | None = None, conversation: Conversation | None = None,
+              tier: int | None = None, responder_id: str | None = None) -> Decision:
+    return Decision(kind, Channel.SMS, reason, line_id=line.id if line else None, sid=sid,
+                    conversation_id=conversation.id if conversation else None, tier=tier,
+                    responder_id=responder_id)
+
+
+# -- sending ------------------------------------------------------------------
+
+async def _send_to_responder(tx: Tx, line: Line, conversation: Conversation | None,
+                             decision_id: int, responder: Responder, body: str,
+                             media: Sequence[str] = (), *, purpose: str,
+                             tier: int | None = None) -> None:
+    parts = split_sms(body)
+    for index, part in enumerate(parts):
+        await tx.enqueue_sms(decision_id, line.id, conversation.id if conversation else None,
+                             to_number=responder.phone, from_number=line.number, body=part,
+                             # media rides on the last part, after the words it belongs to
+                             media_urls=media if index == len(parts) - 1 else (),
+                             purpose=purpose, responder_id=responder.id, tier=tier)
+
+
+async def _send_to_customer(tx: Tx, line: Line, conversation: Conversation, decision_id: int,
+                            body: str, media: Sequence[str] = (), *,
+                            purpose: str = "customer") -> bool:
+    """Queue a text to the customer unless they opted out; says whether it was queued."""
+    if await tx.is_opted_out(line.id, conversation.customer):
+        await tx.decide(_decision(
+            DecisionKind.SEND_SUPPRESSED, "the customer opted out (STOP); nothing is sent to them",
+            line=line, conversation=conversation))
+        return False
+    for part in split_sms(body):
+        await tx.enqueue_sms(decision_id, line.id, conversation.id, to_number=conversation.customer,
+                             from_number=line.number, body=part, media_urls=media,
+                             purpose=purpose)
+        media = ()
+    return True
+
+
+async def _page(tx: Tx, config: Config, line: Line, conversation: Conversation,
+                responders: Sequence[Responder], tier: int, template: str, reason: str,
+                sid: str | None = None) -> None:
+    """Send the conversation's texts to `responders`, one decision each."""
+    body, media = joined_texts(await tx.conversation_texts(conversation.id))
+    text = message(line, template, code=conversation.code, customer=display(conversation.customer),
+                   body=body, media=list(media))
+    for responder in responders:
+        decision_id = await tx.decide(_decision(DecisionKind.MESSAGE_FORWARDED, reason, line=line,
+                                                sid=sid, conversation=conversation, tier=tier,
+                                                responder_id=responder.id))
+        await tx.record_page(conversation.id, responder.id, tier)
+        await _send_to_responder(tx, line, conversation, decision_id, responder, text, media,
+                                 purpose="page", tier=tier)
+
+
+# -- a customer's text ---------------------------------------------------------------
+
+async def customer_text(tx: Tx, config: Config, text: Inbound) -> str | None:
+    """Returns the reply to send back in TwiML, if any."""
+    line, customer = text.line, text.sender
+    keyword = customer_keyword(text.body)
+    if keyword == "opt_out":
+        await tx.set_opted_out(line.id, customer, True)
+        conversation = await tx.open_conversation_for(line.id, customer)
+        await tx.decide(_decision(DecisionKind.OPTED_OUT,
+                                  f"{mask(customer)} texted {text.body.strip().upper()}: no more "
+                                  "texts are sent to them on this line", line=line,
+                                  sid=text.message_sid, conversation=conversation))
+        # Twilio itself confirms the opt-out to the customer; a reply would be blocked.
+        return None
+    if keyword == "opt_in":
+        await tx.set_opted_out(line.id, customer, False)
+        await tx.decide(_decision(DecisionKind.OPTED_IN,
+                                  f"{mask(customer)} texted {text.body.strip().upper()}: texts to "
+                                  "them are allowed again", line=line, sid=text.message_sid))
+        return None
+    if keyword == "help":
+        # Twilio answers HELP itself; on a support line it is also a plea, so
+        # it is forwarded like any other text.
+        await tx.decide(_decision(DecisionKind.HELP_REQUESTED,
+                                  "HELP is answered by Twilio's help text and also forwarded",
+                                  line=line, sid=text.message_sid))
+
+    conversation = await tx.open_conversation_for(line.id, customer)
+    if conversation is None:
+        conversation = await tx.open_conversation(line.id, customer, origin="sms")
+        await tx.decide(_decision(DecisionKind.CONVERSATION_OPENED,
+                                  f"first text from {mask(customer)} with no open conversation;"
+                                  f" code #{conversation.code}", line=line, sid=text.message_sid,
+                                  conversation=conversation, tier=0))
+        await tx.attach_inbound(text.message_sid, conversation.id)
+        await _page(tx, config, line, conversation, tier_responders(config, line, 0), 0,
+                    "forward", f"tier 1 of {len(line.tiers)} is paged until someone ACKs",
+                    text.message_sid)
+        await tx.schedule_timer(conversation.id, 0, tx.now + timedelta(seconds=line.ack_seconds))
+        if await tx.is_opted_out(line.id, customer):
+            return None
+        reply = message(line, "ack", responder=names(tier_responders(config, line, 0)))
+        await tx.decide(_decision(DecisionKind.CUSTOMER_ACKNOWLEDGED,
+                                  "a new conversation gets the line's ack template", line=line,
+                                  sid=text.message_sid, conversation=conversation))
+        return reply
+
+    await tx.attach_inbound(text.message_sid, conversation.id)
+    code, who = conversation.code, display(customer)
+    if conversation.owner:
+        owner = config.responders.get(conversation.owner)
+        recipients, template, tier = ([owner] if owner else []), "follow_up", None
+        why = f"{conversation.owner} owns #{code}"
+    else:
+        tier = conversation.tier
+        recipients = tier_responders(config, line, tier)
+        template = "forward"
+        why = f"#{code} is not taken yet; it joins the page to tier {tier + 1} (timer unchanged)"
+    body = message(line, template, code=code, customer=who, body=text.body, media=list(text.media))
+    for responder in recipients:
+        decision_id = await tx.decide(_decision(DecisionKind.FOLLOW_UP_FORWARDED, why, line=line,
+                                                sid=text.message_sid, conversation=conversation,
+                                                tier=tier, responder_id=responder.id))
+        await _send_to_responder(tx, line, conversation, decision_id, responder, body, text.media,
+                                 purpose="page" if tier is not None else "relay", tier=tier)
+    return None
+
+
+# -- a responder's text ------------------------------------------------------------
+
+async def responder_text(tx: Tx, config: Config, text: Inbound, responder: Responder) -> str | None:
+    """Returns the reply to the responder (TwiML), or None."""
+    command = parse_responder_text(text.body)
+    if isinstance(command, Ack):
+        return await _ack(tx, config, text, responder, command.code)
+    if isinstance(command, Close):
+        return await _close(tx, config, text, responder, command.code)
+    return await _relay(tx, config, text, responder, command)
+
+
+async def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
+               code: int | None) -> str:
+    line = text.line
+    if code is None:
+        conversation = await tx.latest_unowned_paged_to(line.id, responder.id)
+        if conversation is None:
+            await tx.decide(_decision(DecisionKind.ACK_REFUSED,
+                                      "ACK with nothing unacknowledged paged to them", line=line,
+                                      sid=text.message_sid, responder_id=responder.id))
+            return message(line, "nothing_to_ack")
+    else:
+        conversation = await tx.open_conversation_by_code(line.id, code)
+        if conversation is None:
+            await tx.decide(_decision(DecisionKind.ACK_REFUSED, f"ACK {code}: no open #{code}",
+                                      line=line, sid=text.message_sid, responder_id=responder.id))
+            return message(line, "unknown_code", code=code)
+    if conversation.owner == responder.id:
+        return message(line, "ack_confirm", code=conversation.code)
+    if conversation.owner is not None or not await tx.take(conversation.id, responder.id):
+        owner = config.responders.get(conversation.owner or "")
+        owner_name = owner.name if owner else (conversation.owner or "someone")
+        await tx.decide(_decision(DecisionKind.ACK_REFUSED,
+                                  f"#{conversation.code} is already taken by {owner_name}",
+                                  line=line, sid=text.message_sid, conversation=conversation,
+                                  responder_id=responder.id))
+        return message(line, "already_taken", code=conversation.code, responder=owner_name)
+
+    cancelled = await tx.cancel_timers(conversation.id)
+    waited = int((tx.now - _parse(conversation.opened_at)).total_seconds())
+    decision_id = await tx.decide(_decision(
+        DecisionKind.ACKNOWLEDGED,
+        f"{responder.name} replied ACK after {waited} s; {cancelled} timer(s) cancelled",
+        line=line, sid=text.message_sid, conversation=conversation, tier=conversation.tier,
+        responder_id=responder.id))
+    await _send_to_customer(tx, line, conversation, decision_id,
+                            message(line, "taken", responder=responder.name))
+    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
+    for other_id in await tx.paged_responders(conversation.id):
+        other = config.responders.get(other_id)
+        if other is not None and other.id != responder.id:
+            await _send_to_responder(tx, line, conversation, decision_id, other, notice,
+                                     purpose="notice")
+    return message(line, "ack_confirm", code=conversation.code)
+
+
+async def _close(tx: Tx, config: Config, text: Inbound, responder: Responder,
+                 code: int | None) -> str:
+    line = text.line
+    if code is None:
+        owned = await tx.owned_conversations(line.id, responder.id)
+        if len(owned) != 1:
+            return await _help(tx, line, text, responder, owned)
+        conversation: Conversation | None = owned[0]
+    else:
+        conversation = await tx.open_conversation_by_code(line.id, code)
+    if conversation is None:
+        return message(line, "unknown_code", code=code)
+    if conversation.owner not in (None, responder.id):
+        owner = config.responders.get(conversation.owner or "")
+        return message(line, "already_taken", code=conversation.code,
+                       responder=owner.name if owner else "someone")
+    await tx.close_conversation(conversation.id)
+    await tx.cancel_timers(conversation.id)
+    decision_id = await tx.decide(_decision(DecisionKind.CLOSED,
+                                            f"{responder.name} closed #{conversation.code}",
+                                            line=line, sid=text.message_sid,
+                                            conversation=conversation, responder_id=responder.id))
+    await _send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    return message(line, "close_confirm", code=conversation.code)
+
+
+async def _relay(tx: Tx, config: Config, text: Inbound, responder: Responder,
+                 reply: Reply) -> str | None:
+    line = text.line
+    owned = await tx.owned_conversations(line.id, responder.id)
+    by_code = {c.code: c for c in owned}
+    if reply.code is not None and reply.code in by_code:
+        target, body = by_code[reply.code], reply.rest
+    elif len(owned) == 1:
+        target, body = owned[0], reply.text
+    else:
+        return await _help(tx, line, text, responder, owned)
+    if await tx.is_opted_out(line.id, target.customer):
+        await tx.decide(_decision(DecisionKind.SEND_SUPPRESSED,
+                                  "the customer opted out (STOP); the reply was not sent",
+                                  line=line, sid=text.message_sid, conversation=target,
+                                  responder_id=responder.id))
+        return message(line, "opted_out", code=target.code)
+    decision_id = await tx.decide(_decision(
+        DecisionKind.RELAYED_TO_CUSTOMER,
+        f"{responder.name} owns #{target.code}; sent from the line's number", line=line,
+        sid=text.message_sid, conversation=target, responder_id=responder.id))
+    await _send_to_customer(tx, line, target, decision_id, body, text.media, purpose="relay")
+    return None
+
+
+async def _help(tx: Tx, line: Line, text: Inbound, responder: Responder,
+                owned: Sequence[Conversation]) -> str:
+    codes = [c.code for c in owned]
+    await tx.decide(_decision(DecisionKind.RESPONDER_HELP,
+                              f"a reply that names no conversation; they own "
+                              f"{', '.join(f'#{c}' for c in codes) or 'none'}", line=line,
+                              sid=text.message_sid, responder_id=responder.id))
+    if not codes:
+        return message(line, "nothing_owned")
+    return message(line, "help", codes=codes)
+
+
+# -- escalation ------------------------------------------------------------------
+
+async def escalate(tx: Tx, config: Config, conversation: Conversation, why: str) -> None:
+    """Page the next tier (or, after the last, everyone once more)."""
+    line = config.lines.get(conversation.line_id)
+    if line is None:
+        await tx.decide(Decision(DecisionKind.UNANSWERED, Channel.SMS,
+                                 f"{why}; line {conversation.line_id!r} is no longer configured",
+                                 line_id=conversation.line_id, conversation_id=conversation.id))
+        return
+    following = next_tier(line, conversation.tier)
+    if following is None:
+        await tx.decide(_decision(DecisionKind.UNANSWERED,
+                                  f"{why} at the last tier; everyone on the line is paged once "
+                                  "more and the cascade stops", line=line,
+                                  conversation=conversation, tier=conversation.tier))
+        await _page(tx, config, line, conversation, everyone(config, line), conversation.tier,
+                    "unanswered", "last call: nobody has taken it")
+        return
+
+    previously = await tx.paged_responders(conversation.id)
+    await tx.set_tier(conversation.id, following)
+    upcoming = tier_responders(config, line, following)
+    decision_id = await tx.decide(_decision(
+        DecisionKind.ESCALATED, f"{why}; tier {following + 1} ({names(upcoming)}) is paged",
+        line=line, conversation=conversation, tier=following))
+    await _page(tx, config, line, conversation, upcoming, following, "forward",
+                f"tier {following + 1} of {len(line.tiers)}: {why}")
+    await tx.schedule_timer(conversation.id, following,
+                            tx.now + timedelta(seconds=line.ack_seconds))
+    notice = message(line, "moved_on", code=conversation.code, responder=names(upcoming))
+    for rid in previously:
+        responder = config.responders.get(rid)
+        if responder is not None and responder not in upcoming:
+            await _send_to_responder(tx, line, conversation, decision_id, responder, notice,
+                                     purpose="notice")
+    await _send_to_customer(tx, line, conversation, decision_id,
+                            message(line, "escalation", responder=names(upcoming)))
+
+
+async def fire_due_timers(tx: Tx, config: Config, limit: int = TIMER_BATCH) -> int:
+    timers = await tx.claim_due_timers(limit)
+    for timer in timers:
+        conversation = await tx.conversation(timer.conversation_id)
+        if conversation is None or conversation.status != "open" or conversation.owner:
+            continue  # taken or closed since; the ACK cancelled it in the same transaction
+        if conversation.tier != timer.tier:
+            continue  # escalated early (a failed delivery) and a newer timer exists
+        line = config.lines.get(conversation.line_id)
+        seconds = line.ack_seconds if line else 0
+        await escalate(tx, config, conversation, f"nobody replied ACK within {seconds} s")
+    return len(timers)
+
+
+async def page_failed(tx: Tx, config: Config, sent: OutboxMessage, why: str) -> None:
+    """A page that can never arrive escalates now instead of at the timeout."""
+    if sent.purpose != "page" or sent.conversation_id is None:
+        return
+    conversation = await tx.conversation(sent.conversation_id)
+    if (conversation is None or conversation.status != "open" or conversation.owner
+            or conversation.tier != sent.tier):
+        return
+    await tx.cancel_timers(conversation.id)
+    await escalate(tx, config, conversation, why)
+
+
+def _parse(text: str):
+    from .clock import from_text
+    return from_text(text)

@@ -1,0 +1,66 @@
+"""Sweeps the store's timers: every worker process runs one, and whichever
+claims a due timer fires it, once, in the transaction that claims it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from . import texts
+from .clock import Clock, from_text
+from .config import Config
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# How long the sweeper sleeps at most; bounds how late a timer can fire
+# when it was scheduled by another worker process.
+MAX_SLEEP_SECONDS = 0.5
+
+
+class TimerWorker:
+    def __init__(self, store: Store, config: Config, clock: Clock):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ivr-timers")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def fire_due(self) -> int:
+        """Fire every timer due now; returns how many were claimed."""
+        fired = 0
+        while True:
+            batch = await self.store.write(
+                lambda tx: texts.fire_due_timers(tx, self.config, texts.TIMER_BATCH))
+            fired += batch
+            if batch < texts.TIMER_BATCH:
+                return fired
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                # A read first: the write lock is taken only when something is due.
+                due = await self.store.read(lambda tx: tx.next_timer_due())
+                if due is not None and from_text(due) <= self.clock.now():
+                    await self.fire_due()
+                    continue
+                wait = MAX_SLEEP_SECONDS
+                if due is not None:
+                    wait = min(wait, max((from_text(due) - self.clock.now()).total_seconds(), 0))
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer sweep failed; trying again shortly")
+                await asyncio.sleep(MAX_SLEEP_SECONDS)
