@@ -129,9 +129,13 @@ def _banner(out: TextIO, config: Config, public: str, state: Path) -> None:
         f"  Service:  {public}    config: {config.path}    database: {config.database}\n"
         f"  Dev auth token for signed webhooks: saved in {state} (mode 600)\n"
         "\n"
-        "  In another terminal, text the line as a customer:\n"
+        "  In another terminal, text the line as a customer, then answer as a responder:\n"
         f"    python -m ivr simulate --config {config.path} text --from +16195550142 "
         f"\"Is anybody there?\"\n"
-        f"  ({responder.name}, tier 1 of {line.name}, gets it on the fake phone above.)\n"
+        f"    python -m ivr simulate --config {config.path} text --as {responder.id} ACK\n"
+        f"    python -m ivr simulate --config {config.path} text --as {responder.id} "
+        f"\"On my way\"\n"
+        f"  ({responder.name} is tier 1 of {line.name}; without an ACK within "
+        f"{line.ack_seconds} s the next tier is paged.)\n"
         "\n")
     out.flush()
