@@ -128,3 +128,48 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     opted_out_at TEXT   NOT NULL,
     PRIMARY KEY (line_id, number)
 );
+
+-- A call to a line, from the first webhook to its end.
+CREATE TABLE IF NOT EXISTS calls (
+    call_sid     TEXT    PRIMARY KEY,
+    line_id      TEXT    NOT NULL,
+    caller       TEXT    NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('menu', 'ringing', 'connected', 'voicemail', 'ended')),
+    menu_option  TEXT,                  -- the digit of the menu option chosen, if any
+    menu_tries   INTEGER NOT NULL DEFAULT 0,
+    tier         INTEGER NOT NULL DEFAULT 0,
+    started_at   TEXT    NOT NULL,
+    deadline_at  TEXT    NOT NULL,      -- after this, no more tiers: voicemail
+    ended_at     TEXT,
+    connected_to TEXT,                  -- responder id
+    first_twiml  TEXT    NOT NULL DEFAULT ''   -- the answer to a retried first webhook
+);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (started_at);
+
+-- One <Dial> of one tier; its id is in the Dial action and whisper URLs.
+CREATE TABLE IF NOT EXISTS dial_attempts (
+    id           INTEGER PRIMARY KEY,
+    call_sid     TEXT    NOT NULL REFERENCES calls (call_sid),
+    tier         INTEGER NOT NULL,
+    responders   TEXT    NOT NULL,      -- JSON array of the ids rung at once
+    started_at   TEXT    NOT NULL,
+    accepted_by  TEXT,                  -- who pressed 1 first
+    accepted_at  TEXT,
+    dial_status  TEXT,                  -- DialCallStatus
+    bridged      INTEGER,               -- DialBridged
+    finished_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS dial_attempts_by_call ON dial_attempts (call_sid);
+
+-- Voicemails left after every tier failed; each opens (or joins) a conversation.
+CREATE TABLE IF NOT EXISTS voicemails (
+    recording_sid   TEXT    PRIMARY KEY,
+    call_sid        TEXT    NOT NULL,
+    line_id         TEXT    NOT NULL,
+    caller          TEXT    NOT NULL,
+    conversation_id INTEGER REFERENCES conversations (id),
+    recording_url   TEXT    NOT NULL,
+    duration        INTEGER NOT NULL,
+    transcription   TEXT,
+    received_at     TEXT    NOT NULL
+);

@@ -51,8 +51,9 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
         timers=timers, public_base_url=base)
 
-    from . import sms
+    from . import sms, voice
     app.register_blueprint(sms.blueprint)
+    app.register_blueprint(voice.blueprint)
 
     @app.before_serving
     async def start() -> None:

@@ -59,6 +59,18 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
     "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
                  " are not sent.",
+    # Spoken on calls
+    "greeting": "Thanks for calling {{ line }}. Please hold while we find someone for you.",
+    "whisper": "Call for {{ line }} from {{ caller }}. Press 1 to take it.",
+    "voicemail_prompt": "Sorry, nobody could take your call. Please leave a message after the"
+                        " tone, and we will get back to you.",
+    "apology": "Sorry, we are having trouble connecting your call.",
+    # Texted about voicemails
+    "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
+                      " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
+                      " {{ recording }} - reply ACK {{ code }} to take it",
+    "transcription_page": "[{{ line_code }} #{{ code }}] the voicemail from {{ customer }} says:"
+                          " {{ transcription }}",
 }
 
 # The variables each message is rendered with (besides line and line_code);
@@ -82,6 +94,12 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "nothing_owned": (),
     "close_confirm": ("code",),
     "opted_out": ("code",),
+    "greeting": (),
+    "whisper": ("caller",),
+    "voicemail_prompt": (),
+    "apology": (),
+    "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
+    "transcription_page": ("code", "customer", "transcription"),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 
@@ -94,10 +112,41 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "media": ["https://example.com/m.jpg"],
     "responder": "Sergio",
     "codes": [3, 12],
+    "caller": "6 1 9, 5 5 5, 0 1 4 2",
+    "time": "6:04 PM",
+    "duration": 42,
+    "transcription": "Hi, the bin is full.",
+    "recording": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
 }
 
 RING_SECONDS_RANGE = (5, 120)  # Twilio's Dial timeout is capped; below 5 s nobody can pick up
 ACK_SECONDS_RANGE = (15, 86_400)
+VOICEMAIL_SECONDS_RANGE = (10, 600)
+CALL_DEADLINE_RANGE = (30, 3_600)
+MENU_DIGITS = "123456789"
+
+
+@dataclass(frozen=True)
+class MenuOption:
+    digit: str
+    name: str          # also what a caller may say
+    tiers: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Menu:
+    prompt: str
+    options: tuple[MenuOption, ...]
+
+    def choose(self, digits: str | None, speech: str | None) -> MenuOption | None:
+        """The option a caller picked by key or by saying its name."""
+        if digits:
+            return next((o for o in self.options if o.digit == digits.strip()[:1]), None)
+        said = (speech or "").lower()
+        for option in self.options:
+            if option.name.lower() in said:
+                return option
+        return None
 
 
 @dataclass(frozen=True)
@@ -117,12 +166,16 @@ class Line:
     ack_seconds: int
     code: str
     messages: Mapping[str, str]
+    voicemail_seconds: int = 120
+    call_deadline_seconds: int = 300
+    menu: Menu | None = None
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
         """Everyone on the line, in tier order, each once."""
         seen: dict[str, None] = {}
-        for tier in self.tiers:
+        options = self.menu.options if self.menu else ()
+        for tier in (*self.tiers, *(t for o in options for t in o.tiers)):
             for rid in tier:
                 seen.setdefault(rid, None)
         return tuple(seen)
@@ -215,7 +268,8 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         v.identifier(lid, key)
         entry = v.table(lines_raw, lid, required=True, key=key)
         v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
-                                 "ack_seconds", "messages"})
+                                 "ack_seconds", "messages", "voicemail_seconds",
+                                 "call_deadline_seconds", "menu"})
         name = v.string(entry, f"{key}.name", "name")
         number = v.phone(entry, f"{key}.number")
         if number in by_number:
@@ -231,8 +285,14 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         ring = v.integer(entry, f"{key}.ring_seconds", "ring_seconds", 20, RING_SECONDS_RANGE)
         ack = v.integer(entry, f"{key}.ack_seconds", "ack_seconds", 120, ACK_SECONDS_RANGE)
         messages = v.messages(entry, f"{key}.messages")
+        voicemail = v.integer(entry, f"{key}.voicemail_seconds", "voicemail_seconds", 120,
+                              VOICEMAIL_SECONDS_RANGE)
+        deadline = v.integer(entry, f"{key}.call_deadline_seconds", "call_deadline_seconds",
+                             300, CALL_DEADLINE_RANGE)
+        menu = v.menu(entry, f"{key}.menu", responders)
         line = Line(id=lid, name=name, number=number, tiers=tiers, ring_seconds=ring,
-                    ack_seconds=ack, code=code, messages=messages)
+                    ack_seconds=ack, code=code, messages=messages, voicemail_seconds=voicemail,
+                    call_deadline_seconds=deadline, menu=menu)
         lines[lid] = line
         by_number[number] = line
 
@@ -335,6 +395,29 @@ class _Validator:
                 tier.append(member)
             tiers.append(tuple(tier))
         return tuple(tiers)
+
+    def menu(self, table: Mapping[str, Any], key: str,
+             responders: Mapping[str, Responder]) -> Menu | None:
+        raw = self.table(table, "menu", required=False, key=key)
+        if not raw:
+            return None
+        self.only_keys(raw, key, {"prompt", "options"})
+        prompt = self.string(raw, f"{key}.prompt", "prompt")
+        options_raw = self.table(raw, "options", required=True, key=f"{key}.options")
+        if not options_raw:
+            raise self.fail(f"{key}.options", "a menu needs at least one option",
+                            f'add [{key}.options.1] with name and tiers')
+        options = []
+        for digit, option in options_raw.items():
+            where = f"{key}.options.{digit}"
+            if digit not in MENU_DIGITS or len(digit) != 1:
+                raise self.fail(where, "an option is named by the key a caller presses",
+                                "name it with one digit from 1 to 9, e.g. [...options.1]")
+            option = self.table(options_raw, digit, required=True, key=where)
+            self.only_keys(option, where, {"name", "tiers"})
+            options.append(MenuOption(digit=digit, name=self.string(option, f"{where}.name", "name"),
+                                      tiers=self.tiers(option, f"{where}.tiers", responders)))
+        return Menu(prompt=prompt, options=tuple(sorted(options, key=lambda o: o.digit)))
 
     def messages(self, table: Mapping[str, Any], key: str) -> dict[str, str]:
         overrides = self.table(table, "messages", required=False, key=key)

@@ -30,6 +30,23 @@ class DecisionKind(StrEnum):
     RELAYED_TO_CUSTOMER = "relayed_to_customer"
     RESPONDER_HELP = "responder_help"          # a reply that names no conversation they own
     CLOSED = "closed"
+    # Calls
+    CALL_RECEIVED = "call_received"
+    MENU_OFFERED = "menu_offered"
+    MENU_CHOSEN = "menu_chosen"
+    MENU_REPEATED = "menu_repeated"            # no or invalid input: the menu once more
+    MENU_FELL_THROUGH = "menu_fell_through"    # still nothing: the line's default tiers
+    TIER_DIALED = "tier_dialed"
+    CALL_ACCEPTED = "call_accepted"            # a responder pressed 1 in the whisper
+    CALL_DECLINED = "call_declined"            # anything else, or silence, in the whisper
+    TIER_FAILED = "tier_failed"                # the Dial ended without an accepted bridge
+    CALL_CONNECTED = "call_connected"
+    CALLER_HUNG_UP = "caller_hung_up"
+    VOICEMAIL_STARTED = "voicemail_started"
+    VOICEMAIL_RECEIVED = "voicemail_received"
+    VOICEMAIL_EMPTY = "voicemail_empty"        # silence or an absent recording: nobody paged
+    TRANSCRIPTION_RECEIVED = "transcription_received"
+    TRANSCRIPTION_FAILED = "transcription_failed"
     # Sending
     SEND_FAILED = "send_failed"                # the REST API refused a message for good
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered

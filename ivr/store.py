@@ -68,6 +68,49 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True)
+class Call:
+    call_sid: str
+    line_id: str
+    caller: str
+    status: str
+    menu_option: str | None
+    menu_tries: int
+    tier: int
+    started_at: str
+    deadline_at: str
+    ended_at: str | None
+    connected_to: str | None
+    first_twiml: str
+
+
+@dataclass(frozen=True)
+class DialAttempt:
+    id: int
+    call_sid: str
+    tier: int
+    responders: tuple[str, ...]
+    started_at: str
+    accepted_by: str | None
+    accepted_at: str | None
+    dial_status: str | None
+    bridged: int | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    recording_sid: str
+    call_sid: str
+    line_id: str
+    caller: str
+    conversation_id: int | None
+    recording_url: str
+    duration: int
+    transcription: str | None
+    received_at: str
+
+
+@dataclass(frozen=True)
 class Timer:
     id: int
     conversation_id: int
@@ -288,6 +331,90 @@ class Tx:
     async def is_opted_out(self, line_id: str, number: str) -> bool:
         return await self._one("SELECT 1 FROM opt_outs WHERE line_id = ? AND number = ?",
                                (line_id, number)) is not None
+
+    # -- calls -----------------------------------------------------------------
+
+    async def call(self, call_sid: str) -> Call | None:
+        row = await self._one("SELECT * FROM calls WHERE call_sid = ?", (call_sid,))
+        return Call(**dict(row)) if row else None
+
+    async def start_call(self, call_sid: str, line_id: str, caller: str, status: str,
+                         deadline: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO calls (call_sid, line_id, caller, status, started_at, deadline_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (call_sid, line_id, caller, status, self.now_text, to_text(deadline)))
+
+    async def update_call(self, call_sid: str, **fields: Any) -> None:
+        allowed = {"status", "menu_option", "menu_tries", "tier", "ended_at", "connected_to",
+                   "first_twiml"}
+        assert fields and set(fields) <= allowed, fields
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._db.execute(f"UPDATE calls SET {assignments} WHERE call_sid = ?",
+                               (*fields.values(), call_sid))
+
+    async def end_call(self, call_sid: str) -> bool:
+        """Mark the call ended; False when it already was."""
+        row = await self._one(
+            "UPDATE calls SET status = 'ended', ended_at = ? WHERE call_sid = ?"
+            " AND status <> 'ended' RETURNING call_sid", (self.now_text, call_sid))
+        return row is not None
+
+    async def start_attempt(self, call_sid: str, tier: int, responders: Iterable[str]) -> int:
+        return await self._insert(
+            "INSERT INTO dial_attempts (call_sid, tier, responders, started_at) VALUES (?, ?, ?, ?)",
+            (call_sid, tier, json.dumps(list(responders)), self.now_text))
+
+    async def attempt(self, attempt_id: int) -> DialAttempt | None:
+        row = await self._one("SELECT * FROM dial_attempts WHERE id = ?", (attempt_id,))
+        if row is None:
+            return None
+        return DialAttempt(**{**dict(row), "responders": tuple(json.loads(row["responders"]))})
+
+    async def accept_attempt(self, attempt_id: int, responder_id: str) -> bool:
+        """The first responder to press 1 gets the call."""
+        row = await self._one(
+            "UPDATE dial_attempts SET accepted_by = ?, accepted_at = ? WHERE id = ?"
+            " AND accepted_by IS NULL AND finished_at IS NULL RETURNING id",
+            (responder_id, self.now_text, attempt_id))
+        return row is not None
+
+    async def finish_attempt(self, attempt_id: int, dial_status: str,
+                             bridged: bool | None) -> bool:
+        """Record the Dial's outcome; False when it was already recorded (a retry)."""
+        row = await self._one(
+            "UPDATE dial_attempts SET dial_status = ?, bridged = ?, finished_at = ?"
+            " WHERE id = ? AND finished_at IS NULL RETURNING id",
+            (dial_status, None if bridged is None else int(bridged), self.now_text, attempt_id))
+        return row is not None
+
+    async def recent_calls(self, limit: int = 50) -> list[Call]:
+        rows = await self._all("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
+        return [Call(**dict(row)) for row in rows]
+
+    # -- voicemails --------------------------------------------------------------
+
+    async def voicemail(self, recording_sid: str) -> Voicemail | None:
+        row = await self._one("SELECT * FROM voicemails WHERE recording_sid = ?",
+                              (recording_sid,))
+        return Voicemail(**dict(row)) if row else None
+
+    async def record_voicemail(self, recording_sid: str, call_sid: str, line_id: str,
+                               caller: str, conversation_id: int, recording_url: str,
+                               duration: int) -> None:
+        await self._db.execute(
+            "INSERT INTO voicemails (recording_sid, call_sid, line_id, caller, conversation_id,"
+            " recording_url, duration, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (recording_sid, call_sid, line_id, caller, conversation_id, recording_url, duration,
+             self.now_text))
+
+    async def set_transcription(self, recording_sid: str, text: str) -> None:
+        await self._db.execute("UPDATE voicemails SET transcription = ? WHERE recording_sid = ?",
+                               (text, recording_sid))
+
+    async def set_inbound_body(self, message_sid: str, body: str) -> None:
+        await self._db.execute("UPDATE inbound_messages SET body = ? WHERE message_sid = ?",
+                               (body, message_sid))
 
     # -- inbound webhooks ----------------------------------------------------
 

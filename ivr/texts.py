@@ -78,14 +78,22 @@ async def _send_to_customer(tx: Tx, line: Line, conversation: Conversation, deci
 async def _page(tx: Tx, config: Config, line: Line, conversation: Conversation,
                 responders: Sequence[Responder], tier: int, template: str, reason: str,
                 sid: str | None = None) -> None:
-    """Send the conversation's texts to `responders`, one decision each."""
+    """Send the conversation's texts to `responders` with `template`."""
     body, media = joined_texts(await tx.conversation_texts(conversation.id))
     text = message(line, template, code=conversation.code, customer=display(conversation.customer),
                    body=body, media=list(media))
+    await page_responders(tx, line, conversation, responders, tier, text, media, reason, sid)
+
+
+async def page_responders(tx: Tx, line: Line, conversation: Conversation,
+                          responders: Sequence[Responder], tier: int, text: str,
+                          media: Sequence[str], reason: str, sid: str | None = None,
+                          channel: Channel = Channel.SMS) -> None:
+    """Page each responder with `text`: a decision, a page row and the sends."""
     for responder in responders:
-        decision_id = await tx.decide(_decision(DecisionKind.MESSAGE_FORWARDED, reason, line=line,
-                                                sid=sid, conversation=conversation, tier=tier,
-                                                responder_id=responder.id))
+        decision_id = await tx.decide(Decision(
+            DecisionKind.MESSAGE_FORWARDED, channel, reason, line_id=line.id, sid=sid,
+            conversation_id=conversation.id, tier=tier, responder_id=responder.id))
         await tx.record_page(conversation.id, responder.id, tier)
         await _send_to_responder(tx, line, conversation, decision_id, responder, text, media,
                                  purpose="page", tier=tier)
