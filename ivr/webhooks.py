@@ -40,6 +40,13 @@ class SignatureChecker:
         return any(v.validate(url, form, signature) for v in self._validators)
 
 
+def _raw_path() -> str:
+    """The path as Twilio sent it: request.path is already percent-decoded,
+    and the signature covers the URL as requested."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1") if raw else request.path
+
+
 def services() -> Services:
     return current_app.extensions["ivr"]
 
@@ -53,7 +60,7 @@ def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str
         async def endpoint(**_: Any) -> Response:
             svc = services()
             form = await request.form
-            url = svc.signatures.url_for(request.path, request.query_string)
+            url = svc.signatures.url_for(_raw_path(), request.query_string)
             if not svc.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
                 # The body may hold a stranger's probe or a customer's text: never log it.
                 log.warning("webhook refused: bad or missing X-Twilio-Signature path=%s "
