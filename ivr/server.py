@@ -86,7 +86,7 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     if secrets.local:
         token = random.token_hex(16)
         names = {r.phone: r.name for r in config.responders.values()}
-        local = LocalTwilio(token, out, lambda number: names.get(number, "someone"))
+        local = LocalTwilio(token, out, lambda number: names.get(number, "the customer"))
         api_base = local.start()
         public = secrets.public_base_url or f"http://{bind}"
         env.update({"TWILIO_AUTH_TOKEN": token, "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,

@@ -116,6 +116,20 @@ async def test_local_mode_needs_no_account_and_shows_a_text_forwarded(tmp_path):
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
         assert simulate.returncode == 0, simulate.stderr
         assert "reply from the line: Thanks, we got your message." in simulate.stdout
+
+        def run_simulate(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "ivr", "simulate", "--config",
+                                   str(EXAMPLE_CONFIG), *args], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=30)
+
+        ack = run_simulate("text", "--as", "sergio", "ACK")
+        assert "[QDN #1] is yours" in ack.stdout, ack.stderr
+        phone_call = run_simulate("call", "--from", "+16195550143", "--answer", "backup")
+        assert phone_call.returncode == 0, phone_call.stderr
+        assert "Backup hears: Call for Quick Dump Now" in phone_call.stdout
+        assert "connected to Backup" in phone_call.stdout
+        wrong = run_simulate("text", "--as", "nobody", "hi")
+        assert wrong.returncode == 2 and "use one of: sergio, backup" in wrong.stderr
         await asyncio.sleep(1.0)  # the outbox sends, the fake prints, callbacks come back
     finally:
         code, out, err = stop(process)
@@ -123,6 +137,7 @@ async def test_local_mode_needs_no_account_and_shows_a_text_forwarded(tmp_path):
     assert "LOCAL MODE" in out
     assert "fake Twilio: text to Sergio" in out
     assert "[QDN #1] +1 619-555-0142: Is anybody there? - reply ACK to take it" in out
+    assert "Sergio is on it and will text you from this number." in out
     assert "status=delivered" in err
 
 
