@@ -173,3 +173,11 @@ CREATE TABLE IF NOT EXISTS voicemails (
     transcription   TEXT,
     received_at     TEXT    NOT NULL
 );
+
+-- A responder's own OFF or ON by text, until their next scheduled change.
+CREATE TABLE IF NOT EXISTS availability_overrides (
+    responder_id TEXT    PRIMARY KEY,
+    status       TEXT    NOT NULL CHECK (status IN ('on_call', 'off')),
+    until        TEXT,                  -- NULL: until they text again
+    set_at       TEXT    NOT NULL
+);

@@ -15,6 +15,8 @@ from .logs import install_redaction
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
 from .secrets import Secrets
 from .services import Services
+from .calendars import CalendarCache
+from .roster import Roster
 from .store import Store
 from .timers import TimerWorker
 from .webhooks import SignatureChecker
@@ -40,8 +42,10 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or Store(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
-    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, config)
-    timers = TimerWorker(store, config, clock)
+    calendars = CalendarCache(config.calendars, clock)
+    roster = Roster(config, calendars)
+    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster)
+    timers = TimerWorker(store, roster, clock)
 
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -49,7 +53,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     app.extensions["ivr"] = Services(
         config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
         signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
-        timers=timers, public_base_url=base)
+        timers=timers, roster=roster, public_base_url=base)
 
     from . import sms, voice
     app.register_blueprint(sms.blueprint)
@@ -59,15 +63,18 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     async def start() -> None:
         install_redaction(secrets.values())
         await store.open()
+        await calendars.refresh()
         await gateway.start()
         if background:
             outbox.start()
             timers.start()
+            calendars.start()
         log.info("serving %d line(s) from %s; public URL %s", len(config.lines), config.path,
                  base)
 
     @app.after_serving
     async def stop() -> None:
+        await calendars.stop()
         await timers.stop()
         await outbox.stop()
         await gateway.close()

@@ -27,6 +27,9 @@ class FrozenClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
 
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(timezone.utc)
+
 
 def to_text(moment: datetime) -> str:
     """The one timestamp format in the store; sorts correctly as text."""

@@ -16,6 +16,8 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .phone import InvalidPhoneNumber, normalise
+from .schedule import (Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window,
+                       zone)
 
 
 class ConfigError(Exception):
@@ -36,6 +38,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "escalation": "We're still finding someone for you; your message has gone to {{ responder }}.",
     "taken": "{{ responder }} is on it and will text you from this number.",
     "closed": "{{ line }} has closed this conversation. Text us again any time.",
+    "ack_after_hours": "Thanks, we got your message. We're closed now; {{ responder }} will"
+                       " reply as soon as they can.",
     # To responders
     "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
                "{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
@@ -59,12 +63,18 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
     "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
                  " are not sent.",
+    "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
+                    "{% endif %}. Text ON or OFF to change it.",
     # Spoken on calls
     "greeting": "Thanks for calling {{ line }}. Please hold while we find someone for you.",
+    "greeting_after_hours": "Thanks for calling {{ line }}. We are closed right now; we are"
+                            " trying whoever is on call.",
     "whisper": "Call for {{ line }} from {{ caller }}. Press 1 to take it.",
     "voicemail_prompt": "Sorry, nobody could take your call. Please leave a message after the"
                         " tone, and we will get back to you.",
     "apology": "Sorry, we are having trouble connecting your call.",
+    "voicemail_after_hours": "Thanks for calling {{ line }}. We are closed right now. Please"
+                             " leave a message after the tone, and we will get back to you.",
     # Texted about voicemails
     "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
                       " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
@@ -78,6 +88,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
 # when a customer writes in.
 MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "ack": ("responder",),
+    "ack_after_hours": ("responder",),
+    "availability": ("status", "until"),
+    "greeting_after_hours": (),
     "escalation": ("responder",),
     "taken": ("responder",),
     "closed": (),
@@ -98,6 +111,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "whisper": ("caller",),
     "voicemail_prompt": (),
     "apology": (),
+    "voicemail_after_hours": (),
     "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
     "transcription_page": ("code", "customer", "transcription"),
 }
@@ -113,6 +127,8 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "responder": "Sergio",
     "codes": [3, 12],
     "caller": "6 1 9, 5 5 5, 0 1 4 2",
+    "status": "off",
+    "until": "Mon 08:00",
     "time": "6:04 PM",
     "duration": 42,
     "transcription": "Hi, the bin is full.",
@@ -154,6 +170,7 @@ class Responder:
     id: str
     name: str
     phone: str
+    schedule: ResponderSchedule = ResponderSchedule(zone("UTC"))
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,7 @@ class Line:
     voicemail_seconds: int = 120
     call_deadline_seconds: int = 300
     menu: Menu | None = None
+    hours: Hours | None = None
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -187,6 +205,7 @@ class Config:
     responders: Mapping[str, Responder]
     lines: Mapping[str, Line]
     database: str
+    calendars: tuple[str, ...] = ()
     _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
 
     def line_for_number(self, number: str | None) -> Line | None:
@@ -233,9 +252,11 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     v.only_keys(data, "", {"service", "responders", "lines"})
 
     service = v.table(data, "service", required=False)
-    v.only_keys(service, "service", {"database"})
+    v.only_keys(service, "service", {"database", "timezone", "calendars"})
     database = database_override or v.string(service, "service.database", "database",
                                              default="ivr.sqlite3")
+    default_tz = v.timezone(service, "service.timezone", "UTC")
+    calendars = v.calendars(service, "service.calendars")
 
     responders_raw = v.table(data, "responders", required=True)
     if not responders_raw:
@@ -247,15 +268,19 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         key = f"responders.{rid}"
         v.identifier(rid, key)
         entry = v.table(responders_raw, rid, required=True, key=key)
-        v.only_keys(entry, key, {"name", "phone"})
+        v.only_keys(entry, key, {"name", "phone", "timezone", "on_duty", "on_call"})
         name = v.string(entry, f"{key}.name", "name")
         phone = v.phone(entry, f"{key}.phone")
+        schedule = ResponderSchedule(
+            tz=v.timezone(entry, f"{key}.timezone", default_tz.key),
+            on_duty=v.windows(entry, f"{key}.on_duty"),
+            on_call=v.windows(entry, f"{key}.on_call"))
         if phone in phones:
             raise ConfigError(path, f"{key}.phone",
                               f"the same number as responders.{phones[phone]}.phone",
                               "give each responder their own phone number")
         phones[phone] = rid
-        responders[rid] = Responder(id=rid, name=name, phone=phone)
+        responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule)
 
     lines_raw = v.table(data, "lines", required=True)
     if not lines_raw:
@@ -269,7 +294,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         entry = v.table(lines_raw, lid, required=True, key=key)
         v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                                  "ack_seconds", "messages", "voicemail_seconds",
-                                 "call_deadline_seconds", "menu"})
+                                 "call_deadline_seconds", "menu", "hours"})
         name = v.string(entry, f"{key}.name", "name")
         number = v.phone(entry, f"{key}.number")
         if number in by_number:
@@ -290,14 +315,23 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         deadline = v.integer(entry, f"{key}.call_deadline_seconds", "call_deadline_seconds",
                              300, CALL_DEADLINE_RANGE)
         menu = v.menu(entry, f"{key}.menu", responders)
+        hours = v.hours(entry, f"{key}.hours", default_tz.key)
         line = Line(id=lid, name=name, number=number, tiers=tiers, ring_seconds=ring,
                     ack_seconds=ack, code=code, messages=messages, voicemail_seconds=voicemail,
-                    call_deadline_seconds=deadline, menu=menu)
+                    call_deadline_seconds=deadline, menu=menu, hours=hours)
         lines[lid] = line
         by_number[number] = line
 
     return Config(path=str(path), responders=responders, lines=lines, database=database,
+                  calendars=tuple(_relative_to(path, c) for c in calendars),
                   _lines_by_number=by_number)
+
+
+def _relative_to(config_path: str | Path, source: str) -> str:
+    """A calendar file is found beside the config, whatever the working directory."""
+    if source.startswith(("http://", "https://")) or Path(source).is_absolute():
+        return source
+    return str(Path(config_path).parent / source)
 
 
 def _initials(name: str) -> str:
@@ -395,6 +429,54 @@ class _Validator:
                 tier.append(member)
             tiers.append(tuple(tier))
         return tuple(tiers)
+
+    def timezone(self, table: Mapping[str, Any], key: str, default: str):
+        name = self.string(table, key, key.rsplit(".", 1)[1], default=default)
+        try:
+            return zone(name)
+        except ScheduleError as exc:
+            raise self.fail(key, str(exc), 'write timezone = "America/Los_Angeles"') from None
+
+    def windows(self, table: Mapping[str, Any], key: str):
+        name = key.rsplit(".", 1)[1]
+        raw = table.get(name, [])
+        if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
+            raise self.fail(key, "must be a list of windows",
+                            f'write {name} = ["mon-fri 08:00-18:00"]')
+        try:
+            return tuple(parse_window(w) for w in raw)
+        except ScheduleError as exc:
+            raise self.fail(key, str(exc), 'write windows like "mon-fri 08:00-18:00" or '
+                                           '"daily 18:00-08:00" (overnight)') from None
+
+    def calendars(self, table: Mapping[str, Any], key: str) -> list[str]:
+        raw = table.get("calendars", [])
+        if not isinstance(raw, list) or not all(isinstance(c, str) and c.strip() for c in raw):
+            raise self.fail(key, "must be a list of iCalendar files or URLs",
+                            'write calendars = ["oncall.ics"]')
+        return [c.strip() for c in raw]
+
+    def hours(self, table: Mapping[str, Any], key: str, default_tz: str) -> Hours | None:
+        raw = self.table(table, "hours", required=False, key=key)
+        if not raw:
+            return None
+        self.only_keys(raw, key, {"timezone", "open", "holidays", "after_hours"})
+        tz = self.timezone(raw, f"{key}.timezone", default_tz)
+        windows = self.windows(raw, f"{key}.open")
+        if not windows:
+            raise self.fail(f"{key}.open", "a line with hours needs at least one window",
+                            'write open = ["mon-fri 08:00-18:00"], or remove [hours]')
+        holidays_raw = raw.get("holidays", [])
+        try:
+            holidays = parse_holidays(holidays_raw if isinstance(holidays_raw, list) else [holidays_raw])
+        except ScheduleError as exc:
+            raise self.fail(f"{key}.holidays", str(exc),
+                            'write holidays = ["2026-12-25", "2027-01-01"]') from None
+        after = raw.get("after_hours", "on_call")
+        if after not in ("on_call", "voicemail"):
+            raise self.fail(f"{key}.after_hours", f"{after!r} is not a behaviour",
+                            'write after_hours = "on_call" or "voicemail"')
+        return Hours(tz=tz, open=windows, holidays=holidays, after_hours=after)
 
     def menu(self, table: Mapping[str, Any], key: str,
              responders: Mapping[str, Responder]) -> Menu | None:

@@ -47,6 +47,11 @@ class DecisionKind(StrEnum):
     VOICEMAIL_EMPTY = "voicemail_empty"        # silence or an absent recording: nobody paged
     TRANSCRIPTION_RECEIVED = "transcription_received"
     TRANSCRIPTION_FAILED = "transcription_failed"
+    # Who is available
+    RESPONDER_SKIPPED = "responder_skipped"    # off, or not on call after hours
+    NOBODY_AVAILABLE = "nobody_available"      # texts: the last tier anyway; calls: voicemail
+    AFTER_HOURS = "after_hours"                # the line is closed: its after-hours behaviour
+    AVAILABILITY_CHANGED = "availability_changed"  # a responder texted OFF or ON
     # Sending
     SEND_FAILED = "send_failed"                # the REST API refused a message for good
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from . import texts
 from .clock import Clock
-from .config import Config
+from .roster import Roster
 from .decisions import Channel, Decision, DecisionKind
 from .gateway import SendError, TwilioGateway
 from .phone import mask
@@ -36,9 +36,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 class OutboxWorker:
     def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
-                 status_callback_url: str, config: Config):
+                 status_callback_url: str, roster: Roster):
         self.store = store
-        self.config = config
+        self.roster = roster
         self.gateway = gateway
         self.clock = clock
         self.status_callback_url = status_callback_url
@@ -111,5 +111,5 @@ class OutboxWorker:
         await tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
                                  line_id=message.line_id, conversation_id=message.conversation_id,
                                  tier=message.tier, responder_id=message.responder_id))
-        await texts.page_failed(tx, self.config, message, reason)
+        await texts.page_failed(tx, self.roster, message, reason)
         log.error("send failed for good outbox=%s: %s", message.id, exc)

@@ -53,7 +53,13 @@ class Reply:
     rest: str = ""
 
 
-ResponderCommand = Ack | Close | Reply
+@dataclass(frozen=True)
+class Presence:
+    """OFF or ON: the responder's own availability."""
+    on: bool
+
+
+ResponderCommand = Ack | Close | Presence | Reply
 
 _COMMAND = re.compile(r"(ACK|CLOSE)#?(\d{1,6})?", re.IGNORECASE)
 _CODE_PREFIX = re.compile(r"\s*#?(\d{1,6})[\s:.,-]+(\S.*)", re.DOTALL)
@@ -61,6 +67,8 @@ _CODE_PREFIX = re.compile(r"\s*#?(\d{1,6})[\s:.,-]+(\S.*)", re.DOTALL)
 
 def parse_responder_text(body: str) -> ResponderCommand:
     squeezed = re.sub(r"\s+", "", body)
+    if squeezed.upper() in ("ON", "OFF"):
+        return Presence(squeezed.upper() == "ON")
     command = _COMMAND.fullmatch(squeezed)
     if command:
         code = int(command.group(2)) if command.group(2) else None

@@ -13,6 +13,7 @@ from .store import Store
 if TYPE_CHECKING:
     from .gateway import TwilioGateway
     from .outbox import OutboxWorker
+    from .roster import Roster
     from .timers import TimerWorker
     from .webhooks import SignatureChecker
 
@@ -27,6 +28,7 @@ class Services:
     signatures: "SignatureChecker"
     outbox: "OutboxWorker"
     timers: "TimerWorker"
+    roster: "Roster"
     public_base_url: str
 
     def callback_url(self, path: str) -> str:

@@ -69,9 +69,9 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         await tx.record_inbound(message_sid, line.id, sender, text.body, text.media)
         responder = svc.config.responder_by_phone(line, sender)
         if responder is not None:
-            reply = await texts.responder_text(tx, svc.config, text, responder)
+            reply = await texts.responder_text(tx, svc.roster, text, responder)
         else:
-            reply = await texts.customer_text(tx, svc.config, text)
+            reply = await texts.customer_text(tx, svc.roster, text)
         document = render("sms_reply.xml", message=reply)
         await tx.set_inbound_reply(message_sid, document)
         return document
@@ -100,7 +100,7 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
                                  line_id=sent.line_id, sid=message_sid,
                                  conversation_id=sent.conversation_id, tier=sent.tier,
                                  responder_id=sent.responder_id))
-        await texts.page_failed(tx, svc.config, sent, why)
+        await texts.page_failed(tx, svc.roster, sent, why)
 
     await svc.store.write(record)
     log.info("delivery status sid=%s status=%s error=%s", message_sid, message_status,

@@ -317,6 +317,23 @@ class Tx:
             f" {clause} ORDER BY due_at, id", params)
         return [Timer(**dict(row)) for row in rows]
 
+    # -- availability overrides ------------------------------------------------
+
+    async def set_override(self, responder_id: str, status: str,
+                           until: datetime | None) -> None:
+        await self._db.execute(
+            "INSERT INTO availability_overrides (responder_id, status, until, set_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (responder_id) DO UPDATE SET"
+            " status = excluded.status, until = excluded.until, set_at = excluded.set_at",
+            (responder_id, status, to_text(until) if until else None, self.now_text))
+
+    async def overrides(self) -> dict[str, tuple[str, str | None]]:
+        """Every override still in force: responder id -> (status, until)."""
+        rows = await self._all(
+            "SELECT responder_id, status, until FROM availability_overrides"
+            " WHERE until IS NULL OR until > ?", (self.now_text,))
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     # -- opt-outs --------------------------------------------------------------
 
     async def set_opted_out(self, line_id: str, number: str, opted_out: bool) -> None:

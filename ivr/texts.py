@@ -16,8 +16,10 @@ from typing import Sequence
 from .config import Config, Line, Responder
 from .decisions import Channel, Decision, DecisionKind
 from .phone import display, mask
-from .routing import (Ack, Close, Reply, customer_keyword, everyone, joined_texts, message,
-                      names, next_tier, parse_responder_text, split_sms, tier_responders)
+from .roster import Roster
+from .routing import (Ack, Close, Presence, Reply, customer_keyword, everyone, joined_texts,
+                      message, names, next_tier, parse_responder_text, split_sms,
+                      tier_responders)
 from .store import Conversation, OutboxMessage, Tx
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,34 @@ async def page_responders(tx: Tx, line: Line, conversation: Conversation,
                                  purpose="page", tier=tier)
 
 
+async def _choose(tx: Tx, roster: Roster, line: Line, start: int, conversation: Conversation,
+                  sid: str | None = None) -> tuple[int, list[Responder], bool]:
+    """The tier to page from `start`, skipping the unavailable. Nobody
+    available never means silence: the last tier is always tried."""
+    plan = await roster.plan(tx, line, line.tiers, start, Channel.SMS, sid, conversation.id)
+    if not plan.open:
+        mode = line.hours.after_hours if line.hours else "on_call"
+        await tx.decide(_decision(DecisionKind.AFTER_HOURS,
+                                  f"{plan.open_reason}: only on-call responders are paged"
+                                  + (" (calls go to voicemail)" if mode == "voicemail" else ""),
+                                  line=line, sid=sid, conversation=conversation))
+    if plan.choice.exhausted:
+        last = len(line.tiers) - 1
+        fallback = tier_responders(roster.config, line, last)
+        await tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
+                                  f"nobody is available from tier {start + 1} on; the last tier "
+                                  f"({names(fallback)}) is paged anyway", line=line, sid=sid,
+                                  conversation=conversation, tier=last))
+        return last, fallback, plan.open
+    members = [roster.config.responders[rid] for rid in plan.choice.members]
+    return plan.choice.index, members, plan.open
+
+
 # -- a customer's text ---------------------------------------------------------------
 
-async def customer_text(tx: Tx, config: Config, text: Inbound) -> str | None:
+async def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
     """Returns the reply to send back in TwiML, if any."""
+    config = roster.config
     line, customer = text.line, text.sender
     keyword = customer_keyword(text.body)
     if keyword == "opt_out":
@@ -135,13 +161,15 @@ async def customer_text(tx: Tx, config: Config, text: Inbound) -> str | None:
                                   f" code #{conversation.code}", line=line, sid=text.message_sid,
                                   conversation=conversation, tier=0))
         await tx.attach_inbound(text.message_sid, conversation.id)
-        await _page(tx, config, line, conversation, tier_responders(config, line, 0), 0,
-                    "forward", f"tier 1 of {len(line.tiers)} is paged until someone ACKs",
+        tier, paged, is_open = await _choose(tx, roster, line, 0, conversation, text.message_sid)
+        await _page(tx, config, line, conversation, paged, tier, "forward",
+                    f"tier {tier + 1} of {len(line.tiers)} is paged until someone ACKs",
                     text.message_sid)
-        await tx.schedule_timer(conversation.id, 0, tx.now + timedelta(seconds=line.ack_seconds))
+        await tx.schedule_timer(conversation.id, tier,
+                                tx.now + timedelta(seconds=line.ack_seconds))
         if await tx.is_opted_out(line.id, customer):
             return None
-        reply = message(line, "ack", responder=names(tier_responders(config, line, 0)))
+        reply = message(line, "ack" if is_open else "ack_after_hours", responder=names(paged))
         await tx.decide(_decision(DecisionKind.CUSTOMER_ACKNOWLEDGED,
                                   "a new conversation gets the line's ack template", line=line,
                                   sid=text.message_sid, conversation=conversation))
@@ -170,14 +198,31 @@ async def customer_text(tx: Tx, config: Config, text: Inbound) -> str | None:
 
 # -- a responder's text ------------------------------------------------------------
 
-async def responder_text(tx: Tx, config: Config, text: Inbound, responder: Responder) -> str | None:
+async def responder_text(tx: Tx, roster: Roster, text: Inbound,
+                         responder: Responder) -> str | None:
     """Returns the reply to the responder (TwiML), or None."""
+    config = roster.config
     command = parse_responder_text(text.body)
+    if isinstance(command, Presence):
+        return await _presence(tx, roster, text, responder, command.on)
     if isinstance(command, Ack):
         return await _ack(tx, config, text, responder, command.code)
     if isinstance(command, Close):
         return await _close(tx, config, text, responder, command.code)
     return await _relay(tx, config, text, responder, command)
+
+
+async def _presence(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
+                    on: bool) -> str:
+    status, until = await roster.set_own_availability(tx, responder, on)
+    local_until = (f"{until.astimezone(responder.schedule.tz):%a %d %b %H:%M}"
+                   if until else None)
+    word = "ON" if on else "OFF"
+    await tx.decide(_decision(DecisionKind.AVAILABILITY_CHANGED,
+                              f"{responder.name} texted {word}: {status.replace('_', ' ')} "
+                              f"until {local_until or 'they text again'}", line=text.line,
+                              sid=text.message_sid, responder_id=responder.id))
+    return message(text.line, "availability", status=status.replace("_", " "), until=local_until)
 
 
 async def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
@@ -290,8 +335,9 @@ async def _help(tx: Tx, line: Line, text: Inbound, responder: Responder,
 
 # -- escalation ------------------------------------------------------------------
 
-async def escalate(tx: Tx, config: Config, conversation: Conversation, why: str) -> None:
-    """Page the next tier (or, after the last, everyone once more)."""
+async def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> None:
+    """Page the next tier with someone available (or, after the last, everyone once more)."""
+    config = roster.config
     line = config.lines.get(conversation.line_id)
     if line is None:
         await tx.decide(Decision(DecisionKind.UNANSWERED, Channel.SMS,
@@ -309,8 +355,8 @@ async def escalate(tx: Tx, config: Config, conversation: Conversation, why: str)
         return
 
     previously = await tx.paged_responders(conversation.id)
+    following, upcoming, _ = await _choose(tx, roster, line, following, conversation)
     await tx.set_tier(conversation.id, following)
-    upcoming = tier_responders(config, line, following)
     decision_id = await tx.decide(_decision(
         DecisionKind.ESCALATED, f"{why}; tier {following + 1} ({names(upcoming)}) is paged",
         line=line, conversation=conversation, tier=following))
@@ -328,7 +374,8 @@ async def escalate(tx: Tx, config: Config, conversation: Conversation, why: str)
                             message(line, "escalation", responder=names(upcoming)))
 
 
-async def fire_due_timers(tx: Tx, config: Config, limit: int = TIMER_BATCH) -> int:
+async def fire_due_timers(tx: Tx, roster: Roster, limit: int = TIMER_BATCH) -> int:
+    config = roster.config
     timers = await tx.claim_due_timers(limit)
     for timer in timers:
         conversation = await tx.conversation(timer.conversation_id)
@@ -338,11 +385,11 @@ async def fire_due_timers(tx: Tx, config: Config, limit: int = TIMER_BATCH) -> i
             continue  # escalated early (a failed delivery) and a newer timer exists
         line = config.lines.get(conversation.line_id)
         seconds = line.ack_seconds if line else 0
-        await escalate(tx, config, conversation, f"nobody replied ACK within {seconds} s")
+        await escalate(tx, roster, conversation, f"nobody replied ACK within {seconds} s")
     return len(timers)
 
 
-async def page_failed(tx: Tx, config: Config, sent: OutboxMessage, why: str) -> None:
+async def page_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> None:
     """A page that can never arrive escalates now instead of at the timeout."""
     if sent.purpose != "page" or sent.conversation_id is None:
         return
@@ -351,7 +398,7 @@ async def page_failed(tx: Tx, config: Config, sent: OutboxMessage, why: str) -> 
             or conversation.tier != sent.tier):
         return
     await tx.cancel_timers(conversation.id)
-    await escalate(tx, config, conversation, why)
+    await escalate(tx, roster, conversation, why)
 
 
 def _parse(text: str):

@@ -8,7 +8,7 @@ import logging
 
 from . import texts
 from .clock import Clock, from_text
-from .config import Config
+from .roster import Roster
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,9 @@ MAX_SLEEP_SECONDS = 0.5
 
 
 class TimerWorker:
-    def __init__(self, store: Store, config: Config, clock: Clock):
+    def __init__(self, store: Store, roster: Roster, clock: Clock):
         self.store = store
-        self.config = config
+        self.roster = roster
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
 
@@ -42,7 +42,7 @@ class TimerWorker:
         fired = 0
         while True:
             batch = await self.store.write(
-                lambda tx: texts.fire_due_timers(tx, self.config, texts.TIMER_BATCH))
+                lambda tx: texts.fire_due_timers(tx, self.roster, texts.TIMER_BATCH))
             fired += batch
             if batch < texts.TIMER_BATCH:
                 return fired

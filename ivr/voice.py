@@ -31,6 +31,7 @@ from .config import Line
 from .decisions import Channel, Decision, DecisionKind
 from .phone import display, mask, try_normalise
 from .routing import everyone, message
+from .schedule import line_open
 from .services import Services
 from .store import Call, Tx
 from .twiml import render, twiml_response, twiml_text
@@ -90,10 +91,20 @@ def _tiers_of(line: Line, call: Call) -> tuple[tuple[str, ...], ...]:
     return line.tiers
 
 
-async def _dial(tx: Tx, svc: Services, line: Line, call: Call, tier: int, reason: str,
+async def _dial(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str,
                 say: str | None = None) -> str:
+    """Dial the first tier from `start` with someone available, or, with
+    nobody left to try, take a voicemail."""
     tiers = _tiers_of(line, call)
-    responders = [svc.config.responders[rid] for rid in tiers[tier]]
+    plan = await svc.roster.plan(tx, line, tiers, start, Channel.VOICE, call.call_sid)
+    if plan.choice.exhausted:
+        await tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
+                                  f"nobody is available from tier {start + 1} on; the caller "
+                                  "is offered voicemail", line=line, sid=call.call_sid))
+        return await _voicemail(tx, svc, line, call.call_sid, f"{reason}; nobody available",
+                                say=say)
+    tier = plan.choice.index
+    responders = [svc.config.responders[rid] for rid in plan.choice.members]
     attempt_id = await tx.start_attempt(call.call_sid, tier, [r.id for r in responders])
     await tx.update_call(call.call_sid, status="ringing", tier=tier)
     for responder in responders:
@@ -125,10 +136,15 @@ def _voicemail_variables(svc: Services, line: Line, apology: bool = False) -> di
     }
 
 
-async def _voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, reason: str) -> str:
+async def _voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, reason: str,
+                     say: str | None = None, prompt: str | None = None) -> str:
     await tx.update_call(call_sid, status="voicemail")
     await tx.decide(_decision(DecisionKind.VOICEMAIL_STARTED, reason, line=line, sid=call_sid))
-    return render("voice_voicemail.xml", **_voicemail_variables(svc, line))
+    variables = _voicemail_variables(svc, line)
+    variables["apology"] = say
+    if prompt:
+        variables["prompt"] = prompt
+    return render("voice_voicemail.xml", **variables)
 
 
 # -- the call -----------------------------------------------------------------------
@@ -154,7 +170,25 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
             return existing.first_twiml
         deadline = tx.now + timedelta(seconds=line.call_deadline_seconds)
         greeting = message(line, "greeting")
-        if line.menu:
+        is_open, why_open = line_open(line.hours, tx.now)
+        if not is_open:
+            assert line.hours is not None
+            await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
+            await tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
+                                      line=line, sid=call_sid))
+            if line.hours.after_hours == "voicemail":
+                await tx.decide(_decision(DecisionKind.AFTER_HOURS,
+                                          f"{why_open}: the line takes voicemail after hours",
+                                          line=line, sid=call_sid))
+                document = await _voicemail(tx, svc, line, call_sid, "after hours",
+                                            prompt=message(line, "voicemail_after_hours"))
+                await tx.update_call(call_sid, first_twiml=document)
+                return document
+            await tx.decide(_decision(DecisionKind.AFTER_HOURS,
+                                      f"{why_open}: only on-call responders are tried",
+                                      line=line, sid=call_sid))
+            greeting = message(line, "greeting_after_hours")
+        if line.menu and is_open:
             await tx.start_call(call_sid, line.id, caller, "menu", deadline)
             await tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
                                       line=line, sid=call_sid))
@@ -163,9 +197,10 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
                                       line=line, sid=call_sid))
             document = _menu(svc, line, greeting)
         else:
-            await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
-            await tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
-                                      line=line, sid=call_sid))
+            if is_open:
+                await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
+                await tx.decide(_decision(DecisionKind.CALL_RECEIVED,
+                                          f"a call from {mask(caller)}", line=line, sid=call_sid))
             call = await tx.call(call_sid)
             assert call is not None
             document = await _dial(tx, svc, line, call, 0, "the first tier", say=greeting)
