@@ -102,3 +102,19 @@ def test_a_missing_file_and_bad_toml_are_named(tmp_path):
 def test_ivr_database_overrides_the_config(tmp_path):
     config = load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "x.sqlite3"))
     assert config.database == str(tmp_path / "x.sqlite3")
+
+
+def test_the_examples_commented_options_are_valid_too(tmp_path):
+    """The commented-out hours, schedules and menu in the example are real config."""
+    import re
+    text = EXAMPLE_CONFIG.read_text()
+    uncommented = re.sub(r"(?m)^# ((\[|[a-z_]+ = ).*)$", r"\1", text)
+    assert uncommented.count("\n#") < text.count("\n#")
+    path = tmp_path / "ivr.toml"
+    path.write_text(uncommented)
+    config = load_config(path)
+    line = config.lines["qdn"]
+    assert line.hours is not None and line.hours.after_hours == "on_call"
+    assert line.menu is not None and [o.name for o in line.menu.options] == ["pick-up", "billing"]
+    assert config.responders["sergio"].schedule.on_duty[0].text == "mon-fri 08:00-18:00"
+    assert config.calendars == (str(tmp_path / "oncall.ics"),)
