@@ -15,6 +15,7 @@ from . import texts
 from .clock import Clock
 from .roster import Roster
 from .decisions import Channel, Decision, DecisionKind
+from .logs import event
 from .gateway import SendError, TwilioGateway
 from .phone import mask
 from .store import OutboxMessage, Store, Tx
@@ -44,7 +45,7 @@ class OutboxWorker:
         self.status_callback_url = status_callback_url
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        store.on_enqueue(self.wake)
+        store.on_commit(lambda tx: self.wake() if tx.enqueued else None)
 
     def wake(self) -> None:
         self._wake.set()
@@ -95,14 +96,16 @@ class OutboxWorker:
             await self.store.write(lambda tx: self._record_failure(tx, message, exc))
             return
         await self.store.write(lambda tx: tx.mark_sent(message.id, result.sid, result.status))
-        log.info("sent outbox=%s sid=%s to=%s", message.id, result.sid, mask(message.to_number))
+        event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id, sid=result.sid,
+              to=mask(message.to_number))
 
     async def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
             delay = retry_delay(message.attempts)
             await tx.mark_retry(message.id, str(exc), tx.now + delay)
-            log.warning("send failed, retrying in %ss outbox=%s attempt=%s: %s",
-                        int(delay.total_seconds()), message.id, message.attempts, exc)
+            event(log, logging.WARNING, f"send failed, retrying in {int(delay.total_seconds())} s",
+                  line=message.line_id, outbox=message.id, attempt=message.attempts,
+                  error=str(exc))
             return
         await tx.mark_failed(message.id, str(exc))
         why = "gave up after repeated failures" if exc.retryable else "Twilio refused it"
@@ -112,4 +115,5 @@ class OutboxWorker:
                                  line_id=message.line_id, conversation_id=message.conversation_id,
                                  tier=message.tier, responder_id=message.responder_id))
         await texts.page_failed(tx, self.roster, message, reason)
-        log.error("send failed for good outbox=%s: %s", message.id, exc)
+        event(log, logging.ERROR, "send failed for good", line=message.line_id,
+              outbox=message.id, error=str(exc))

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
+from .passwords import hash_password, valid_hash
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.twilio.com"
@@ -21,12 +23,15 @@ SECRET_NAMES = (
     "TWILIO_AUTH_TOKEN",
     "TWILIO_AUTH_TOKEN_PREVIOUS",
     "TWILIO_API_SECRET",
+    "IVR_OPERATOR_PASSWORD",
+    "IVR_SESSION_SECRET",
 )
 KNOWN_NAMES = SECRET_NAMES + (
     "TWILIO_ACCOUNT_SID",
     "TWILIO_API_KEY",
     "TWILIO_API_BASE",
     "IVR_PUBLIC_BASE_URL",
+    "IVR_OPERATOR_PASSWORD_HASH",
 )
 
 
@@ -44,6 +49,9 @@ class Secrets:
     api_base: str = DEFAULT_API_BASE
     public_base_url: str | None = None
     source: str = "environment"
+    # The dashboard's operator password, as a hash only (see ivr.passwords).
+    operator_password_hash: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)
 
     @property
     def local(self) -> bool:
@@ -72,7 +80,8 @@ class Secrets:
 
     def values(self) -> tuple[str, ...]:
         """Every secret value, for the log filter that keeps them out of logs."""
-        return tuple(v for v in (self.auth_token, self.auth_token_previous, self.api_secret) if v)
+        return tuple(v for v in (self.auth_token, self.auth_token_previous, self.api_secret,
+                                 self.operator_password_hash, self.session_secret) if v)
 
 
 def read_env_file(path: str | Path) -> dict[str, str]:
@@ -135,6 +144,8 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
         api_base=api_base,
         public_base_url=public,
         source=source,
+        operator_password_hash=_operator_hash(merged),
+        session_secret=merged.get("IVR_SESSION_SECRET") or None,
     )
     if secrets.api_key and not secrets.api_secret:
         raise SecretsError("TWILIO_API_KEY is set without TWILIO_API_SECRET. "
@@ -153,6 +164,23 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
         raise SecretsError("TWILIO_API_KEY does not start with 'SK'. "
                            "Fix: use the API key's SID, not its friendly name")
     return secrets
+
+
+def _operator_hash(merged: Mapping[str, str]) -> str | None:
+    """The password is hashed here and the plain text goes no further."""
+    encoded = merged.get("IVR_OPERATOR_PASSWORD_HASH")
+    if encoded:
+        if not valid_hash(encoded):
+            raise SecretsError("IVR_OPERATOR_PASSWORD_HASH is not a hash made by "
+                               "`ivr hash-password`. Fix: run it and paste its output")
+        return encoded
+    password = merged.get("IVR_OPERATOR_PASSWORD")
+    if not password:
+        return None
+    if len(password) < 10:
+        raise SecretsError("IVR_OPERATOR_PASSWORD is shorter than 10 characters. "
+                           "Fix: choose a longer one")
+    return hash_password(password)
 
 
 def _check_url(name: str, value: str) -> str:

@@ -56,7 +56,8 @@ def local_state_path(config: Config) -> Path:
 def app_from_environment() -> Quart:
     """The app one Hypercorn worker serves."""
     config, secrets = load_everything(config_path(None))
-    configure_logging(os.environ.get("IVR_LOG_LEVEL", "INFO"), secrets.values())
+    configure_logging(os.environ.get("IVR_LOG_LEVEL", "INFO"), secrets.values(),
+                      os.environ.get("IVR_LOG_FORMAT", "text"))
     return create_app(config, secrets)
 
 
@@ -77,7 +78,10 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise StartupError(f"--bind {bind!r} is not HOST:PORT. Fix: e.g. --bind 127.0.0.1:8080")
-    configure_logging(os.environ.get("IVR_LOG_LEVEL", "INFO"), secrets.values())
+    log_format = os.environ.get("IVR_LOG_FORMAT", "text")
+    if log_format not in ("text", "json"):
+        raise StartupError(f"IVR_LOG_FORMAT={log_format!r}. Fix: set it to text or json")
+    configure_logging(os.environ.get("IVR_LOG_LEVEL", "INFO"), secrets.values(), log_format)
 
     env = os.environ
     env["IVR_CONFIG"] = path

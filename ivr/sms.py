@@ -9,6 +9,7 @@ from quart import Blueprint, Response
 from werkzeug.datastructures import MultiDict
 
 from . import texts
+from .logs import event
 from .decisions import Channel, Decision, DecisionKind
 from .phone import mask, try_normalise
 from .routing import MMS_MAX_MEDIA
@@ -49,10 +50,10 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         await svc.store.write(lambda tx: tx.decide(Decision(
             DecisionKind.UNKNOWN_LINE, Channel.SMS, sid=message_sid or None,
             reason=f"no line is configured for To={mask(to)}; nothing forwarded")))
-        log.warning("text to an unknown line to=%s sid=%s", mask(to), message_sid)
+        event(log, logging.WARNING, "text to an unknown line", sid=message_sid, to=mask(to))
         return twiml_response("sms_reply.xml", message=None)
     if not message_sid or not sender:
-        log.warning("text without MessageSid or From ignored line=%s", line.id)
+        event(log, logging.WARNING, "text without MessageSid or From ignored", line=line.id)
         return twiml_response("sms_reply.xml", message=None)
 
     text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
@@ -77,7 +78,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         return document
 
     document = await svc.store.write(handle)
-    log.info("text handled line=%s sid=%s from=%s", line.id, message_sid, mask(sender))
+    event(log, logging.INFO, "text handled", line=line.id, sid=message_sid, **{"from": mask(sender)})
     return twiml_text(document)
 
 
@@ -103,6 +104,6 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
         await texts.page_failed(tx, svc.roster, sent, why)
 
     await svc.store.write(record)
-    log.info("delivery status sid=%s status=%s error=%s", message_sid, message_status,
-             error_code or "-")
+    event(log, logging.INFO, "delivery status", sid=message_sid, status=message_status,
+          error_code=error_code)
     return twiml_response("sms_reply.xml", message=None)

@@ -141,6 +141,13 @@ class Tx:
         self.now = now
         self.now_text = to_text(now)
         self.enqueued = 0
+        # What this transaction did, for whoever listens once it commits (metrics).
+        self.decided: list[tuple[str, str | None]] = []
+        self.observations: list[tuple[str, float, dict[str, str]]] = []
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        """A measurement that counts only if the transaction commits."""
+        self.observations.append((name, value, labels))
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._db.execute(sql, tuple(params)) as cursor:
@@ -159,6 +166,7 @@ class Tx:
 
     async def decide(self, decision: Decision) -> int:
         kind = DecisionKind(decision.kind)  # refuses a kind outside the closed set
+        self.decided.append((str(kind), decision.line_id))
         return await self._insert(
             "INSERT INTO decisions (at, line_id, channel, sid, conversation_id, tier,"
             " responder_id, kind, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -541,7 +549,7 @@ class Store:
         self.clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
-        self._enqueue_listeners: list[Callable[[], None]] = []
+        self._commit_listeners: list[Callable[[Tx], None]] = []
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -567,9 +575,9 @@ class Store:
                 await self._db.close()
             self._db = None
 
-    def on_enqueue(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after a transaction that queued messages commits."""
-        self._enqueue_listeners.append(listener)
+    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+        """Call `listener(tx)` after each write transaction commits."""
+        self._commit_listeners.append(listener)
 
     async def ping(self) -> bool:
         try:
@@ -595,9 +603,11 @@ class Store:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
-        if tx.enqueued:
-            for listener in self._enqueue_listeners:
-                listener()
+        for listener in self._commit_listeners:
+            try:
+                listener(tx)
+            except Exception:  # a listener must never undo a committed write's caller
+                log.exception("a commit listener failed")
         return result
 
     async def read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:

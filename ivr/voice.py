@@ -28,6 +28,7 @@ from . import texts
 from .calls import DialOutcome, after_dial, menu_step, parse_bridged, spoken_number
 from .clock import from_text
 from .config import Line
+from .logs import event
 from .decisions import Channel, Decision, DecisionKind
 from .phone import display, mask, try_normalise
 from .routing import everyone, message
@@ -208,7 +209,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         return document
 
     document = await svc.store.write(handle)
-    log.info("call received line=%s sid=%s from=%s", line.id, call_sid, mask(caller))
+    event(log, logging.INFO, "call received", line=line.id, sid=call_sid, **{"from": mask(caller)})
     return twiml_text(document)
 
 
@@ -435,7 +436,8 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
     duration = _duration(form, "RecordingDuration")
     url = form.get("RecordingUrl") or ""
     if line is None or not recording_sid:
-        log.warning("recording callback without a known line or RecordingSid sid=%s", call_sid)
+        event(log, logging.WARNING, "recording callback without a known line or RecordingSid",
+              sid=call_sid)
         return twiml_response("voice_say.xml", say=[], hangup=False)
 
     async def handle(tx: Tx) -> None:

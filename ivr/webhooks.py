@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from .logs import event
 from .decisions import Channel, Decision, DecisionKind
 from .services import Services
 from .twiml import twiml_response
@@ -63,8 +64,8 @@ def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str
             url = svc.signatures.url_for(_raw_path(), request.query_string)
             if not svc.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
                 # The body may hold a stranger's probe or a customer's text: never log it.
-                log.warning("webhook refused: bad or missing X-Twilio-Signature path=%s "
-                            "remote=%s", request.path, request.remote_addr)
+                event(log, logging.WARNING, "webhook refused: bad or missing X-Twilio-Signature",
+                      path=request.path, remote=request.remote_addr)
                 return Response("Forbidden: the X-Twilio-Signature does not match.\n",
                                 status=403, mimetype="text/plain")
             try:

@@ -5,6 +5,7 @@ import sqlite3
 
 from conftest import (AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PREVIOUS_TOKEN, SERGIO)
 from fake_twilio import API_SECRET
+from ivr.logs import JsonFormatter, TextFormatter
 
 
 async def test_a_retried_webhook_forwards_once_and_gets_the_same_answer(harness):
@@ -119,10 +120,13 @@ async def test_no_secret_or_full_number_reaches_a_log_line(harness, caplog):
     harness.fake.fail_next(400, 21211, f"Invalid 'To' Phone Number: {SERGIO}")
     await harness.deliver_outbox()
     logging.getLogger("ivr.test").warning("token %s in a message", AUTH_TOKEN)
-    text = caplog.text
+    # Rendered as the service writes them, structured fields included.
+    text = "\n".join(TextFormatter().format(r) for r in caplog.records)
+    text += "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert caplog.records, "nothing was logged, so nothing was checked"
     for secret in (AUTH_TOKEN, PREVIOUS_TOKEN, API_SECRET):
         assert secret not in text
     for number in (CUSTOMER, LINE, SERGIO, BACKUP, "+14155550000"):
         assert number not in text
-    assert "+1619***0142" in text and "[secret]" in text
+    assert "from=+1619***0142" in text and '"from": "+1619***0142"' in text
+    assert "[secret]" in text
