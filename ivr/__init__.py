@@ -6,3 +6,4 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "schema.sql"
 TEMPLATES_PATH = PROJECT_ROOT / "twiml_templates"
+DASHBOARD_TEMPLATES_PATH = PROJECT_ROOT / "dashboard_templates"

@@ -8,17 +8,20 @@ import logging
 
 from quart import Quart, Response
 
+from . import DASHBOARD_TEMPLATES_PATH
+from .calendars import CalendarCache
 from .clock import Clock, SystemClock
 from .config import Config
 from .gateway import TwilioGateway
 from .logs import install_redaction
+from .metrics import Metrics
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
+from .roster import Roster
 from .secrets import Secrets
 from .services import Services
-from .calendars import CalendarCache
-from .roster import Roster
 from .store import Store
 from .timers import TimerWorker
+from .dashboard import session_key
 from .webhooks import SignatureChecker
 
 log = logging.getLogger(__name__)
@@ -44,20 +47,28 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     gateway = gateway or TwilioGateway(secrets)
     calendars = CalendarCache(config.calendars, clock)
     roster = Roster(config, calendars)
-    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster)
+    metrics = Metrics()
+    store.on_commit(metrics.after_commit)
+    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics)
     timers = TimerWorker(store, roster, clock)
 
-    app = Quart(__name__)
+    app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
+    app.secret_key = session_key(secrets.session_secret or secrets.signing_tokens()[0])
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_SECURE=base.startswith("https://"),
+                      SESSION_COOKIE_NAME="ivr_session", PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.extensions["ivr"] = Services(
         config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
         signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
-        timers=timers, roster=roster, public_base_url=base)
+        timers=timers, roster=roster, metrics=metrics, public_base_url=base)
 
-    from . import sms, voice
+    from . import dashboard, sms, voice
     app.register_blueprint(sms.blueprint)
     app.register_blueprint(voice.blueprint)
+    app.register_blueprint(dashboard.blueprint)
+    dashboard.register_metrics(app)
 
     @app.before_serving
     async def start() -> None:

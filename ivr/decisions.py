@@ -30,6 +30,7 @@ class DecisionKind(StrEnum):
     RELAYED_TO_CUSTOMER = "relayed_to_customer"
     RESPONDER_HELP = "responder_help"          # a reply that names no conversation they own
     CLOSED = "closed"
+    HANDED_OVER = "handed_over"                # an operator gave it to a responder
     # Calls
     CALL_RECEIVED = "call_received"
     MENU_OFFERED = "menu_offered"

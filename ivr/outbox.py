@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from . import texts
 from .clock import Clock
+from .metrics import Metrics
 from .roster import Roster
 from .decisions import Channel, Decision, DecisionKind
 from .logs import event
@@ -37,9 +38,10 @@ def retry_delay(attempts: int) -> timedelta:
 
 class OutboxWorker:
     def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
-                 status_callback_url: str, roster: Roster):
+                 status_callback_url: str, roster: Roster, metrics: Metrics | None = None):
         self.store = store
         self.roster = roster
+        self.metrics = metrics
         self.gateway = gateway
         self.clock = clock
         self.status_callback_url = status_callback_url
@@ -93,6 +95,8 @@ class OutboxWorker:
                 to=message.to_number, from_=message.from_number, body=message.body,
                 media_urls=message.media_urls, status_callback=self.status_callback_url)
         except SendError as exc:
+            if self.metrics is not None:
+                self.metrics.send_failures.labels(str(exc.retryable).lower()).inc()
             await self.store.write(lambda tx: self._record_failure(tx, message, exc))
             return
         await self.store.write(lambda tx: tx.mark_sent(message.id, result.sid, result.status))

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import secrets as random
+import shutil
+import tempfile
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,10 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         local = LocalTwilio(token, out, lambda number: names.get(number, "the customer"))
         api_base = local.start()
         public = secrets.public_base_url or f"http://{bind}"
+        operator_password = None
+        if not secrets.operator_password_hash:
+            operator_password = random.token_urlsafe(12)
+            env["IVR_OPERATOR_PASSWORD"] = operator_password
         env.update({"TWILIO_AUTH_TOKEN": token, "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
                     "TWILIO_API_KEY": LOCAL_API_KEY, "TWILIO_API_SECRET": random.token_hex(16),
                     "TWILIO_API_BASE": api_base, "IVR_PUBLIC_BASE_URL": public})
@@ -100,12 +106,18 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         state.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            json.dump({"auth_token": token, "url": public}, handle)
-        _banner(out, config, public, state)
+            json.dump({"auth_token": token, "url": public,
+                       "operator_password": operator_password}, handle)
+        _banner(out, config, public, state, operator_password)
     elif not secrets.public_base_url:
         raise StartupError("IVR_PUBLIC_BASE_URL is not set. Twilio signs each webhook with the "
                            "URL it requested, so the service must know it. Fix: set "
                            "IVR_PUBLIC_BASE_URL=https://your-host (the address Twilio reaches)")
+
+    metrics_dir = None
+    if options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in env:
+        # Workers are separate processes: prometheus-client adds up their files.
+        metrics_dir = env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ivr-metrics-")
 
     hyper = HypercornConfig()
     hyper.bind = [bind]
@@ -121,9 +133,12 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     finally:
         if local is not None:
             local.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _banner(out: TextIO, config: Config, public: str, state: Path) -> None:
+def _banner(out: TextIO, config: Config, public: str, state: Path,
+            operator_password: str | None) -> None:
     line = next(iter(config.lines.values()))
     responder = config.responders[line.tiers[0][0]]
     out.write(
@@ -132,6 +147,8 @@ def _banner(out: TextIO, config: Config, public: str, state: Path) -> None:
         "  built-in fake Twilio that prints them here. Nothing reaches a real phone.\n"
         f"  Service:  {public}    config: {config.path}    database: {config.database}\n"
         f"  Dev auth token for signed webhooks: saved in {state} (mode 600)\n"
+        f"  Dashboard: {public}/dashboard/  password: "
+        f"{operator_password or '(IVR_OPERATOR_PASSWORD, as set)'}\n"
         "\n"
         "  In another terminal, text the line as a customer, then answer as a responder:\n"
         f"    python -m ivr simulate --config {config.path} text --from +16195550142 "

@@ -12,6 +12,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .gateway import TwilioGateway
+    from .metrics import Metrics
     from .outbox import OutboxWorker
     from .roster import Roster
     from .timers import TimerWorker
@@ -29,6 +30,7 @@ class Services:
     outbox: "OutboxWorker"
     timers: "TimerWorker"
     roster: "Roster"
+    metrics: "Metrics"
     public_base_url: str
 
     def callback_url(self, path: str) -> str:

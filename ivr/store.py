@@ -251,6 +251,34 @@ class Tx:
             (line_id, responder_id))
         return Conversation(**dict(row)) if row else None
 
+    async def open_conversations(self, limit: int = 200) -> list[Conversation]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE status = 'open' ORDER BY opened_at LIMIT ?",
+            (limit,))
+        return [Conversation(**dict(row)) for row in rows]
+
+    async def hand_over(self, conversation_id: int, responder_id: str) -> None:
+        await self._db.execute(
+            "UPDATE conversations SET owner = ?, acked_at = COALESCE(acked_at, ?) WHERE id = ?",
+            (responder_id, self.now_text, conversation_id))
+
+    async def latest_decision_id(self) -> int:
+        row = await self._one("SELECT MAX(id) FROM decisions")
+        return int(row[0] or 0) if row else 0
+
+    async def counts(self) -> dict[str, int]:
+        """Sizes the metrics report: pending timers, open conversations, unsent texts."""
+        queries = {
+            "pending_timers": "SELECT COUNT(*) FROM timers WHERE state = 'pending'",
+            "open_conversations": "SELECT COUNT(*) FROM conversations WHERE status = 'open'",
+            "outbox_unsent": "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')",
+        }
+        result = {}
+        for name, sql in queries.items():
+            row = await self._one(sql)
+            result[name] = int(row[0]) if row else 0
+        return result
+
     async def set_tier(self, conversation_id: int, tier: int) -> None:
         await self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
                                (tier, conversation_id))

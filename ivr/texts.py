@@ -254,6 +254,7 @@ async def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
 
     cancelled = await tx.cancel_timers(conversation.id)
     waited = int((tx.now - _parse(conversation.opened_at)).total_seconds())
+    tx.observe("time_to_ack", waited, line=line.id)
     decision_id = await tx.decide(_decision(
         DecisionKind.ACKNOWLEDGED,
         f"{responder.name} replied ACK after {waited} s; {cancelled} timer(s) cancelled",
@@ -404,3 +405,52 @@ async def page_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> 
 def _parse(text: str):
     from .clock import from_text
     return from_text(text)
+
+
+# -- an operator, from the dashboard -------------------------------------------------
+
+async def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) -> bool:
+    conversation = await tx.conversation(conversation_id)
+    line = roster.config.lines.get(conversation.line_id) if conversation else None
+    if conversation is None or line is None or conversation.status != "open":
+        return False
+    await tx.close_conversation(conversation.id)
+    await tx.cancel_timers(conversation.id)
+    decision_id = await tx.decide(_decision(
+        DecisionKind.CLOSED, f"{operator} closed #{conversation.code} from the dashboard",
+        line=line, conversation=conversation))
+    await _send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    return True
+
+
+async def operator_hand_over(tx: Tx, roster: Roster, conversation_id: int, responder_id: str,
+                             operator: str) -> bool:
+    conversation = await tx.conversation(conversation_id)
+    line = roster.config.lines.get(conversation.line_id) if conversation else None
+    responder = roster.config.responders.get(responder_id)
+    if (conversation is None or line is None or responder is None
+            or conversation.status != "open" or responder.id not in line.responder_ids):
+        return False
+    previous = conversation.owner
+    await tx.hand_over(conversation.id, responder.id)
+    await tx.cancel_timers(conversation.id)
+    decision_id = await tx.decide(_decision(
+        DecisionKind.HANDED_OVER,
+        f"{operator} handed #{conversation.code} to {responder.name}"
+        + (f" (was {previous})" if previous else ""), line=line, conversation=conversation,
+        responder_id=responder.id))
+    await tx.record_page(conversation.id, responder.id, conversation.tier)
+    body, media = joined_texts(await tx.conversation_texts(conversation.id))
+    text = message(line, "follow_up", code=conversation.code,
+                   customer=display(conversation.customer), body=body, media=list(media))
+    await _send_to_responder(tx, line, conversation, decision_id, responder,
+                             f"{text} (handed to you; replies go to the customer)", media,
+                             purpose="notice")
+    if previous and previous != responder.id and previous in roster.config.responders:
+        await _send_to_responder(tx, line, conversation, decision_id,
+                                 roster.config.responders[previous],
+                                 message(line, "taken_by_other", code=conversation.code,
+                                         responder=responder.name), purpose="notice")
+    await _send_to_customer(tx, line, conversation, decision_id,
+                            message(line, "taken", responder=responder.name))
+    return True

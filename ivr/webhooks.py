@@ -62,14 +62,19 @@ def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str
             svc = services()
             form = await request.form
             url = svc.signatures.url_for(_raw_path(), request.query_string)
+            route = request.path
             if not svc.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
+                svc.metrics.signature_rejections.labels(route).inc()
+                svc.metrics.webhooks.labels(route, "403").inc()
                 # The body may hold a stranger's probe or a customer's text: never log it.
                 event(log, logging.WARNING, "webhook refused: bad or missing X-Twilio-Signature",
                       path=request.path, remote=request.remote_addr)
                 return Response("Forbidden: the X-Twilio-Signature does not match.\n",
                                 status=403, mimetype="text/plain")
             try:
-                return await handler(svc, form)
+                response = await handler(svc, form)
+                svc.metrics.webhooks.labels(route, str(response.status_code)).inc()
+                return response
             except HTTPException:
                 raise
             except Exception as exc:
@@ -77,6 +82,7 @@ def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str
                 log.exception("webhook failed inside path=%s sid=%s", request.path, sid or "-")
                 await _record_failure(svc, channel, sid, f"{type(exc).__name__} in "
                                       f"{request.path}; Twilio was answered with fallback TwiML")
+                svc.metrics.webhooks.labels(route, "200-fallback").inc()
                 try:
                     return on_error(svc, form)
                 except Exception:
