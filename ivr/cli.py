@@ -1,15 +1,16 @@
-"""The ivr command: `serve` (what run.py does) and `simulate`.
-
-Errors go to stderr with a non-zero exit and say what to do."""
+"""The ivr command: serve, check, log, conversations, simulate, twilio
+configure and hash-password. Errors go to stderr with a non-zero exit and
+say what to do."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Sequence, TextIO
 
-from . import simulate
+from . import admin, simulate
 from .server import (DEFAULT_BIND, ServeOptions, StartupError, config_path, load_everything,
                      serve)
 
@@ -20,6 +21,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_parser = commands.add_parser("serve", help="serve the webhooks on Hypercorn")
     add_serve_arguments(serve_parser)
+
+    check = commands.add_parser("check", help="validate the config and secrets, print the "
+                                              "webhook URLs for the Twilio console")
+    check.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+
+    log = commands.add_parser("log", help="recent routing decisions")
+    log.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    log.add_argument("--line", help="only this line id")
+    log.add_argument("--number", help="only what concerns this phone number")
+    log.add_argument("--conversation", type=int, metavar="CODE",
+                     help="only conversation #CODE (the latest with that code)")
+    log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    log.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
+
+    conversations = commands.add_parser("conversations",
+                                        help="open conversations, who owns each, how long "
+                                             "they have waited")
+    conversations.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+
+    twilio = commands.add_parser("twilio", help="set up the Twilio account")
+    twilio_actions = twilio.add_subparsers(dest="twilio_action", required=True)
+    configure = twilio_actions.add_parser(
+        "configure", help="point each line number's voice and SMS webhooks at this service")
+    configure.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    configure.add_argument("--dry-run", action="store_true", help="print what would change")
+
+    commands.add_parser("hash-password", help="hash an operator password for "
+                                              "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
 
     simulator = commands.add_parser(
         "simulate", help="text or call a running service as Twilio would (signed webhooks)")
@@ -59,6 +88,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
             return serve(ServeOptions(args.config, args.bind, args.workers), out)
         if args.command == "simulate":
             return asyncio.run(run_simulation(args, out))
+        if args.command == "hash-password":
+            return admin.hash_password_command(out)
+        config, secrets = load_everything(config_path(args.config))
+        if args.command == "check":
+            return asyncio.run(admin.check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
+        if args.command == "log":
+            wanted = admin.LogFilter(args.line, args.number, args.conversation)
+            return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))
+        if args.command == "conversations":
+            return asyncio.run(admin.conversations(config, out))
+        if args.command == "twilio":
+            return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
     except StartupError as exc:
         err.write(f"ivr: {exc}\n")
         return 2

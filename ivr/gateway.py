@@ -55,17 +55,39 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):
         return await super().request(method, url, *args, **kwargs)
 
 
+@dataclass(frozen=True)
+class PhoneNumberConfig:
+    """An IncomingPhoneNumber's webhooks, as Twilio holds them."""
+    sid: str
+    phone_number: str
+    voice_url: str | None
+    voice_method: str | None
+    sms_url: str | None
+    sms_method: str | None
+    status_callback: str | None
+    status_callback_method: str | None
+
+
 class TwilioGateway:
-    def __init__(self, secrets: Secrets):
-        credentials = secrets.rest_credentials()
-        if credentials is None:
-            raise ValueError("the gateway needs TWILIO_ACCOUNT_SID with an API key or auth token")
+    def __init__(self, secrets: Secrets, *, admin: bool = False):
+        """`admin` uses the account SID and auth token, as setting up the
+        account's numbers requires; otherwise the run-time credentials."""
+        if admin:
+            if not (secrets.account_sid and secrets.auth_token):
+                raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed")
+            credentials = (secrets.account_sid, secrets.auth_token, secrets.account_sid)
+        else:
+            found = secrets.rest_credentials()
+            if found is None:
+                raise ValueError("the gateway needs TWILIO_ACCOUNT_SID with an API key or "
+                                 "auth token")
+            credentials = found
         self._credentials = credentials
         self._api_base = secrets.api_base
         self._client: Client | None = None
         self._http: _RebasedHttpClient | None = None
         self.account_sid = credentials[2]
-        if secrets.uses_account_pair:
+        if secrets.uses_account_pair and not admin:
             log.warning("no TWILIO_API_KEY/TWILIO_API_SECRET set: the REST client uses the "
                         "account SID and auth token; an API key can be revoked on its own")
 
@@ -83,16 +105,14 @@ class TwilioGateway:
 
     async def send_sms(self, *, to: str, from_: str, body: str, media_urls: Sequence[str] = (),
                        status_callback: str | None = None) -> SendResult:
-        if self._client is None:
-            await self.start()
-        assert self._client is not None
+        client = await self._ready()
         params: dict[str, Any] = {"to": to, "from_": from_, "body": body}
         if media_urls:
             params["media_url"] = list(media_urls)
         if status_callback:
             params["status_callback"] = status_callback
         try:
-            message = await self._client.messages.create_async(**params)
+            message = await client.messages.create_async(**params)
         except (TwilioRestException, TwilioServiceException) as exc:
             status = getattr(exc, "status", None)
             code = getattr(exc, "code", None)
@@ -104,3 +124,50 @@ class TwilioGateway:
                             retryable=True) from None
         status = getattr(message.status, "value", message.status)
         return SendResult(sid=message.sid or "", status=str(status) if status else None)
+
+    async def find_number(self, phone_number: str) -> PhoneNumberConfig | None:
+        client = await self._ready()
+        try:
+            found = await client.incoming_phone_numbers.list_async(phone_number=phone_number,
+                                                                  limit=2)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise SendError(f"Twilio answered HTTP {getattr(exc, 'status', None)} listing "
+                            f"numbers", retryable=False,
+                            http_status=getattr(exc, "status", None)) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
+                            retryable=True) from None
+        return _number_config(found[0]) if found else None
+
+    async def set_number_webhooks(self, sid: str, *, voice_url: str, sms_url: str,
+                                  status_callback: str) -> PhoneNumberConfig:
+        client = await self._ready()
+        try:
+            updated = await client.incoming_phone_numbers(sid).update_async(
+                voice_url=voice_url, voice_method="POST", sms_url=sms_url, sms_method="POST",
+                status_callback=status_callback, status_callback_method="POST")
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise SendError(f"Twilio answered HTTP {getattr(exc, 'status', None)} updating "
+                            f"{sid}", retryable=False,
+                            http_status=getattr(exc, "status", None)) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
+                            retryable=True) from None
+        return _number_config(updated)
+
+    async def _ready(self) -> Client:
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        return self._client
+
+
+def _number_config(number: Any) -> PhoneNumberConfig:
+    def text(value: Any) -> str | None:
+        value = getattr(value, "value", value)
+        return str(value) if value else None
+    return PhoneNumberConfig(
+        sid=number.sid, phone_number=number.phone_number, voice_url=text(number.voice_url),
+        voice_method=text(number.voice_method), sms_url=text(number.sms_url),
+        sms_method=text(number.sms_method), status_callback=text(number.status_callback),
+        status_callback_method=text(number.status_callback_method))

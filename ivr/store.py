@@ -193,6 +193,51 @@ class Tx:
             f" reason FROM decisions {clause} ORDER BY id DESC LIMIT ?", (*params, limit))
         return [DecisionRow(**dict(row)) for row in reversed(rows)]
 
+    async def find_decisions(self, *, limit: int = 100, after_id: int = 0,
+                             line_id: str | None = None, number: str | None = None,
+                             responder_id: str | None = None,
+                             conversation_id: int | None = None) -> list[DecisionRow]:
+        """Decisions oldest first: the last `limit`, or those after `after_id`.
+        `number` matches the customer, the caller or the responder it concerns."""
+        where, params = [], []
+        if after_id:
+            where.append("id > ?")
+            params.append(after_id)
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if conversation_id is not None:
+            where.append("conversation_id = ?")
+            params.append(conversation_id)
+        if number is not None:
+            where.append("(conversation_id IN (SELECT id FROM conversations WHERE customer = ?)"
+                         " OR sid IN (SELECT call_sid FROM calls WHERE caller = ?)"
+                         " OR sid IN (SELECT message_sid FROM inbound_messages WHERE sender = ?)"
+                         " OR responder_id = ?)")
+            params += [number, number, number, responder_id or ""]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "ASC" if after_id else "DESC"
+        rows = await self._all(
+            f"SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
+            f" reason FROM decisions {clause} ORDER BY id {order} LIMIT ?", (*params, limit))
+        found = [DecisionRow(**dict(row)) for row in rows]
+        return found if after_id else found[::-1]
+
+    async def conversation_codes(self, ids: Iterable[int]) -> dict[int, int]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = await self._all(f"SELECT id, code FROM conversations WHERE id IN ({marks})", ids)
+        return {row[0]: row[1] for row in rows}
+
+    async def conversation_by_code(self, code: int, line_id: str | None = None) -> Conversation | None:
+        """The most recent conversation with this code (on this line)."""
+        clause, params = ("AND line_id = ?", (code, line_id)) if line_id else ("", (code,))
+        row = await self._one(f"SELECT * FROM conversations WHERE code = ? {clause}"
+                              " ORDER BY opened_at DESC, id DESC LIMIT 1", params)
+        return Conversation(**dict(row)) if row else None
+
     # -- conversations -----------------------------------------------------
 
     async def open_conversation_for(self, line_id: str, customer: str) -> Conversation | None:

@@ -90,3 +90,29 @@ async def harness(config, fake_twilio):
         yield Harness(app=app, client=client,
                       twilio=TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL),
                       fake=fake_twilio, clock=clock, services=app.extensions["ivr"])
+
+
+@pytest.fixture
+def fake_twilio_sync():
+    """The fake Twilio on its own loop in a thread, for code that runs its own
+    event loop (the CLI's asyncio.run)."""
+    import asyncio
+    import threading
+    loop = asyncio.new_event_loop()
+    fake = FakeTwilio()
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    yield fake, fake.url
+    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    assert fake.unexpected == [], fake.unexpected

@@ -64,6 +64,8 @@ class FakeTwilio:
     messages: list[SentMessage] = field(default_factory=list)
     calls: list[PlacedCall] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    numbers: dict[str, dict] = field(default_factory=dict)   # sid -> IncomingPhoneNumber
+    number_updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     failures: list[ScriptedFailure] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -73,6 +75,8 @@ class FakeTwilio:
         base = "/2010-04-01/Accounts/{account}"
         app.router.add_post(base + "/Messages.json", self._create_message)
         app.router.add_post(base + "/Calls.json", self._create_call)
+        app.router.add_get(base + "/IncomingPhoneNumbers.json", self._list_numbers)
+        app.router.add_post(base + "/IncomingPhoneNumbers/{sid}.json", self._update_number)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -101,7 +105,7 @@ class FakeTwilio:
                                   f"https://www.twilio.com/docs/errors/{code}", "status": status},
                                  status=status)
 
-    def _check_request(self, request: web.Request) -> web.Response | None:
+    def _check_request(self, request: web.Request, form: bool = True) -> web.Response | None:
         if request.match_info["account"] != self.account_sid:
             self.unexpected.append(f"wrong account in {request.path}")
             return self._problem(404, 20404, "The requested resource was not found")
@@ -110,7 +114,7 @@ class FakeTwilio:
         if not secrets.compare_digest(header, expected):
             self.unexpected.append(f"bad credentials on {request.path}")
             return self._problem(401, 20003, "Authenticate")
-        if not request.content_type == "application/x-www-form-urlencoded":
+        if form and not request.content_type == "application/x-www-form-urlencoded":
             self.unexpected.append(f"content type {request.content_type} on {request.path}")
             return self._problem(415, 20415, "Unsupported Media Type")
         if self.failures:
@@ -177,6 +181,52 @@ class FakeTwilio:
                                   "from": sender, "status": "queued",
                                   "direction": "outbound-api", "api_version": "2010-04-01"},
                                  status=201)
+
+    def add_number(self, phone_number: str, **webhooks: str | None) -> str:
+        """An IncomingPhoneNumber the account owns, with its current webhooks."""
+        sid = new_sid("PN")
+        self.numbers[sid] = {
+            "sid": sid, "account_sid": self.account_sid, "phone_number": phone_number,
+            "friendly_name": phone_number, "voice_url": webhooks.get("voice_url"),
+            "voice_method": webhooks.get("voice_method", "POST"),
+            "sms_url": webhooks.get("sms_url"), "sms_method": webhooks.get("sms_method", "POST"),
+            "status_callback": webhooks.get("status_callback"),
+            "status_callback_method": webhooks.get("status_callback_method", "POST"),
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+        }
+        return sid
+
+    async def _list_numbers(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        wanted = request.query.get("PhoneNumber")
+        found = [n for n in self.numbers.values() if wanted in (None, n["phone_number"])]
+        return web.json_response({
+            "incoming_phone_numbers": found, "page": 0, "page_size": 50, "start": 0,
+            "end": max(len(found) - 1, 0), "next_page_uri": None, "previous_page_uri": None,
+            "first_page_uri": request.path_qs, "uri": request.path_qs})
+
+    async def _update_number(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request)
+        if refused is not None:
+            return refused
+        sid = request.match_info["sid"]
+        if sid not in self.numbers:
+            return self._problem(404, 20404, "The requested resource was not found")
+        form = await request.post()
+        fields = {key: form.getall(key) for key in set(form.keys())}
+        names = {"VoiceUrl": "voice_url", "VoiceMethod": "voice_method", "SmsUrl": "sms_url",
+                 "SmsMethod": "sms_method", "StatusCallback": "status_callback",
+                 "StatusCallbackMethod": "status_callback_method"}
+        if set(fields) - set(names):
+            self.unexpected.append(f"unexpected number parameters {sorted(set(fields) - set(names))}")
+        for key, values in fields.items():
+            if key in names:
+                self.numbers[sid][names[key]] = values[-1]
+        self.number_updates.append((sid, fields))
+        return web.json_response(self.numbers[sid])
 
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unexpected.append(f"{request.method} {request.path}")

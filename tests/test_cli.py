@@ -1,0 +1,174 @@
+"""Each `ivr` command, run through the same entry point as the console script."""
+
+import asyncio
+import io
+import os
+
+import pytest
+
+from conftest import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
+from fake_twilio import ACCOUNT_SID
+from ivr import admin
+from ivr.cli import main
+from ivr.decisions import Channel, Decision, DecisionKind
+from ivr.passwords import verify_password
+
+
+def run(*argv, stdin=None):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith(("TWILIO_", "IVR_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("IVR_DATABASE", str(tmp_path / "ivr.sqlite3"))
+    monkeypatch.setenv("IVR_CONFIG", str(EXAMPLE_CONFIG))
+    return monkeypatch
+
+
+def env_file(tmp_path, mode):
+    path = tmp_path / "repos.env"
+    path.write_text(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}\nTWILIO_AUTH_TOKEN={AUTH_TOKEN}\n"
+                    "IVR_PUBLIC_BASE_URL=https://ivr.example.com\n")
+    os.chmod(path, mode)
+    return path
+
+
+def test_check_validates_and_prints_the_console_urls(clean_env, tmp_path):
+    clean_env.setenv("IVR_ENV_FILE", str(env_file(tmp_path, 0o600)))
+    code, out, err = run("check")
+    assert code == 0, err
+    assert "config" in out and "OK - 1 line(s), 2 responder(s)" in out
+    assert "env file" in out and "mode 600" in out
+    assert "A call comes in      (Webhook, HTTP POST): https://ivr.example.com/voice/incoming" in out
+    assert "A message comes in   (Webhook, HTTP POST): https://ivr.example.com/sms/incoming" in out
+    assert AUTH_TOKEN not in out + err
+
+
+def test_check_refuses_an_env_file_others_can_read(clean_env, tmp_path):
+    path = env_file(tmp_path, 0o644)
+    clean_env.setenv("IVR_ENV_FILE", str(path))
+    code, out, err = run("check")
+    assert code == 2 and f"chmod 600 {path}" in err and AUTH_TOKEN not in err
+
+
+def test_check_names_a_config_mistake(clean_env, tmp_path):
+    bad = tmp_path / "ivr.toml"
+    bad.write_text(EXAMPLE_CONFIG.read_text().replace('tiers = ["sergio", "backup"]',
+                                                      'tiers = ["sergio", "bakup"]'))
+    code, out, err = run("check", "--config", str(bad))
+    assert code == 2 and f"{bad}: lines.qdn.tiers[1]: unknown responder 'bakup'" in err
+
+
+async def make_history(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="first")
+    await harness.twilio.text(from_="+16195550177", to=LINE, body="second")
+    harness.clock.advance(30)
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK 1")
+
+
+async def test_log_filters_by_line_number_and_conversation(harness, clean_env):
+    await make_history(harness)
+    out = io.StringIO()
+    config = harness.services.config
+    assert await admin.log(config, admin.LogFilter(), 50, False, out) == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(await harness.decisions())
+    assert "conversation_opened" in lines[0] and "qdn" in lines[0] and "#1" in lines[0]
+
+    out = io.StringIO()
+    await admin.log(config, admin.LogFilter(number="+16195550177"), 50, False, out)
+    assert out.getvalue() and all("#2" in line for line in out.getvalue().splitlines())
+
+    out = io.StringIO()
+    await admin.log(config, admin.LogFilter(conversation=1), 50, False, out)
+    text = out.getvalue()
+    assert "acknowledged" in text and "#2" not in text
+
+    out = io.StringIO()
+    await admin.log(config, admin.LogFilter(number=SERGIO), 50, False, out)
+    assert all("sergio" in line for line in out.getvalue().splitlines())
+    assert CUSTOMER not in text  # reasons carry masked numbers only
+
+
+async def test_log_follow_prints_what_comes_next(harness, clean_env):
+    await make_history(harness)
+    out = io.StringIO()
+    follower = asyncio.create_task(admin.log(harness.services.config, admin.LogFilter(), 5, True,
+                                             out, poll_seconds=0.05, max_polls=40))
+    await asyncio.sleep(0.1)
+    before = out.getvalue().count("\n")
+    await harness.store.write(lambda tx: tx.decide(Decision(
+        DecisionKind.UNKNOWN_LINE, Channel.SMS, "a late arrival")))
+    assert await follower == 0
+    assert out.getvalue().count("\n") == before + 1 and "a late arrival" in out.getvalue()
+
+
+async def test_conversations_lists_the_open_ones_with_owner_and_wait(harness, clean_env):
+    await make_history(harness)
+    out = io.StringIO()
+    await admin.conversations(harness.services.config, out, now=harness.clock.now())
+    rows = out.getvalue().splitlines()
+    assert rows[0].startswith("QDN #1") and "Sergio has it (ACKed after 30 s)" in rows[0]
+    assert rows[1].startswith("QDN #2") and "waiting 30 s, tier 1" in rows[1]
+    assert "+1619***0177" in rows[1] and "+16195550177" not in out.getvalue()
+
+
+def test_log_without_a_database_says_how_to_get_one(clean_env, tmp_path):
+    code, out, err = run("log")
+    assert code == 2 and "does not exist yet" in err and "IVR_DATABASE" in err
+
+
+def test_twilio_configure_sets_each_numbers_webhooks(clean_env, fake_twilio_sync):
+    fake, url = fake_twilio_sync
+    sid = fake.add_number(LINE, voice_url="https://old.example.com/voice")
+    clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    clean_env.setenv("TWILIO_API_BASE", url)
+    clean_env.setenv("IVR_PUBLIC_BASE_URL", "https://ivr.example.com")
+    fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
+
+    code, out, err = run("twilio", "configure", "--dry-run")
+    assert code == 0, err
+    assert f"qdn {LINE} ({sid}): would set" in out
+    assert "voice_url: https://old.example.com/voice -> https://ivr.example.com/voice/incoming" in out
+    assert fake.number_updates == []
+
+    code, out, err = run("twilio", "configure")
+    assert code == 0, err
+    [(updated, form)] = fake.number_updates
+    assert updated == sid
+    assert form == {"VoiceUrl": ["https://ivr.example.com/voice/incoming"], "VoiceMethod": ["POST"],
+                    "SmsUrl": ["https://ivr.example.com/sms/incoming"], "SmsMethod": ["POST"],
+                    "StatusCallback": ["https://ivr.example.com/voice/status"],
+                    "StatusCallbackMethod": ["POST"]}
+    code, out, err = run("twilio", "configure")
+    assert "already set" in out and len(fake.number_updates) == 1
+
+
+def test_twilio_configure_names_a_number_the_account_lacks(clean_env, fake_twilio_sync):
+    fake, url = fake_twilio_sync
+    fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
+    for name, value in [("TWILIO_ACCOUNT_SID", ACCOUNT_SID), ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+                        ("TWILIO_API_BASE", url), ("IVR_PUBLIC_BASE_URL", "https://ivr.example.com")]:
+        clean_env.setenv(name, value)
+    code, out, err = run("twilio", "configure")
+    assert code == 1 and f"{LINE} is not a number of account" in err and "Fix:" in err
+
+
+def test_twilio_configure_needs_the_account_pair(clean_env):
+    code, out, err = run("twilio", "configure")
+    assert code == 2 and "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in err
+
+
+def test_hash_password_reads_stdin(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    code, out, err = run("hash-password")
+    assert code == 0 and verify_password("a long enough password", out.strip())
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, out, err = run("hash-password")
+    assert code == 2 and "shorter than 10" in err
