@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     tier        INTEGER NOT NULL DEFAULT 0,
     owner       TEXT,                   -- responder id once acknowledged
     opened_at   TEXT    NOT NULL,
+    last_forward_at TEXT,               -- the flood window counts from here
     acked_at    TEXT,
     closed_at   TEXT
 );
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     body            TEXT    NOT NULL,
     media_urls      TEXT    NOT NULL DEFAULT '[]',   -- JSON array
     received_at     TEXT    NOT NULL,
+    forwarded       INTEGER NOT NULL DEFAULT 1,       -- 0: held back by the flood window
     reply_twiml     TEXT    NOT NULL
 );
 
@@ -112,7 +114,7 @@ CREATE INDEX IF NOT EXISTS pages_by_responder ON pages (responder_id, paged_at);
 CREATE TABLE IF NOT EXISTS timers (
     id              INTEGER PRIMARY KEY,
     conversation_id INTEGER NOT NULL REFERENCES conversations (id),
-    kind            TEXT    NOT NULL CHECK (kind IN ('ack_timeout')),
+    kind            TEXT    NOT NULL CHECK (kind IN ('ack_timeout', 'flush')),
     tier            INTEGER NOT NULL,
     due_at          TEXT    NOT NULL,
     state           TEXT    NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),

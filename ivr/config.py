@@ -139,6 +139,7 @@ RING_SECONDS_RANGE = (5, 120)  # Twilio's Dial timeout is capped; below 5 s nobo
 ACK_SECONDS_RANGE = (15, 86_400)
 VOICEMAIL_SECONDS_RANGE = (10, 600)
 CALL_DEADLINE_RANGE = (30, 3_600)
+FLOOD_SECONDS_RANGE = (0, 3_600)
 MENU_DIGITS = "123456789"
 
 
@@ -187,6 +188,7 @@ class Line:
     call_deadline_seconds: int = 300
     menu: Menu | None = None
     hours: Hours | None = None
+    flood_seconds: int = 30
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -294,7 +296,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         entry = v.table(lines_raw, lid, required=True, key=key)
         v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                                  "ack_seconds", "messages", "voicemail_seconds",
-                                 "call_deadline_seconds", "menu", "hours"})
+                                 "call_deadline_seconds", "menu", "hours", "flood_seconds"})
         name = v.string(entry, f"{key}.name", "name")
         number = v.phone(entry, f"{key}.number")
         if number in by_number:
@@ -316,9 +318,10 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
                              300, CALL_DEADLINE_RANGE)
         menu = v.menu(entry, f"{key}.menu", responders)
         hours = v.hours(entry, f"{key}.hours", default_tz.key)
+        flood = v.integer(entry, f"{key}.flood_seconds", "flood_seconds", 30, FLOOD_SECONDS_RANGE)
         line = Line(id=lid, name=name, number=number, tiers=tiers, ring_seconds=ring,
                     ack_seconds=ack, code=code, messages=messages, voicemail_seconds=voicemail,
-                    call_deadline_seconds=deadline, menu=menu, hours=hours)
+                    call_deadline_seconds=deadline, menu=menu, hours=hours, flood_seconds=flood)
         lines[lid] = line
         by_number[number] = line
 

@@ -16,6 +16,7 @@ class DecisionKind(StrEnum):
     CONVERSATION_OPENED = "conversation_opened"
     MESSAGE_FORWARDED = "message_forwarded"    # a responder paged with the customer's text
     FOLLOW_UP_FORWARDED = "follow_up_forwarded"
+    FLOOD_HELD = "flood_held"                  # a text within the flood window: sent later, combined
     CUSTOMER_ACKNOWLEDGED = "customer_acknowledged"  # the acknowledgement template answered
     OPTED_OUT = "opted_out"                    # STOP and its synonyms
     OPTED_IN = "opted_in"                      # START and its synonyms

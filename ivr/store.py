@@ -47,6 +47,7 @@ class Conversation:
     tier: int
     owner: str | None
     opened_at: str
+    last_forward_at: str | None
     acked_at: str | None
     closed_at: str | None
 
@@ -254,7 +255,8 @@ class Tx:
             (line_id, customer, code, origin, self.now_text))
         return Conversation(id=conversation_id, line_id=line_id, customer=customer, code=code,
                             origin=origin, status="open", tier=0, owner=None,
-                            opened_at=self.now_text, acked_at=None, closed_at=None)
+                            opened_at=self.now_text, last_forward_at=None, acked_at=None,
+                            closed_at=None)
 
     async def _free_code(self, line_id: str) -> int:
         """The smallest code not held by an open conversation of the line and
@@ -340,12 +342,27 @@ class Tx:
             "UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ?",
             (self.now_text, conversation_id))
 
-    async def conversation_texts(self, conversation_id: int) -> list[tuple[str, tuple[str, ...]]]:
-        """The customer's texts in the conversation, oldest first: (body, media)."""
+    async def conversation_texts(self, conversation_id: int, held_only: bool = False
+                                 ) -> list[tuple[str, tuple[str, ...]]]:
+        """The customer's texts in the conversation, oldest first: (body, media);
+        `held_only`: just those the flood window held back."""
+        held = "AND forwarded = 0" if held_only else ""
         rows = await self._all(
-            "SELECT body, media_urls FROM inbound_messages WHERE conversation_id = ?"
+            f"SELECT body, media_urls FROM inbound_messages WHERE conversation_id = ? {held}"
             " ORDER BY received_at, rowid", (conversation_id,))
         return [(row[0], tuple(json.loads(row[1]))) for row in rows]
+
+    async def hold_inbound(self, message_sid: str) -> None:
+        await self._db.execute("UPDATE inbound_messages SET forwarded = 0 WHERE message_sid = ?",
+                               (message_sid,))
+
+    async def mark_forwarded(self, conversation_id: int) -> None:
+        """Everything the customer wrote has now gone out; the window restarts."""
+        await self._db.execute(
+            "UPDATE inbound_messages SET forwarded = 1 WHERE conversation_id = ? AND forwarded = 0",
+            (conversation_id,))
+        await self._db.execute("UPDATE conversations SET last_forward_at = ? WHERE id = ?",
+                               (self.now_text, conversation_id))
 
     # -- pages ---------------------------------------------------------------
 
@@ -369,11 +386,16 @@ class Tx:
             "INSERT INTO timers (conversation_id, kind, tier, due_at, state)"
             " VALUES (?, ?, ?, ?, 'pending')", (conversation_id, kind, tier, to_text(due)))
 
-    async def cancel_timers(self, conversation_id: int) -> int:
+    async def cancel_timers(self, conversation_id: int, kind: str = "ack_timeout") -> int:
         rows = await self._all(
-            "UPDATE timers SET state = 'cancelled' WHERE conversation_id = ? AND state = 'pending'"
-            " RETURNING id", (conversation_id,))
+            "UPDATE timers SET state = 'cancelled' WHERE conversation_id = ? AND kind = ?"
+            " AND state = 'pending' RETURNING id", (conversation_id, kind))
         return len(rows)
+
+    async def has_pending_timer(self, conversation_id: int, kind: str) -> bool:
+        return await self._one(
+            "SELECT 1 FROM timers WHERE conversation_id = ? AND kind = ? AND state = 'pending'",
+            (conversation_id, kind)) is not None
 
     async def claim_due_timers(self, limit: int) -> list[Timer]:
         """Mark due timers fired and return them; the caller acts on them in

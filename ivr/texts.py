@@ -85,6 +85,7 @@ async def _page(tx: Tx, config: Config, line: Line, conversation: Conversation,
     text = message(line, template, code=conversation.code, customer=display(conversation.customer),
                    body=body, media=list(media))
     await page_responders(tx, line, conversation, responders, tier, text, media, reason, sid)
+    await tx.mark_forwarded(conversation.id)
 
 
 async def page_responders(tx: Tx, line: Line, conversation: Conversation,
@@ -176,7 +177,33 @@ async def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
         return reply
 
     await tx.attach_inbound(text.message_sid, conversation.id)
-    code, who = conversation.code, display(customer)
+    window_ends = _flood_window_end(line, conversation)
+    if window_ends is not None and tx.now < window_ends:
+        await tx.hold_inbound(text.message_sid)
+        if not await tx.has_pending_timer(conversation.id, "flush"):
+            await tx.schedule_timer(conversation.id, conversation.tier, window_ends, kind="flush")
+        await tx.decide(_decision(
+            DecisionKind.FLOOD_HELD,
+            f"another text from {mask(customer)} within {line.flood_seconds} s of the last "
+            f"forward; held and sent with any others at {window_ends:%H:%M:%S} UTC",
+            line=line, sid=text.message_sid, conversation=conversation))
+        return None
+    await _forward_follow_up(tx, config, line, conversation, text.body, text.media,
+                             text.message_sid, "")
+    return None
+
+
+def _flood_window_end(line: Line, conversation: Conversation):
+    if not line.flood_seconds or not conversation.last_forward_at:
+        return None
+    return _parse(conversation.last_forward_at) + timedelta(seconds=line.flood_seconds)
+
+
+async def _forward_follow_up(tx: Tx, config: Config, line: Line, conversation: Conversation,
+                             body: str, media: Sequence[str], sid: str | None,
+                             note: str) -> None:
+    """A follow-up goes to the owner, or joins the page to the current tier."""
+    code, who = conversation.code, display(conversation.customer)
     if conversation.owner:
         owner = config.responders.get(conversation.owner)
         recipients, template, tier = ([owner] if owner else []), "follow_up", None
@@ -186,14 +213,25 @@ async def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
         recipients = tier_responders(config, line, tier)
         template = "forward"
         why = f"#{code} is not taken yet; it joins the page to tier {tier + 1} (timer unchanged)"
-    body = message(line, template, code=code, customer=who, body=text.body, media=list(text.media))
+    text = message(line, template, code=code, customer=who, body=body, media=list(media))
     for responder in recipients:
-        decision_id = await tx.decide(_decision(DecisionKind.FOLLOW_UP_FORWARDED, why, line=line,
-                                                sid=text.message_sid, conversation=conversation,
+        decision_id = await tx.decide(_decision(DecisionKind.FOLLOW_UP_FORWARDED, why + note,
+                                                line=line, sid=sid, conversation=conversation,
                                                 tier=tier, responder_id=responder.id))
-        await _send_to_responder(tx, line, conversation, decision_id, responder, body, text.media,
+        await _send_to_responder(tx, line, conversation, decision_id, responder, text, media,
                                  purpose="page" if tier is not None else "relay", tier=tier)
-    return None
+    await tx.mark_forwarded(conversation.id)
+
+
+async def flush_held(tx: Tx, roster: Roster, conversation: Conversation) -> None:
+    """The flood window closed: what it held goes out as one message."""
+    line = roster.config.lines.get(conversation.line_id)
+    held = await tx.conversation_texts(conversation.id, held_only=True)
+    if line is None or not held or conversation.status != "open":
+        return
+    body, media = joined_texts(held)
+    await _forward_follow_up(tx, roster.config, line, conversation, body, media, None,
+                             f"; {len(held)} text(s) held by the flood window, sent together")
 
 
 # -- a responder's text ------------------------------------------------------------
@@ -208,7 +246,7 @@ async def responder_text(tx: Tx, roster: Roster, text: Inbound,
     if isinstance(command, Ack):
         return await _ack(tx, config, text, responder, command.code)
     if isinstance(command, Close):
-        return await _close(tx, config, text, responder, command.code)
+        return await _close(tx, roster, text, responder, command.code)
     return await _relay(tx, config, text, responder, command)
 
 
@@ -271,8 +309,9 @@ async def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
     return message(line, "ack_confirm", code=conversation.code)
 
 
-async def _close(tx: Tx, config: Config, text: Inbound, responder: Responder,
+async def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
                  code: int | None) -> str:
+    config = roster.config
     line = text.line
     if code is None:
         owned = await tx.owned_conversations(line.id, responder.id)
@@ -287,8 +326,7 @@ async def _close(tx: Tx, config: Config, text: Inbound, responder: Responder,
         owner = config.responders.get(conversation.owner or "")
         return message(line, "already_taken", code=conversation.code,
                        responder=owner.name if owner else "someone")
-    await tx.close_conversation(conversation.id)
-    await tx.cancel_timers(conversation.id)
+    await _close_conversation(tx, roster, conversation)
     decision_id = await tx.decide(_decision(DecisionKind.CLOSED,
                                             f"{responder.name} closed #{conversation.code}",
                                             line=line, sid=text.message_sid,
@@ -380,6 +418,10 @@ async def fire_due_timers(tx: Tx, roster: Roster, limit: int = TIMER_BATCH) -> i
     timers = await tx.claim_due_timers(limit)
     for timer in timers:
         conversation = await tx.conversation(timer.conversation_id)
+        if timer.kind == "flush":
+            if conversation is not None:
+                await flush_held(tx, roster, conversation)
+            continue
         if conversation is None or conversation.status != "open" or conversation.owner:
             continue  # taken or closed since; the ACK cancelled it in the same transaction
         if conversation.tier != timer.tier:
@@ -407,6 +449,14 @@ def _parse(text: str):
     return from_text(text)
 
 
+async def _close_conversation(tx: Tx, roster: Roster, conversation: Conversation) -> None:
+    """Close, first sending anything the flood window still holds."""
+    await flush_held(tx, roster, conversation)
+    await tx.close_conversation(conversation.id)
+    await tx.cancel_timers(conversation.id)
+    await tx.cancel_timers(conversation.id, kind="flush")
+
+
 # -- an operator, from the dashboard -------------------------------------------------
 
 async def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) -> bool:
@@ -414,8 +464,7 @@ async def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator:
     line = roster.config.lines.get(conversation.line_id) if conversation else None
     if conversation is None or line is None or conversation.status != "open":
         return False
-    await tx.close_conversation(conversation.id)
-    await tx.cancel_timers(conversation.id)
+    await _close_conversation(tx, roster, conversation)
     decision_id = await tx.decide(_decision(
         DecisionKind.CLOSED, f"{operator} closed #{conversation.code} from the dashboard",
         line=line, conversation=conversation))

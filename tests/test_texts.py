@@ -91,6 +91,7 @@ async def test_relay_both_ways_keeps_the_responders_number_private(harness):
     [to_customer] = harness.fake.messages_to(CUSTOMER)
     assert to_customer.from_ == LINE
 
+    harness.clock.advance(30)   # past the flood window that started with the first page
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Thanks!")
     assert await sent(harness, SERGIO) == ["[QDN #1] +1 619-555-0142: Thanks!"]
     assert "relayed_to_customer" in await kinds(harness)
@@ -151,10 +152,32 @@ async def test_a_refused_page_escalates_at_once(harness):
     assert await sent(harness, BACKUP) == ["[QDN #1] +1 619-555-0142: urgent - reply ACK to take it"]
 
 
+async def test_a_flood_from_one_customer_pages_at_most_once_per_window_and_loses_nothing(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="first")
+    for i in range(10):
+        harness.clock.advance(1)
+        await harness.twilio.text(from_=CUSTOMER, to=LINE, body=f"again {i}")
+    assert len(await sent(harness, SERGIO)) == 1
+    held = [d for d in await harness.decisions() if d.kind == "flood_held"]
+    assert len(held) == 10 and "within 30 s of the last forward" in held[0].reason
+    harness.clock.advance(20)   # the window (30 s from the first page) closes
+    assert await harness.fire_timers() == 1
+    pages = await sent(harness, SERGIO)
+    assert len(pages) == 2
+    assert pages[1] == ("[QDN #1] +1 619-555-0142: " + " / ".join(f"again {i}" for i in range(10))
+                        + " - reply ACK to take it")
+    # Held texts reach the owner too, and a close sends them before closing.
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="one more")
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="CLOSE 1")
+    assert (await sent(harness, SERGIO))[-1] == "[QDN #1] +1 619-555-0142: one more"
+
+
 async def test_follow_ups_join_the_pending_page_without_restarting_the_timer(harness):
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="one")
     harness.clock.advance(100)
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="two")
+    assert len(await sent(harness, SERGIO)) == 2
     harness.clock.advance(20)
     assert await harness.fire_timers() == 1
     assert await sent(harness, BACKUP) == [
