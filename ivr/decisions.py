@@ -10,6 +10,7 @@ from enum import StrEnum
 class DecisionKind(StrEnum):
     # Either channel
     UNKNOWN_LINE = "unknown_line"              # the webhook's To is no configured line
+    INVALID_SENDER = "invalid_sender"          # From is no phone number: nobody to answer
     DUPLICATE_WEBHOOK = "duplicate_webhook"    # Twilio retried a webhook already handled
     HANDLER_ERROR = "handler_error"            # a webhook failed inside; Twilio got valid TwiML
     # A customer's text

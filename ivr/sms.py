@@ -45,7 +45,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     to = try_normalise(form.get("To"))
     line = svc.config.line_for_number(to)
-    sender = try_normalise(form.get("From")) or (form.get("From") or "").strip()
+    sender = try_normalise(form.get("From"))
     if line is None:
         await svc.store.write(lambda tx: tx.decide(Decision(
             DecisionKind.UNKNOWN_LINE, Channel.SMS, sid=message_sid or None,
@@ -53,7 +53,12 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         event(log, logging.WARNING, "text to an unknown line", sid=message_sid, to=mask(to))
         return twiml_response("sms_reply.xml", message=None)
     if not message_sid or not sender:
-        event(log, logging.WARNING, "text without MessageSid or From ignored", line=line.id)
+        # Nobody can be answered at a sender that is not a phone number.
+        await svc.store.write(lambda tx: tx.decide(Decision(
+            DecisionKind.INVALID_SENDER, Channel.SMS, line_id=line.id, sid=message_sid or None,
+            reason="a text without a MessageSid or a phone number in From; nothing forwarded")))
+        event(log, logging.WARNING, "text without MessageSid or a phone number in From ignored",
+              line=line.id, sid=message_sid or None)
         return twiml_response("sms_reply.xml", message=None)
 
     text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
