@@ -19,6 +19,7 @@ import aiohttp
 import icalendar
 import recurring_ical_events
 
+from .background import BackgroundWorker
 from .clock import Clock
 from .schedule import CalendarEvent, names_responder
 
@@ -61,14 +62,15 @@ def expand(calendar: icalendar.Calendar, start: datetime, end: datetime) -> list
     return events
 
 
-class CalendarCache:
+class CalendarCache(BackgroundWorker):
+    name = "ivr-calendars"
+
     def __init__(self, sources: Sequence[str], clock: Clock):
         self.sources = tuple(sources)
         self.clock = clock
         self._loaded: dict[str, _Loaded] = {}
         self._events: list[CalendarEvent] = []
         self._window: tuple[datetime, datetime] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
         for source in self.sources:
@@ -123,16 +125,7 @@ class CalendarCache:
 
     def start(self) -> None:
         if self.sources:
-            self._task = asyncio.create_task(self._run(), name="ivr-calendars")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+            super().start()
 
     async def _run(self) -> None:
         while True:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -40,6 +41,22 @@ class SendError(Exception):
         self.retryable = retryable
         self.http_status = http_status
         self.twilio_code = twilio_code
+
+
+@contextmanager
+def _rest_errors(doing: str) -> Iterator[None]:
+    """Every REST failure as a SendError that says whether a retry can help."""
+    try:
+        yield
+    except (TwilioRestException, TwilioServiceException) as exc:
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        retryable = status is None or status == 429 or status >= 500
+        raise SendError(f"Twilio answered HTTP {status} (error {code}) {doing}",
+                        retryable=retryable, http_status=status, twilio_code=code) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise SendError(f"could not reach Twilio ({type(exc).__name__}) {doing}",
+                        retryable=True) from None
 
 
 class _RebasedHttpClient(AsyncTwilioHttpClient):
@@ -111,48 +128,25 @@ class TwilioGateway:
             params["media_url"] = list(media_urls)
         if status_callback:
             params["status_callback"] = status_callback
-        try:
+        with _rest_errors(f"sending to {mask(to)}"):
             message = await client.messages.create_async(**params)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            status = getattr(exc, "status", None)
-            code = getattr(exc, "code", None)
-            retryable = status is None or status == 429 or status >= 500
-            raise SendError(f"Twilio answered HTTP {status} (error {code}) sending to {mask(to)}",
-                            retryable=retryable, http_status=status, twilio_code=code) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
-                            retryable=True) from None
         status = getattr(message.status, "value", message.status)
         return SendResult(sid=message.sid or "", status=str(status) if status else None)
 
     async def find_number(self, phone_number: str) -> PhoneNumberConfig | None:
         client = await self._ready()
-        try:
+        with _rest_errors(f"listing {mask(phone_number)}"):
             found = await client.incoming_phone_numbers.list_async(phone_number=phone_number,
                                                                   limit=2)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise SendError(f"Twilio answered HTTP {getattr(exc, 'status', None)} listing "
-                            f"numbers", retryable=False,
-                            http_status=getattr(exc, "status", None)) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
-                            retryable=True) from None
         return _number_config(found[0]) if found else None
 
     async def set_number_webhooks(self, sid: str, *, voice_url: str, sms_url: str,
                                   status_callback: str) -> PhoneNumberConfig:
         client = await self._ready()
-        try:
+        with _rest_errors(f"updating {sid}"):
             updated = await client.incoming_phone_numbers(sid).update_async(
                 voice_url=voice_url, voice_method="POST", sms_url=sms_url, sms_method="POST",
                 status_callback=status_callback, status_callback_method="POST")
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise SendError(f"Twilio answered HTTP {getattr(exc, 'status', None)} updating "
-                            f"{sid}", retryable=False,
-                            http_status=getattr(exc, "status", None)) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise SendError(f"could not reach Twilio ({type(exc).__name__})",
-                            retryable=True) from None
         return _number_config(updated)
 
     async def _ready(self) -> Client:

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from . import texts
+from .background import BackgroundWorker
 from .clock import Clock
 from .metrics import Metrics
 from .roster import Roster
@@ -36,7 +37,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts, 300))
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundWorker):
+    name = "ivr-outbox"
+
     def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
                  status_callback_url: str, roster: Roster, metrics: Metrics | None = None):
         self.store = store
@@ -46,23 +49,10 @@ class OutboxWorker:
         self.clock = clock
         self.status_callback_url = status_callback_url
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         store.on_commit(lambda tx: self.wake() if tx.enqueued else None)
 
     def wake(self) -> None:
         self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ivr-outbox")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
     async def _run(self) -> None:
         while True:

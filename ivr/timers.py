@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from . import texts
+from .background import BackgroundWorker
 from .clock import Clock, from_text
 from .roster import Roster
 from .store import Store
@@ -18,24 +19,13 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.5
 
 
-class TimerWorker:
+class TimerWorker(BackgroundWorker):
+    name = "ivr-timers"
+
     def __init__(self, store: Store, roster: Roster, clock: Clock):
         self.store = store
         self.roster = roster
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ivr-timers")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
     async def fire_due(self) -> int:
         """Fire every timer due now; returns how many were claimed."""
