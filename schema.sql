@@ -42,6 +42,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_code
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_customer
     ON conversations (line_id, customer) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS conversations_by_code_time ON conversations (line_id, code, opened_at);
+CREATE INDEX IF NOT EXISTS conversations_recently_opened ON conversations (line_id, opened_at);
+CREATE INDEX IF NOT EXISTS conversations_recently_closed ON conversations (line_id, closed_at);
 
 -- Inbound webhooks already handled, keyed by Twilio's SID, so a retried
 -- webhook gets the same answer and changes nothing.
@@ -96,9 +98,10 @@ CREATE TABLE IF NOT EXISTS delivery_events (
 );
 CREATE INDEX IF NOT EXISTS delivery_events_by_sid ON delivery_events (message_sid);
 
--- Who has been paged for a conversation: a bare ACK takes the latest
--- conversation paged to the sender, and a taken conversation is announced
--- to everyone paged for it.
+-- Who has been paged for a conversation still waiting for an owner: a bare
+-- ACK takes the latest conversation paged to the sender, and a taken
+-- conversation is announced to everyone paged for it. Rows go when the
+-- conversation is taken or closed; the decision log keeps the history.
 CREATE TABLE IF NOT EXISTS pages (
     conversation_id INTEGER NOT NULL REFERENCES conversations (id),
     responder_id    TEXT    NOT NULL,

@@ -97,14 +97,13 @@ class CalendarCache(BackgroundWorker):
         return await asyncio.to_thread(Path(source).read_text, "utf-8")
 
     async def _expand(self) -> None:
+        await asyncio.to_thread(self._expand_now)
+
+    def _expand_now(self) -> None:
         now = self.clock.now()
         start, end = now - WINDOW_BEFORE, now + WINDOW_AFTER
         calendars = [loaded.calendar for loaded in self._loaded.values()]
-
-        def expand_all() -> list[CalendarEvent]:
-            return [event for calendar in calendars for event in expand(calendar, start, end)]
-
-        self._events = await asyncio.to_thread(expand_all)
+        self._events = [event for calendar in calendars for event in expand(calendar, start, end)]
         self._window = (start, end)
 
     def events_for(self, responder_id: str, name: str) -> list[CalendarEvent]:
@@ -118,10 +117,11 @@ class CalendarCache(BackgroundWorker):
         start, end = self._window
         return not start + WINDOW_BEFORE / 2 <= self.clock.now() <= start + (end - start) / 2
 
-    async def current(self) -> None:
-        """Re-expand the loaded calendars when time has moved on (cheap otherwise)."""
+    def current(self) -> None:
+        """Re-expand the loaded calendars when time has moved on (cheap otherwise).
+        Called inside transactions, in the database thread: rare, and small."""
         if self.stale:
-            await self._expand()
+            self._expand_now()
 
     def start(self) -> None:
         if self.sources:

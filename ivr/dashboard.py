@@ -133,14 +133,14 @@ async def logout() -> Any:
 async def _live_context(svc: Services) -> dict[str, Any]:
     now = svc.clock.now()
 
-    async def gather(tx):
-        conversations = await tx.open_conversations()
-        trails = {c.id: await tx.recent_decisions(limit=50, conversation_id=c.id)
+    def gather(tx):
+        conversations = tx.open_conversations()
+        trails = {c.id: tx.recent_decisions(limit=50, conversation_id=c.id)
                   for c in conversations}
-        calls = await tx.recent_calls(RECENT_CALLS)
-        call_trails = {c.call_sid: await tx.recent_decisions(limit=50, sid=c.call_sid)
+        calls = tx.recent_calls(RECENT_CALLS)
+        call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
                        for c in calls}
-        return conversations, trails, calls, call_trails, await tx.latest_decision_id()
+        return conversations, trails, calls, call_trails, tx.latest_decision_id()
 
     conversations, trails, calls, call_trails, version = await svc.store.read(gather)
     config = svc.config

@@ -93,21 +93,21 @@ class OutboxWorker(BackgroundWorker):
         event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id, sid=result.sid,
               to=mask(message.to_number))
 
-    async def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
+    def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
             delay = retry_delay(message.attempts)
-            await tx.mark_retry(message.id, str(exc), tx.now + delay)
+            tx.mark_retry(message.id, str(exc), tx.now + delay)
             event(log, logging.WARNING, f"send failed, retrying in {int(delay.total_seconds())} s",
                   line=message.line_id, outbox=message.id, attempt=message.attempts,
                   error=str(exc))
             return
-        await tx.mark_failed(message.id, str(exc))
+        tx.mark_failed(message.id, str(exc))
         why = "gave up after repeated failures" if exc.retryable else "Twilio refused it"
         reason = (f"text to {message.responder_id or mask(message.to_number)} not sent: {why} "
                   f"({exc})")
-        await tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
+        tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
                                  line_id=message.line_id, conversation_id=message.conversation_id,
                                  tier=message.tier, responder_id=message.responder_id))
-        await texts.page_failed(tx, self.roster, message, reason)
+        texts.page_failed(tx, self.roster, message, reason)
         event(log, logging.ERROR, "send failed for good", line=message.line_id,
               outbox=message.id, error=str(exc))

@@ -31,9 +31,9 @@ class Roster:
     def _events(self, responder: Responder):
         return self.calendars.events_for(responder.id, responder.name)
 
-    async def availability(self, tx: Tx, responder: Responder) -> Availability:
-        await self.calendars.current()
-        overrides = await tx.overrides()
+    def availability(self, tx: Tx, responder: Responder) -> Availability:
+        self.calendars.current()
+        overrides = tx.overrides()
         return self._availability(responder, tx.now, overrides)
 
     def _availability(self, responder: Responder, now: datetime,
@@ -44,32 +44,32 @@ class Roster:
             override = Override(status, from_text(until) if until else None)  # type: ignore[arg-type]
         return responder_availability(responder.schedule, now, self._events(responder), override)
 
-    async def plan(self, tx: Tx, line: Line, tiers: Sequence[Sequence[str]], start: int,
-                   channel: Channel, sid: str | None = None,
-                   conversation_id: int | None = None) -> Plan:
+    def plan(self, tx: Tx, line: Line, tiers: Sequence[Sequence[str]], start: int,
+             channel: Channel, sid: str | None = None,
+             conversation_id: int | None = None) -> Plan:
         """The first tier from `start` with someone to try, and a decision
         row for each responder passed over on the way."""
-        await self.calendars.current()
+        self.calendars.current()
         is_open, why_open = line_open(line.hours, tx.now)
         after_hours = line.hours.after_hours if line.hours else "on_call"
-        overrides = await tx.overrides()
+        overrides = tx.overrides()
         wanted = wanted_for(is_open, after_hours, lambda rid: self._availability(
             self.config.responders[rid], tx.now, overrides))
         choice = choose_tier(tiers, start, wanted)
         for rid, tier, why in choice.skipped:
-            await tx.decide(Decision(DecisionKind.RESPONDER_SKIPPED, channel,
+            tx.decide(Decision(DecisionKind.RESPONDER_SKIPPED, channel,
                                      f"{rid} skipped: {why}", line_id=line.id, sid=sid,
                                      conversation_id=conversation_id, tier=tier,
                                      responder_id=rid))
         return Plan(choice, is_open, why_open)
 
-    async def set_own_availability(self, tx: Tx, responder: Responder,
-                                   on: bool) -> tuple[str, datetime | None]:
+    def set_own_availability(self, tx: Tx, responder: Responder,
+                             on: bool) -> tuple[str, datetime | None]:
         """OFF or ON by text, in force until the next scheduled change (or,
         with no schedule, until they text again). ON means reachable at any
         hour, so it is stored as on call."""
-        await self.calendars.current()
+        self.calendars.current()
         until = next_change(responder.schedule, tx.now, self._events(responder))
         status = "on_call" if on else "off"
-        await tx.set_override(responder.id, status, until)
+        tx.set_override(responder.id, status, until)
         return status, until

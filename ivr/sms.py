@@ -64,22 +64,22 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
     text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
                          body=form.get("Body", ""), media=tuple(media_urls(form)))
 
-    async def handle(tx: Tx) -> str:
-        stored = await tx.inbound_reply(message_sid)
+    def handle(tx: Tx) -> str:
+        stored = tx.inbound_reply(message_sid)
         if stored is not None:
-            await tx.decide(Decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.SMS,
+            tx.decide(Decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.SMS,
                                      line_id=line.id, sid=message_sid,
                                      reason="Twilio retried a text already handled; "
                                             "answered as before, nothing sent again"))
             return stored
-        await tx.record_inbound(message_sid, line.id, sender, text.body, text.media)
+        tx.record_inbound(message_sid, line.id, sender, text.body, text.media)
         responder = svc.config.responder_by_phone(line, sender)
         if responder is not None:
-            reply = await texts.responder_text(tx, svc.roster, text, responder)
+            reply = texts.responder_text(tx, svc.roster, text, responder)
         else:
-            reply = await texts.customer_text(tx, svc.roster, text)
+            reply = texts.customer_text(tx, svc.roster, text)
         document = render("sms_reply.xml", message=reply)
-        await tx.set_inbound_reply(message_sid, document)
+        tx.set_inbound_reply(message_sid, document)
         return document
 
     document = await svc.store.write(handle)
@@ -96,17 +96,17 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     if not message_sid or not message_status:
         return twiml_response("sms_reply.xml", message=None)
 
-    async def record(tx: Tx) -> None:
-        sent = await tx.record_delivery_status(message_sid, message_status, error_code)
+    def record(tx: Tx) -> None:
+        sent = tx.record_delivery_status(message_sid, message_status, error_code)
         if sent is None or message_status not in FAILED_DELIVERY:
             return
         why = (f"Twilio reports {message_status} (ErrorCode {error_code or 'none'}) for the "
                f"text to {sent.responder_id or mask(sent.to_number)}")
-        await tx.decide(Decision(DecisionKind.DELIVERY_FAILED, Channel.SMS, why,
+        tx.decide(Decision(DecisionKind.DELIVERY_FAILED, Channel.SMS, why,
                                  line_id=sent.line_id, sid=message_sid,
                                  conversation_id=sent.conversation_id, tier=sent.tier,
                                  responder_id=sent.responder_id))
-        await texts.page_failed(tx, svc.roster, sent, why)
+        texts.page_failed(tx, svc.roster, sent, why)
 
     await svc.store.write(record)
     event(log, logging.INFO, "delivery status", sid=message_sid, status=message_status,

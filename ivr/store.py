@@ -1,11 +1,14 @@
 """All SQL lives here: one connection per process, one write path.
 
 Writes go through `Store.write(fn)`: `fn` receives a `Tx` inside
-`BEGIN IMMEDIATE ... COMMIT`, under a lock, in a task shielded from the
-caller's cancellation. Quart cancels a handler when its client disconnects;
-without the shield a write cancelled between execute and commit would leave
-a transaction open on the shared connection and every later write, in this
-process or another, would wait for a lock nobody releases.
+`BEGIN IMMEDIATE ... COMMIT` and runs whole in aiosqlite's database thread,
+shielded from the caller's cancellation. Quart cancels a handler when its
+client disconnects; a write split between execute and commit would leave a
+transaction open on the shared connection, and every later write, in this
+process or another, would wait for a lock nobody releases. Transaction
+functions are therefore plain (synchronous) functions: nothing can
+interleave with them, and a request costs one thread hop, not one per
+statement.
 
 The SQL is kept to what PostgreSQL also accepts where that costs nothing
 (RETURNING, partial indexes, ISO timestamps), so the store can move there.
@@ -20,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import aiosqlite
 
@@ -137,7 +140,7 @@ class DecisionRow:
 class Tx:
     """One transaction's view of the store. Only valid inside Store.write/read."""
 
-    def __init__(self, db: aiosqlite.Connection, now: datetime):
+    def __init__(self, db: sqlite3.Connection, now: datetime):
         self._db = db
         self.now = now
         self.now_text = to_text(now)
@@ -150,34 +153,32 @@ class Tx:
         """A measurement that counts only if the transaction commits."""
         self.observations.append((name, value, labels))
 
-    async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        return self._db.execute(sql, tuple(params)).fetchone()
 
-    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.execute(sql, tuple(params)).fetchall()
 
-    async def _insert(self, sql: str, params: Iterable[Any]) -> int:
-        row = await self._one(sql + " RETURNING id", params)
+    def _insert(self, sql: str, params: Iterable[Any]) -> int:
+        row = self._one(sql + " RETURNING id", params)
         assert row is not None
         return int(row[0])
 
     # -- decisions ---------------------------------------------------------
 
-    async def decide(self, decision: Decision) -> int:
+    def decide(self, decision: Decision) -> int:
         kind = DecisionKind(decision.kind)  # refuses a kind outside the closed set
         self.decided.append((str(kind), decision.line_id))
-        return await self._insert(
+        return self._insert(
             "INSERT INTO decisions (at, line_id, channel, sid, conversation_id, tier,"
             " responder_id, kind, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self.now_text, decision.line_id, str(decision.channel), decision.sid,
              decision.conversation_id, decision.tier, decision.responder_id, str(kind),
              decision.reason))
 
-    async def recent_decisions(self, limit: int = 100, line_id: str | None = None,
-                               conversation_id: int | None = None,
-                               sid: str | None = None) -> list[DecisionRow]:
+    def recent_decisions(self, limit: int = 100, line_id: str | None = None,
+                         conversation_id: int | None = None,
+                         sid: str | None = None) -> list[DecisionRow]:
         where, params = [], []
         if line_id is not None:
             where.append("line_id = ?")
@@ -189,15 +190,15 @@ class Tx:
             where.append("sid = ?")
             params.append(sid)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._all(
+        rows = self._all(
             f"SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
             f" reason FROM decisions {clause} ORDER BY id DESC LIMIT ?", (*params, limit))
         return [DecisionRow(**dict(row)) for row in reversed(rows)]
 
-    async def find_decisions(self, *, limit: int = 100, after_id: int = 0,
-                             line_id: str | None = None, number: str | None = None,
-                             responder_id: str | None = None,
-                             conversation_id: int | None = None) -> list[DecisionRow]:
+    def find_decisions(self, *, limit: int = 100, after_id: int = 0,
+                       line_id: str | None = None, number: str | None = None,
+                       responder_id: str | None = None,
+                       conversation_id: int | None = None) -> list[DecisionRow]:
         """Decisions oldest first: the last `limit`, or those after `after_id`.
         `number` matches the customer, the caller or the responder it concerns."""
         where, params = [], []
@@ -218,38 +219,38 @@ class Tx:
             params += [number, number, number, responder_id or ""]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         order = "ASC" if after_id else "DESC"
-        rows = await self._all(
+        rows = self._all(
             f"SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
             f" reason FROM decisions {clause} ORDER BY id {order} LIMIT ?", (*params, limit))
         found = [DecisionRow(**dict(row)) for row in rows]
         return found if after_id else found[::-1]
 
-    async def conversation_codes(self, ids: Iterable[int]) -> dict[int, int]:
+    def conversation_codes(self, ids: Iterable[int]) -> dict[int, int]:
         ids = list(ids)
         if not ids:
             return {}
         marks = ", ".join("?" for _ in ids)
-        rows = await self._all(f"SELECT id, code FROM conversations WHERE id IN ({marks})", ids)
+        rows = self._all(f"SELECT id, code FROM conversations WHERE id IN ({marks})", ids)
         return {row[0]: row[1] for row in rows}
 
-    async def conversation_by_code(self, code: int, line_id: str | None = None) -> Conversation | None:
+    def conversation_by_code(self, code: int, line_id: str | None = None) -> Conversation | None:
         """The most recent conversation with this code (on this line)."""
         clause, params = ("AND line_id = ?", (code, line_id)) if line_id else ("", (code,))
-        row = await self._one(f"SELECT * FROM conversations WHERE code = ? {clause}"
+        row = self._one(f"SELECT * FROM conversations WHERE code = ? {clause}"
                               " ORDER BY opened_at DESC, id DESC LIMIT 1", params)
         return Conversation(**dict(row)) if row else None
 
     # -- conversations -----------------------------------------------------
 
-    async def open_conversation_for(self, line_id: str, customer: str) -> Conversation | None:
-        row = await self._one(
+    def open_conversation_for(self, line_id: str, customer: str) -> Conversation | None:
+        row = self._one(
             "SELECT * FROM conversations WHERE line_id = ? AND customer = ? AND status = 'open'",
             (line_id, customer))
         return Conversation(**dict(row)) if row else None
 
-    async def open_conversation(self, line_id: str, customer: str, origin: str) -> Conversation:
-        code = await self._free_code(line_id)
-        conversation_id = await self._insert(
+    def open_conversation(self, line_id: str, customer: str, origin: str) -> Conversation:
+        code = self._free_code(line_id)
+        conversation_id = self._insert(
             "INSERT INTO conversations (line_id, customer, code, origin, status, tier, opened_at)"
             " VALUES (?, ?, ?, ?, 'open', 0, ?)",
             (line_id, customer, code, origin, self.now_text))
@@ -258,62 +259,69 @@ class Tx:
                             opened_at=self.now_text, last_forward_at=None, acked_at=None,
                             closed_at=None)
 
-    async def _free_code(self, line_id: str) -> int:
+    def _free_code(self, line_id: str) -> int:
         """The smallest code not held by an open conversation of the line and
         not used by any of its conversations in the last day, so a late
         'ACK 3' cannot land on a stranger's new conversation."""
         since = to_text(self.now - CODE_REUSE_AFTER)
-        rows = await self._all(
-            "SELECT code FROM conversations WHERE line_id = ?"
-            " AND (status = 'open' OR opened_at >= ? OR closed_at >= ?)",
-            (line_id, since, since))
-        taken = {row[0] for row in rows}
-        code = 1
-        while code in taken:
-            code += 1
-        return code
+        # The gap is found by SQLite, over indexes, not by fetching every code.
+        row = self._one(
+            "WITH used AS (SELECT code FROM conversations WHERE line_id = ? AND status = 'open'"
+            " UNION SELECT code FROM conversations WHERE line_id = ? AND opened_at >= ?"
+            " UNION SELECT code FROM conversations WHERE line_id = ? AND closed_at >= ?)"
+            " SELECT MIN(candidate) FROM (SELECT 1 AS candidate UNION ALL"
+            " SELECT code + 1 FROM used) WHERE candidate NOT IN (SELECT code FROM used)",
+            (line_id, line_id, since, line_id, since))
+        return int(row[0]) if row and row[0] else 1
 
-    async def conversation(self, conversation_id: int) -> Conversation | None:
-        row = await self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         return Conversation(**dict(row)) if row else None
 
-    async def open_conversation_by_code(self, line_id: str, code: int) -> Conversation | None:
-        row = await self._one(
+    def open_conversation_by_code(self, line_id: str, code: int) -> Conversation | None:
+        row = self._one(
             "SELECT * FROM conversations WHERE line_id = ? AND code = ? AND status = 'open'",
             (line_id, code))
         return Conversation(**dict(row)) if row else None
 
-    async def owned_conversations(self, line_id: str, responder_id: str) -> list[Conversation]:
-        rows = await self._all(
+    def owned_conversations(self, line_id: str, responder_id: str) -> list[Conversation]:
+        rows = self._all(
             "SELECT * FROM conversations WHERE line_id = ? AND owner = ? AND status = 'open'"
             " ORDER BY code", (line_id, responder_id))
         return [Conversation(**dict(row)) for row in rows]
 
-    async def latest_unowned_paged_to(self, line_id: str,
-                                      responder_id: str) -> Conversation | None:
-        row = await self._one(
+    def latest_unowned_paged_to(self, line_id: str,
+                                responder_id: str) -> Conversation | None:
+        row = self._one(
             "SELECT c.* FROM conversations c JOIN pages p ON p.conversation_id = c.id"
             " WHERE c.line_id = ? AND c.status = 'open' AND c.owner IS NULL"
             " AND p.responder_id = ? ORDER BY p.paged_at DESC, c.id DESC LIMIT 1",
             (line_id, responder_id))
         return Conversation(**dict(row)) if row else None
 
-    async def open_conversations(self, limit: int = 200) -> list[Conversation]:
-        rows = await self._all(
+    def open_conversations(self, limit: int = 200) -> list[Conversation]:
+        rows = self._all(
             "SELECT * FROM conversations WHERE status = 'open' ORDER BY opened_at LIMIT ?",
             (limit,))
         return [Conversation(**dict(row)) for row in rows]
 
-    async def hand_over(self, conversation_id: int, responder_id: str) -> None:
-        await self._db.execute(
+    def hand_over(self, conversation_id: int, responder_id: str) -> None:
+        self._db.execute(
             "UPDATE conversations SET owner = ?, acked_at = COALESCE(acked_at, ?) WHERE id = ?",
             (responder_id, self.now_text, conversation_id))
+        self._settle_pages(conversation_id)
 
-    async def latest_decision_id(self) -> int:
-        row = await self._one("SELECT MAX(id) FROM decisions")
+    def _settle_pages(self, conversation_id: int) -> None:
+        """Pages matter only while nobody owns the conversation; dropping them
+        then keeps a bare ACK's lookup to the conversations still waiting
+        (the decision log keeps who was paged)."""
+        self._db.execute("DELETE FROM pages WHERE conversation_id = ?", (conversation_id,))
+
+    def latest_decision_id(self) -> int:
+        row = self._one("SELECT MAX(id) FROM decisions")
         return int(row[0] or 0) if row else 0
 
-    async def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """Sizes the metrics report: pending timers, open conversations, unsent texts."""
         queries = {
             "pending_timers": "SELECT COUNT(*) FROM timers WHERE state = 'pending'",
@@ -322,86 +330,89 @@ class Tx:
         }
         result = {}
         for name, sql in queries.items():
-            row = await self._one(sql)
+            row = self._one(sql)
             result[name] = int(row[0]) if row else 0
         return result
 
-    async def set_tier(self, conversation_id: int, tier: int) -> None:
-        await self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
+    def set_tier(self, conversation_id: int, tier: int) -> None:
+        self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
                                (tier, conversation_id))
 
-    async def take(self, conversation_id: int, responder_id: str) -> bool:
+    def take(self, conversation_id: int, responder_id: str) -> bool:
         """Make `responder_id` the owner unless someone already is."""
-        row = await self._one(
+        row = self._one(
             "UPDATE conversations SET owner = ?, acked_at = ? WHERE id = ? AND owner IS NULL"
             " AND status = 'open' RETURNING id", (responder_id, self.now_text, conversation_id))
+        if row is not None:
+            self._settle_pages(conversation_id)
         return row is not None
 
-    async def close_conversation(self, conversation_id: int) -> None:
-        await self._db.execute(
+    def close_conversation(self, conversation_id: int) -> None:
+        self._db.execute(
             "UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ?",
             (self.now_text, conversation_id))
+        self._settle_pages(conversation_id)
 
-    async def conversation_texts(self, conversation_id: int, held_only: bool = False
-                                 ) -> list[tuple[str, tuple[str, ...]]]:
+    def conversation_texts(self, conversation_id: int, held_only: bool = False
+                           ) -> list[tuple[str, tuple[str, ...]]]:
         """The customer's texts in the conversation, oldest first: (body, media);
         `held_only`: just those the flood window held back."""
         held = "AND forwarded = 0" if held_only else ""
-        rows = await self._all(
+        rows = self._all(
             f"SELECT body, media_urls FROM inbound_messages WHERE conversation_id = ? {held}"
             " ORDER BY received_at, rowid", (conversation_id,))
         return [(row[0], tuple(json.loads(row[1]))) for row in rows]
 
-    async def hold_inbound(self, message_sid: str) -> None:
-        await self._db.execute("UPDATE inbound_messages SET forwarded = 0 WHERE message_sid = ?",
+    def hold_inbound(self, message_sid: str) -> None:
+        self._db.execute("UPDATE inbound_messages SET forwarded = 0 WHERE message_sid = ?",
                                (message_sid,))
 
-    async def mark_forwarded(self, conversation_id: int) -> None:
+    def mark_forwarded(self, conversation_id: int) -> None:
         """Everything the customer wrote has now gone out; the window restarts."""
-        await self._db.execute(
+        self._db.execute(
             "UPDATE inbound_messages SET forwarded = 1 WHERE conversation_id = ? AND forwarded = 0",
             (conversation_id,))
-        await self._db.execute("UPDATE conversations SET last_forward_at = ? WHERE id = ?",
+        self._db.execute("UPDATE conversations SET last_forward_at = ? WHERE id = ?",
                                (self.now_text, conversation_id))
 
     # -- pages ---------------------------------------------------------------
 
-    async def record_page(self, conversation_id: int, responder_id: str, tier: int) -> None:
-        await self._db.execute(
+    def record_page(self, conversation_id: int, responder_id: str, tier: int) -> None:
+        self._db.execute(
             "INSERT INTO pages (conversation_id, responder_id, tier, paged_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (conversation_id, responder_id, tier) DO UPDATE SET paged_at = excluded.paged_at",
             (conversation_id, responder_id, tier, self.now_text))
 
-    async def paged_responders(self, conversation_id: int) -> list[str]:
-        rows = await self._all(
+    def paged_responders(self, conversation_id: int) -> list[str]:
+        rows = self._all(
             "SELECT responder_id FROM pages WHERE conversation_id = ?"
             " GROUP BY responder_id ORDER BY MIN(paged_at), responder_id", (conversation_id,))
         return [row[0] for row in rows]
 
     # -- timers ----------------------------------------------------------------
 
-    async def schedule_timer(self, conversation_id: int, tier: int, due: datetime,
-                             kind: str = "ack_timeout") -> int:
-        return await self._insert(
+    def schedule_timer(self, conversation_id: int, tier: int, due: datetime,
+                       kind: str = "ack_timeout") -> int:
+        return self._insert(
             "INSERT INTO timers (conversation_id, kind, tier, due_at, state)"
             " VALUES (?, ?, ?, ?, 'pending')", (conversation_id, kind, tier, to_text(due)))
 
-    async def cancel_timers(self, conversation_id: int, kind: str = "ack_timeout") -> int:
-        rows = await self._all(
+    def cancel_timers(self, conversation_id: int, kind: str = "ack_timeout") -> int:
+        rows = self._all(
             "UPDATE timers SET state = 'cancelled' WHERE conversation_id = ? AND kind = ?"
             " AND state = 'pending' RETURNING id", (conversation_id, kind))
         return len(rows)
 
-    async def has_pending_timer(self, conversation_id: int, kind: str) -> bool:
-        return await self._one(
+    def has_pending_timer(self, conversation_id: int, kind: str) -> bool:
+        return self._one(
             "SELECT 1 FROM timers WHERE conversation_id = ? AND kind = ? AND state = 'pending'",
             (conversation_id, kind)) is not None
 
-    async def claim_due_timers(self, limit: int) -> list[Timer]:
+    def claim_due_timers(self, limit: int) -> list[Timer]:
         """Mark due timers fired and return them; the caller acts on them in
         this same transaction, so a timer fires once even across workers
         (on PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED)."""
-        rows = await self._all(
+        rows = self._all(
             "UPDATE timers SET state = 'fired', fired_at = ? WHERE id IN ("
             " SELECT id FROM timers WHERE state = 'pending' AND due_at <= ?"
             " ORDER BY due_at, id LIMIT ?)"
@@ -409,177 +420,177 @@ class Tx:
             (self.now_text, self.now_text, limit))
         return sorted((Timer(**dict(row)) for row in rows), key=lambda t: (t.due_at, t.id))
 
-    async def next_timer_due(self) -> str | None:
-        row = await self._one("SELECT MIN(due_at) FROM timers WHERE state = 'pending'")
+    def next_timer_due(self) -> str | None:
+        row = self._one("SELECT MIN(due_at) FROM timers WHERE state = 'pending'")
         return row[0] if row else None
 
-    async def pending_timers(self, conversation_id: int | None = None) -> list[Timer]:
+    def pending_timers(self, conversation_id: int | None = None) -> list[Timer]:
         clause, params = ("AND conversation_id = ?", (conversation_id,)) if conversation_id else ("", ())
-        rows = await self._all(
+        rows = self._all(
             f"SELECT id, conversation_id, kind, tier, due_at FROM timers WHERE state = 'pending'"
             f" {clause} ORDER BY due_at, id", params)
         return [Timer(**dict(row)) for row in rows]
 
     # -- availability overrides ------------------------------------------------
 
-    async def set_override(self, responder_id: str, status: str,
-                           until: datetime | None) -> None:
-        await self._db.execute(
+    def set_override(self, responder_id: str, status: str,
+                     until: datetime | None) -> None:
+        self._db.execute(
             "INSERT INTO availability_overrides (responder_id, status, until, set_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (responder_id) DO UPDATE SET"
             " status = excluded.status, until = excluded.until, set_at = excluded.set_at",
             (responder_id, status, to_text(until) if until else None, self.now_text))
 
-    async def overrides(self) -> dict[str, tuple[str, str | None]]:
+    def overrides(self) -> dict[str, tuple[str, str | None]]:
         """Every override still in force: responder id -> (status, until)."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT responder_id, status, until FROM availability_overrides"
             " WHERE until IS NULL OR until > ?", (self.now_text,))
         return {row[0]: (row[1], row[2]) for row in rows}
 
     # -- opt-outs --------------------------------------------------------------
 
-    async def set_opted_out(self, line_id: str, number: str, opted_out: bool) -> None:
+    def set_opted_out(self, line_id: str, number: str, opted_out: bool) -> None:
         if opted_out:
-            await self._db.execute(
+            self._db.execute(
                 "INSERT INTO opt_outs (line_id, number, opted_out_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (line_id, number) DO NOTHING", (line_id, number, self.now_text))
         else:
-            await self._db.execute("DELETE FROM opt_outs WHERE line_id = ? AND number = ?",
+            self._db.execute("DELETE FROM opt_outs WHERE line_id = ? AND number = ?",
                                    (line_id, number))
 
-    async def is_opted_out(self, line_id: str, number: str) -> bool:
-        return await self._one("SELECT 1 FROM opt_outs WHERE line_id = ? AND number = ?",
+    def is_opted_out(self, line_id: str, number: str) -> bool:
+        return self._one("SELECT 1 FROM opt_outs WHERE line_id = ? AND number = ?",
                                (line_id, number)) is not None
 
     # -- calls -----------------------------------------------------------------
 
-    async def call(self, call_sid: str) -> Call | None:
-        row = await self._one("SELECT * FROM calls WHERE call_sid = ?", (call_sid,))
+    def call(self, call_sid: str) -> Call | None:
+        row = self._one("SELECT * FROM calls WHERE call_sid = ?", (call_sid,))
         return Call(**dict(row)) if row else None
 
-    async def start_call(self, call_sid: str, line_id: str, caller: str, status: str,
-                         deadline: datetime) -> None:
-        await self._db.execute(
+    def start_call(self, call_sid: str, line_id: str, caller: str, status: str,
+                   deadline: datetime) -> None:
+        self._db.execute(
             "INSERT INTO calls (call_sid, line_id, caller, status, started_at, deadline_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (call_sid, line_id, caller, status, self.now_text, to_text(deadline)))
 
-    async def update_call(self, call_sid: str, **fields: Any) -> None:
+    def update_call(self, call_sid: str, **fields: Any) -> None:
         allowed = {"status", "menu_option", "menu_tries", "tier", "ended_at", "connected_to",
                    "first_twiml"}
         assert fields and set(fields) <= allowed, fields
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._db.execute(f"UPDATE calls SET {assignments} WHERE call_sid = ?",
+        self._db.execute(f"UPDATE calls SET {assignments} WHERE call_sid = ?",
                                (*fields.values(), call_sid))
 
-    async def end_call(self, call_sid: str) -> bool:
+    def end_call(self, call_sid: str) -> bool:
         """Mark the call ended; False when it already was."""
-        row = await self._one(
+        row = self._one(
             "UPDATE calls SET status = 'ended', ended_at = ? WHERE call_sid = ?"
             " AND status <> 'ended' RETURNING call_sid", (self.now_text, call_sid))
         return row is not None
 
-    async def start_attempt(self, call_sid: str, tier: int, responders: Iterable[str]) -> int:
-        return await self._insert(
+    def start_attempt(self, call_sid: str, tier: int, responders: Iterable[str]) -> int:
+        return self._insert(
             "INSERT INTO dial_attempts (call_sid, tier, responders, started_at) VALUES (?, ?, ?, ?)",
             (call_sid, tier, json.dumps(list(responders)), self.now_text))
 
-    async def attempt(self, attempt_id: int) -> DialAttempt | None:
-        row = await self._one("SELECT * FROM dial_attempts WHERE id = ?", (attempt_id,))
+    def attempt(self, attempt_id: int) -> DialAttempt | None:
+        row = self._one("SELECT * FROM dial_attempts WHERE id = ?", (attempt_id,))
         if row is None:
             return None
         return DialAttempt(**{**dict(row), "responders": tuple(json.loads(row["responders"]))})
 
-    async def accept_attempt(self, attempt_id: int, responder_id: str) -> bool:
+    def accept_attempt(self, attempt_id: int, responder_id: str) -> bool:
         """The first responder to press 1 gets the call."""
-        row = await self._one(
+        row = self._one(
             "UPDATE dial_attempts SET accepted_by = ?, accepted_at = ? WHERE id = ?"
             " AND accepted_by IS NULL AND finished_at IS NULL RETURNING id",
             (responder_id, self.now_text, attempt_id))
         return row is not None
 
-    async def finish_attempt(self, attempt_id: int, dial_status: str,
-                             bridged: bool | None) -> bool:
+    def finish_attempt(self, attempt_id: int, dial_status: str,
+                       bridged: bool | None) -> bool:
         """Record the Dial's outcome; False when it was already recorded (a retry)."""
-        row = await self._one(
+        row = self._one(
             "UPDATE dial_attempts SET dial_status = ?, bridged = ?, finished_at = ?"
             " WHERE id = ? AND finished_at IS NULL RETURNING id",
             (dial_status, None if bridged is None else int(bridged), self.now_text, attempt_id))
         return row is not None
 
-    async def recent_calls(self, limit: int = 50) -> list[Call]:
-        rows = await self._all("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
+    def recent_calls(self, limit: int = 50) -> list[Call]:
+        rows = self._all("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
         return [Call(**dict(row)) for row in rows]
 
     # -- voicemails --------------------------------------------------------------
 
-    async def voicemail(self, recording_sid: str) -> Voicemail | None:
-        row = await self._one("SELECT * FROM voicemails WHERE recording_sid = ?",
+    def voicemail(self, recording_sid: str) -> Voicemail | None:
+        row = self._one("SELECT * FROM voicemails WHERE recording_sid = ?",
                               (recording_sid,))
         return Voicemail(**dict(row)) if row else None
 
-    async def record_voicemail(self, recording_sid: str, call_sid: str, line_id: str,
-                               caller: str, conversation_id: int, recording_url: str,
-                               duration: int) -> None:
-        await self._db.execute(
+    def record_voicemail(self, recording_sid: str, call_sid: str, line_id: str,
+                         caller: str, conversation_id: int, recording_url: str,
+                         duration: int) -> None:
+        self._db.execute(
             "INSERT INTO voicemails (recording_sid, call_sid, line_id, caller, conversation_id,"
             " recording_url, duration, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (recording_sid, call_sid, line_id, caller, conversation_id, recording_url, duration,
              self.now_text))
 
-    async def set_transcription(self, recording_sid: str, text: str) -> None:
-        await self._db.execute("UPDATE voicemails SET transcription = ? WHERE recording_sid = ?",
+    def set_transcription(self, recording_sid: str, text: str) -> None:
+        self._db.execute("UPDATE voicemails SET transcription = ? WHERE recording_sid = ?",
                                (text, recording_sid))
 
-    async def set_inbound_body(self, message_sid: str, body: str) -> None:
-        await self._db.execute("UPDATE inbound_messages SET body = ? WHERE message_sid = ?",
+    def set_inbound_body(self, message_sid: str, body: str) -> None:
+        self._db.execute("UPDATE inbound_messages SET body = ? WHERE message_sid = ?",
                                (body, message_sid))
 
     # -- inbound webhooks ----------------------------------------------------
 
-    async def inbound_reply(self, message_sid: str) -> str | None:
-        row = await self._one("SELECT reply_twiml FROM inbound_messages WHERE message_sid = ?",
+    def inbound_reply(self, message_sid: str) -> str | None:
+        row = self._one("SELECT reply_twiml FROM inbound_messages WHERE message_sid = ?",
                               (message_sid,))
         return row[0] if row else None
 
-    async def record_inbound(self, message_sid: str, line_id: str, sender: str, body: str,
-                             media_urls: Iterable[str]) -> None:
+    def record_inbound(self, message_sid: str, line_id: str, sender: str, body: str,
+                       media_urls: Iterable[str]) -> None:
         """Remember a text before acting on it; its reply is set when known."""
-        await self._db.execute(
+        self._db.execute(
             "INSERT INTO inbound_messages (message_sid, line_id, sender, body, media_urls,"
             " received_at, reply_twiml) VALUES (?, ?, ?, ?, ?, ?, '')",
             (message_sid, line_id, sender, body, json.dumps(list(media_urls)), self.now_text))
 
-    async def attach_inbound(self, message_sid: str, conversation_id: int) -> None:
-        await self._db.execute(
+    def attach_inbound(self, message_sid: str, conversation_id: int) -> None:
+        self._db.execute(
             "UPDATE inbound_messages SET conversation_id = ? WHERE message_sid = ?",
             (conversation_id, message_sid))
 
-    async def set_inbound_reply(self, message_sid: str, reply_twiml: str) -> None:
-        await self._db.execute("UPDATE inbound_messages SET reply_twiml = ? WHERE message_sid = ?",
+    def set_inbound_reply(self, message_sid: str, reply_twiml: str) -> None:
+        self._db.execute("UPDATE inbound_messages SET reply_twiml = ? WHERE message_sid = ?",
                                (reply_twiml, message_sid))
 
     # -- outbox ------------------------------------------------------------
 
-    async def enqueue_sms(self, decision_id: int, line_id: str, conversation_id: int | None,
-                          to_number: str, from_number: str, body: str,
-                          media_urls: Iterable[str] = (), *, purpose: str,
-                          responder_id: str | None = None, tier: int | None = None) -> int:
+    def enqueue_sms(self, decision_id: int, line_id: str, conversation_id: int | None,
+                    to_number: str, from_number: str, body: str,
+                    media_urls: Iterable[str] = (), *, purpose: str,
+                    responder_id: str | None = None, tier: int | None = None) -> int:
         self.enqueued += 1
-        return await self._insert(
+        return self._insert(
             "INSERT INTO outbox (decision_id, line_id, conversation_id, purpose, responder_id,"
             " tier, to_number, from_number, body, media_urls, status, next_attempt_at,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
             (decision_id, line_id, conversation_id, purpose, responder_id, tier, to_number,
              from_number, body, json.dumps(list(media_urls)), self.now_text, self.now_text))
 
-    async def claim_due_outbox(self, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    def claim_due_outbox(self, limit: int, lease: timedelta) -> list[OutboxMessage]:
         """Claim due messages for one sender. A claim is a lease: a process
         that dies while sending leaves the row to be claimed again once the
         lease runs out (at-least-once; Twilio offers no idempotency key)."""
         now = self.now_text
-        rows = await self._all(
+        rows = self._all(
             "UPDATE outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1"
             " WHERE id IN (SELECT id FROM outbox WHERE"
             "   (status = 'pending' AND next_attempt_at <= ?)"
@@ -591,51 +602,51 @@ class Tx:
                     for row in rows]
         return sorted(messages, key=lambda m: m.id)
 
-    async def mark_sent(self, outbox_id: int, message_sid: str, status: str | None) -> None:
-        await self._db.execute(
+    def mark_sent(self, outbox_id: int, message_sid: str, status: str | None) -> None:
+        self._db.execute(
             "UPDATE outbox SET status = 'sent', message_sid = ?, delivery_status = ?,"
             " sent_at = ?, claimed_until = NULL, error = NULL WHERE id = ?",
             (message_sid, status, self.now_text, outbox_id))
 
-    async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
-        await self._db.execute(
+    def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
+        self._db.execute(
             "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?,"
             " claimed_until = NULL WHERE id = ?",
             (error, to_text(next_attempt_at), outbox_id))
 
-    async def mark_failed(self, outbox_id: int, error: str) -> None:
-        await self._db.execute(
+    def mark_failed(self, outbox_id: int, error: str) -> None:
+        self._db.execute(
             "UPDATE outbox SET status = 'failed', error = ?, claimed_until = NULL WHERE id = ?",
             (error, outbox_id))
 
-    async def record_delivery_status(self, message_sid: str, status: str,
-                                     error_code: str | None) -> OutboxMessage | None:
+    def record_delivery_status(self, message_sid: str, status: str,
+                               error_code: str | None) -> OutboxMessage | None:
         """Store a status callback; the outbox row keeps the furthest status
         reached, since callbacks can arrive out of order. Returns the message
         it concerns, or None for a SID we never sent."""
-        await self._db.execute(
+        self._db.execute(
             "INSERT INTO delivery_events (message_sid, status, error_code, at)"
             " VALUES (?, ?, ?, ?)", (message_sid, status, error_code, self.now_text))
-        row = await self._one(
+        row = self._one(
             f"SELECT {_OUTBOX_FIELDS}, delivery_status FROM outbox WHERE message_sid = ?",
             (message_sid,))
         if row is None:
             return None
         if _status_rank(status) >= _status_rank(row["delivery_status"]):
-            await self._db.execute(
+            self._db.execute(
                 "UPDATE outbox SET delivery_status = ?, error_code = COALESCE(?, error_code)"
                 " WHERE id = ?", (status, error_code, row["id"]))
         fields = {k: row[k] for k in row.keys() if k != "delivery_status"}
         return OutboxMessage(**{**fields, "media_urls": tuple(json.loads(fields["media_urls"]))})
 
-    async def next_outbox_due(self) -> str | None:
-        row = await self._one(
+    def next_outbox_due(self) -> str | None:
+        row = self._one(
             "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_until END)"
             " FROM outbox WHERE status IN ('pending', 'sending')")
         return row[0] if row else None
 
-    async def outbox_rows(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in await self._all("SELECT * FROM outbox ORDER BY id")]
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._all("SELECT * FROM outbox ORDER BY id")]
 
 
 class Store:
@@ -643,7 +654,6 @@ class Store:
         self.path = str(path)
         self.clock = clock
         self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
         self._commit_listeners: list[Callable[[Tx], None]] = []
 
     async def open(self) -> None:
@@ -657,18 +667,17 @@ class Store:
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
         self._db = db
-        # Schema under the write lock: several workers start at once.
+        # BEGIN IMMEDIATE serialises the schema across workers starting at once.
         await self.write(self._apply_schema)
 
-    async def _apply_schema(self, tx: Tx) -> None:
+    def _apply_schema(self, tx: Tx) -> None:
         for statement in _split_sql(SCHEMA_PATH.read_text("utf-8")):
-            await tx._db.execute(statement)
+            tx._db.execute(statement)
 
     async def close(self) -> None:
         if self._db is not None:
-            async with self._lock:
-                await self._db.close()
-            self._db = None
+            db, self._db = self._db, None
+            await db.close()
 
     def on_commit(self, listener: Callable[[Tx], None]) -> None:
         """Call `listener(tx)` after each write transaction commits."""
@@ -682,22 +691,17 @@ class Store:
             log.exception("database ping failed")
             return False
 
-    async def write(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
-        task = asyncio.ensure_future(self._write(fn))
-        task.add_done_callback(_retrieve_exception)
-        return await asyncio.shield(task)
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(tx)` in one transaction in the database thread.
 
-    async def _write(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
-        db = self._connection()
-        async with self._lock:
-            tx = Tx(db, self.clock.now())
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                result = await fn(tx)
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
+        The whole function runs in aiosqlite's thread as one queued call:
+        one thread hop per transaction instead of one per statement, and no
+        other statement can come between its BEGIN and its COMMIT. The call
+        is shielded, so a cancelled caller (a client that hung up) leaves it
+        to finish whole."""
+        task = asyncio.ensure_future(self._run(self._write_now, fn))
+        task.add_done_callback(_retrieve_exception)
+        tx, result = await asyncio.shield(task)
         for listener in self._commit_listeners:
             try:
                 listener(tx)
@@ -705,10 +709,30 @@ class Store:
                 log.exception("a commit listener failed")
         return result
 
-    async def read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        _, result = await self._run(self._read_now, fn)
+        return result
+
+    async def _run(self, body: Callable[..., tuple[Tx, T]], fn: Callable[[Tx], T]) -> tuple[Tx, T]:
         db = self._connection()
-        async with self._lock:
-            return await fn(Tx(db, self.clock.now()))
+        # aiosqlite runs every call in its one thread; _execute is how it does
+        # that for a function of ours (it has no public name for it).
+        return await db._execute(body, db._conn, fn)
+
+    def _write_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        tx = Tx(conn, self.clock.now())
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(tx)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return tx, result
+
+    def _read_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        tx = Tx(conn, self.clock.now())
+        return tx, fn(tx)
 
     def _connection(self) -> aiosqlite.Connection:
         if self._db is None:
@@ -716,8 +740,8 @@ class Store:
         return self._db
 
 
-async def _select_one(tx: Tx) -> int:
-    row = await tx._one("SELECT 1")
+def _select_one(tx: Tx) -> int:
+    row = tx._one("SELECT 1")
     return int(row[0]) if row else 0
 
 

@@ -92,24 +92,24 @@ def _tiers_of(line: Line, call: Call) -> tuple[tuple[str, ...], ...]:
     return line.tiers
 
 
-async def _dial(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str,
-                say: str | None = None) -> str:
+def _dial(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str,
+          say: str | None = None) -> str:
     """Dial the first tier from `start` with someone available, or, with
     nobody left to try, take a voicemail."""
     tiers = _tiers_of(line, call)
-    plan = await svc.roster.plan(tx, line, tiers, start, Channel.VOICE, call.call_sid)
+    plan = svc.roster.plan(tx, line, tiers, start, Channel.VOICE, call.call_sid)
     if plan.choice.exhausted:
-        await tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
+        tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
                                   f"nobody is available from tier {start + 1} on; the caller "
                                   "is offered voicemail", line=line, sid=call.call_sid))
-        return await _voicemail(tx, svc, line, call.call_sid, f"{reason}; nobody available",
+        return _voicemail(tx, svc, line, call.call_sid, f"{reason}; nobody available",
                                 say=say)
     tier = plan.choice.index
     responders = [svc.config.responders[rid] for rid in plan.choice.members]
-    attempt_id = await tx.start_attempt(call.call_sid, tier, [r.id for r in responders])
-    await tx.update_call(call.call_sid, status="ringing", tier=tier)
+    attempt_id = tx.start_attempt(call.call_sid, tier, [r.id for r in responders])
+    tx.update_call(call.call_sid, status="ringing", tier=tier)
     for responder in responders:
-        await tx.decide(_decision(DecisionKind.TIER_DIALED,
+        tx.decide(_decision(DecisionKind.TIER_DIALED,
                                   f"tier {tier + 1} of {len(tiers)}: {reason}", line=line,
                                   sid=call.call_sid, tier=tier, responder_id=responder.id))
     numbers = [{"phone": r.phone,
@@ -137,10 +137,10 @@ def _voicemail_variables(svc: Services, line: Line, apology: bool = False) -> di
     }
 
 
-async def _voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, reason: str,
-                     say: str | None = None, prompt: str | None = None) -> str:
-    await tx.update_call(call_sid, status="voicemail")
-    await tx.decide(_decision(DecisionKind.VOICEMAIL_STARTED, reason, line=line, sid=call_sid))
+def _voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, reason: str,
+               say: str | None = None, prompt: str | None = None) -> str:
+    tx.update_call(call_sid, status="voicemail")
+    tx.decide(_decision(DecisionKind.VOICEMAIL_STARTED, reason, line=line, sid=call_sid))
     variables = _voicemail_variables(svc, line)
     variables["apology"] = say
     if prompt:
@@ -162,10 +162,10 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         return twiml_response("voice_say.xml", say=[NOT_IN_SERVICE], hangup=True)
     caller = try_normalise(form.get("From")) or (form.get("From") or "anonymous")
 
-    async def handle(tx: Tx) -> str:
-        existing = await tx.call(call_sid)
+    def handle(tx: Tx) -> str:
+        existing = tx.call(call_sid)
         if existing is not None and existing.first_twiml:
-            await tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
+            tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
                                       "Twilio retried the call's first webhook; answered as before",
                                       line=line, sid=call_sid))
             return existing.first_twiml
@@ -174,38 +174,38 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         is_open, why_open = line_open(line.hours, tx.now)
         if not is_open:
             assert line.hours is not None
-            await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
-            await tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
+            tx.start_call(call_sid, line.id, caller, "ringing", deadline)
+            tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
                                       line=line, sid=call_sid))
             if line.hours.after_hours == "voicemail":
-                await tx.decide(_decision(DecisionKind.AFTER_HOURS,
+                tx.decide(_decision(DecisionKind.AFTER_HOURS,
                                           f"{why_open}: the line takes voicemail after hours",
                                           line=line, sid=call_sid))
-                document = await _voicemail(tx, svc, line, call_sid, "after hours",
+                document = _voicemail(tx, svc, line, call_sid, "after hours",
                                             prompt=message(line, "voicemail_after_hours"))
-                await tx.update_call(call_sid, first_twiml=document)
+                tx.update_call(call_sid, first_twiml=document)
                 return document
-            await tx.decide(_decision(DecisionKind.AFTER_HOURS,
+            tx.decide(_decision(DecisionKind.AFTER_HOURS,
                                       f"{why_open}: only on-call responders are tried",
                                       line=line, sid=call_sid))
             greeting = message(line, "greeting_after_hours")
         if line.menu and is_open:
-            await tx.start_call(call_sid, line.id, caller, "menu", deadline)
-            await tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
+            tx.start_call(call_sid, line.id, caller, "menu", deadline)
+            tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
                                       line=line, sid=call_sid))
-            await tx.decide(_decision(DecisionKind.MENU_OFFERED,
+            tx.decide(_decision(DecisionKind.MENU_OFFERED,
                                       "the line has a menu; the caller chooses first",
                                       line=line, sid=call_sid))
             document = _menu(svc, line, greeting)
         else:
             if is_open:
-                await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
-                await tx.decide(_decision(DecisionKind.CALL_RECEIVED,
+                tx.start_call(call_sid, line.id, caller, "ringing", deadline)
+                tx.decide(_decision(DecisionKind.CALL_RECEIVED,
                                           f"a call from {mask(caller)}", line=line, sid=call_sid))
-            call = await tx.call(call_sid)
+            call = tx.call(call_sid)
             assert call is not None
-            document = await _dial(tx, svc, line, call, 0, "the first tier", say=greeting)
-        await tx.update_call(call_sid, first_twiml=document)
+            document = _dial(tx, svc, line, call, 0, "the first tier", say=greeting)
+        tx.update_call(call_sid, first_twiml=document)
         return document
 
     document = await svc.store.write(handle)
@@ -223,53 +223,53 @@ async def menu(svc: Services, form: MultiDict[str, str]) -> Response:
     digits, speech = form.get("Digits"), form.get("SpeechResult")
     option = line.menu.choose(digits, speech)
 
-    async def handle(tx: Tx) -> str:
-        call = await tx.call(call_sid)
+    def handle(tx: Tx) -> str:
+        call = tx.call(call_sid)
         if call is None or call.status != "menu":
             # A retried action, or a call we lost track of: carry on from the store.
-            return await _resume(tx, svc, line, call_sid, form)
+            return _resume(tx, svc, line, call_sid, form)
         step = menu_step(option is not None, call.menu_tries)
         heard = (f"pressed {digits}" if digits else f"said {speech!r}" if speech else "no input")
         if step == "chosen":
             assert option is not None
-            await tx.update_call(call_sid, menu_option=option.digit)
-            await tx.decide(_decision(DecisionKind.MENU_CHOSEN,
+            tx.update_call(call_sid, menu_option=option.digit)
+            tx.decide(_decision(DecisionKind.MENU_CHOSEN,
                                       f"the caller {heard}: option {option.digit} ({option.name})",
                                       line=line, sid=call_sid))
-            call = await tx.call(call_sid)
+            call = tx.call(call_sid)
             assert call is not None
-            return await _dial(tx, svc, line, call, 0, f"menu option {option.name}")
+            return _dial(tx, svc, line, call, 0, f"menu option {option.name}")
         if step == "repeat":
-            await tx.update_call(call_sid, menu_tries=call.menu_tries + 1)
-            await tx.decide(_decision(DecisionKind.MENU_REPEATED,
+            tx.update_call(call_sid, menu_tries=call.menu_tries + 1)
+            tx.decide(_decision(DecisionKind.MENU_REPEATED,
                                       f"the caller gave {heard}, which is no option; the menu "
                                       "is offered once more", line=line, sid=call_sid))
             return _menu(svc, line, None)
-        await tx.decide(_decision(DecisionKind.MENU_FELL_THROUGH,
+        tx.decide(_decision(DecisionKind.MENU_FELL_THROUGH,
                                   f"the caller gave {heard} again; the line's default tiers "
                                   "are tried", line=line, sid=call_sid))
-        return await _dial(tx, svc, line, call, 0, "the line's default tiers")
+        return _dial(tx, svc, line, call, 0, "the line's default tiers")
 
     return twiml_text(await svc.store.write(handle))
 
 
-async def _resume(tx: Tx, svc: Services, line: Line, call_sid: str,
-                  form: MultiDict[str, str]) -> str:
+def _resume(tx: Tx, svc: Services, line: Line, call_sid: str,
+            form: MultiDict[str, str]) -> str:
     """The TwiML for wherever the stored call is: used when a request does
     not fit the call's state (a retry, or state lost to an earlier failure)."""
-    call = await tx.call(call_sid)
+    call = tx.call(call_sid)
     if call is None:
         caller = try_normalise(form.get("From")) or "anonymous"
         deadline = tx.now + timedelta(seconds=line.call_deadline_seconds)
-        await tx.start_call(call_sid, line.id, caller, "ringing", deadline)
-        call = await tx.call(call_sid)
+        tx.start_call(call_sid, line.id, caller, "ringing", deadline)
+        call = tx.call(call_sid)
         assert call is not None
-        return await _dial(tx, svc, line, call, 0, "the call was unknown; starting over")
+        return _dial(tx, svc, line, call, 0, "the call was unknown; starting over")
     if call.status in ("ended", "connected"):
         return render("voice_say.xml", say=[], hangup=True)
     if call.status == "voicemail":
         return render("voice_voicemail.xml", **_voicemail_variables(svc, line))
-    return await _dial(tx, svc, line, call, call.tier, "resuming the call's current tier")
+    return _dial(tx, svc, line, call, call.tier, "resuming the call's current tier")
 
 
 @blueprint.post("/voice/whisper")
@@ -295,9 +295,9 @@ async def whisper_answer(svc: Services, form: MultiDict[str, str]) -> Response:
     attempt_id, responder_id = _attempt_args()
     digits = (form.get("Digits") or "").strip()
 
-    async def handle(tx: Tx) -> tuple[bool, str]:
-        attempt = await tx.attempt(attempt_id)
-        call = await tx.call(attempt.call_sid) if attempt else None
+    def handle(tx: Tx) -> tuple[bool, str]:
+        attempt = tx.attempt(attempt_id)
+        call = tx.call(attempt.call_sid) if attempt else None
         if attempt is None or call is None or responder_id not in attempt.responders:
             return False, "Sorry, this call cannot be connected."
         decide = lambda kind, why: tx.decide(_decision(  # noqa: E731
@@ -305,20 +305,20 @@ async def whisper_answer(svc: Services, form: MultiDict[str, str]) -> Response:
             responder_id=responder_id))
         if digits != "1":
             pressed = f"pressed {digits}" if digits else "pressed nothing"
-            await decide(DecisionKind.CALL_DECLINED, f"{responder_id} {pressed} in the whisper; "
+            decide(DecisionKind.CALL_DECLINED, f"{responder_id} {pressed} in the whisper; "
                                                      "their leg is hung up")
             return False, "The call was not taken. Goodbye."
         if call.status == "ended":
-            await decide(DecisionKind.CALL_DECLINED, f"{responder_id} pressed 1 after the caller "
+            decide(DecisionKind.CALL_DECLINED, f"{responder_id} pressed 1 after the caller "
                                                      "hung up")
             return False, "The caller has hung up. Goodbye."
-        if not await tx.accept_attempt(attempt_id, responder_id):
-            current = await tx.attempt(attempt_id)
+        if not tx.accept_attempt(attempt_id, responder_id):
+            current = tx.attempt(attempt_id)
             taken_by = current.accepted_by if current else None
-            await decide(DecisionKind.CALL_DECLINED, f"{responder_id} pressed 1 but {taken_by} "
+            decide(DecisionKind.CALL_DECLINED, f"{responder_id} pressed 1 but {taken_by} "
                                                      "took the call first")
             return False, "Someone else has taken this call. Goodbye."
-        await decide(DecisionKind.CALL_ACCEPTED, f"{responder_id} pressed 1 in the whisper")
+        decide(DecisionKind.CALL_ACCEPTED, f"{responder_id} pressed 1 in the whisper")
         return True, "Connecting you now."
 
     accepted, words = await svc.store.write(handle)
@@ -342,19 +342,19 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
     if line is None:
         return _apologise_then_voicemail(svc, form)
 
-    async def handle(tx: Tx) -> str:
-        attempt = await tx.attempt(attempt_id)
-        call = await tx.call(attempt.call_sid) if attempt else None
+    def handle(tx: Tx) -> str:
+        attempt = tx.attempt(attempt_id)
+        call = tx.call(attempt.call_sid) if attempt else None
         if attempt is None or call is None:
-            return await _voicemail(tx, svc, line, form.get("CallSid", ""),
+            return _voicemail(tx, svc, line, form.get("CallSid", ""),
                                     "a Dial result for an unknown attempt; voicemail is safest")
         dial_status = (form.get("DialCallStatus") or "").lower()
         bridged = parse_bridged(form.get("DialBridged"))
-        if not await tx.finish_attempt(attempt.id, dial_status, bridged):
-            await tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
+        if not tx.finish_attempt(attempt.id, dial_status, bridged):
+            tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
                                       "Twilio retried a Dial result already handled",
                                       line=line, sid=call.call_sid))
-            return await _resume(tx, svc, line, call.call_sid, form)
+            return _resume(tx, svc, line, call.call_sid, form)
         caller_status = (form.get("CallStatus") or "").lower()
         if call.status == "ended":
             caller_status = "completed"  # the status callback said so first
@@ -364,26 +364,26 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
         step = after_dial(outcome, tier=attempt.tier, tier_count=len(tiers),
                           deadline_passed=deadline_passed, ring_seconds=line.ring_seconds)
         if step.kind == "connected":
-            await tx.update_call(call.call_sid, status="connected",
+            tx.update_call(call.call_sid, status="connected",
                                  connected_to=attempt.accepted_by)
-            await tx.decide(_decision(
+            tx.decide(_decision(
                 DecisionKind.CALL_CONNECTED,
                 f"{step.reason}; talked {form.get('DialCallDuration') or '?'} s", line=line,
                 sid=call.call_sid, tier=attempt.tier, responder_id=attempt.accepted_by))
             return render("voice_say.xml", say=[], hangup=True)
         for rid in attempt.responders:
-            await tx.decide(_decision(DecisionKind.TIER_FAILED, step.reason, line=line,
+            tx.decide(_decision(DecisionKind.TIER_FAILED, step.reason, line=line,
                                       sid=call.call_sid, tier=attempt.tier, responder_id=rid))
         if step.kind == "caller_gone":
-            if await tx.end_call(call.call_sid):
-                await tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
+            if tx.end_call(call.call_sid):
+                tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
                                           f"the caller hung up during tier {attempt.tier + 1}; "
                                           "nobody else is dialed", line=line, sid=call.call_sid))
             return render("voice_say.xml", say=[], hangup=True)
         if step.kind == "dial":
             assert step.tier is not None
-            return await _dial(tx, svc, line, call, step.tier, step.reason)
-        return await _voicemail(tx, svc, line, call.call_sid, step.reason)
+            return _dial(tx, svc, line, call, step.tier, step.reason)
+        return _voicemail(tx, svc, line, call.call_sid, step.reason)
 
     return twiml_text(await svc.store.write(handle))
 
@@ -399,11 +399,11 @@ async def voicemail(svc: Services, form: MultiDict[str, str]) -> Response:
         return twiml_response("voice_say.xml", say=[NOT_IN_SERVICE], hangup=True)
     call_sid = form.get("CallSid", "")
 
-    async def handle(tx: Tx) -> str:
-        if await tx.call(call_sid) is None:
+    def handle(tx: Tx) -> str:
+        if tx.call(call_sid) is None:
             caller = try_normalise(form.get("From")) or "anonymous"
-            await tx.start_call(call_sid, line.id, caller, "voicemail", tx.now)
-        return await _voicemail(tx, svc, line, call_sid, "sent to voicemail after an error")
+            tx.start_call(call_sid, line.id, caller, "voicemail", tx.now)
+        return _voicemail(tx, svc, line, call_sid, "sent to voicemail after an error")
 
     try:
         return twiml_text(await svc.store.write(handle))
@@ -440,17 +440,17 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
               sid=call_sid)
         return twiml_response("voice_say.xml", say=[], hangup=False)
 
-    async def handle(tx: Tx) -> None:
-        call = await tx.call(call_sid)
+    def handle(tx: Tx) -> None:
+        call = tx.call(call_sid)
         if call is not None:
-            await tx.end_call(call_sid)
+            tx.end_call(call_sid)
         if status != "completed" or duration <= 0 or not url.startswith("https://"):
-            await tx.decide(_decision(DecisionKind.VOICEMAIL_EMPTY,
+            tx.decide(_decision(DecisionKind.VOICEMAIL_EMPTY,
                                       f"the recording is {status or 'missing'}, {duration} s: "
                                       "nobody is paged for silence", line=line, sid=call_sid))
             return
         caller = call.caller if call else "anonymous"
-        await _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid, url, duration,
+        _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid, url, duration,
                                  transcription=None)
 
     await svc.store.write(handle)
@@ -467,35 +467,35 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
     if line is None or not recording_sid:
         return twiml_response("voice_say.xml", say=[], hangup=False)
 
-    async def handle(tx: Tx) -> None:
+    def handle(tx: Tx) -> None:
         if status != "completed" or not text:
-            await tx.decide(_decision(DecisionKind.TRANSCRIPTION_FAILED,
+            tx.decide(_decision(DecisionKind.TRANSCRIPTION_FAILED,
                                       f"transcription {status or 'missing'}: responders keep the "
                                       "recording link", line=line, sid=call_sid))
             return
-        existing = await tx.voicemail(recording_sid)
+        existing = tx.voicemail(recording_sid)
         if existing is None:
             # The transcription came first: it carries all a page needs.
-            call = await tx.call(call_sid)
+            call = tx.call(call_sid)
             caller = call.caller if call else (try_normalise(form.get("From")) or "anonymous")
-            await _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid,
+            _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid,
                                      form.get("RecordingUrl") or "", 0, transcription=text)
             return
         if existing.transcription:
             return  # a retried callback
-        await tx.set_transcription(recording_sid, text)
-        await tx.set_inbound_body(recording_sid, _voicemail_text(existing.duration,
+        tx.set_transcription(recording_sid, text)
+        tx.set_inbound_body(recording_sid, _voicemail_text(existing.duration,
                                                                  existing.recording_url, text))
-        conversation = (await tx.conversation(existing.conversation_id)
+        conversation = (tx.conversation(existing.conversation_id)
                         if existing.conversation_id else None)
         if conversation is None:
             return
-        await tx.decide(_decision(DecisionKind.TRANSCRIPTION_RECEIVED,
+        tx.decide(_decision(DecisionKind.TRANSCRIPTION_RECEIVED,
                                   "the voicemail's transcription is texted to every responder",
                                   line=line, sid=call_sid, conversation_id=conversation.id))
         page = message(line, "transcription_page", code=conversation.code,
                        customer=display(existing.caller), transcription=text)
-        await texts.page_responders(tx, line, conversation, everyone(svc.config, line),
+        texts.page_responders(tx, line, conversation, everyone(svc.config, line),
                                     conversation.tier, page, (), "the transcription arrived",
                                     sid=call_sid, channel=Channel.VOICE)
 
@@ -508,41 +508,41 @@ def _voicemail_text(duration: int, url: str, transcription: str | None) -> str:
     return f"Voicemail ({duration} s){said} {url}".strip()
 
 
-async def _receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str,
-                             recording_sid: str, url: str, duration: int,
-                             transcription: str | None) -> None:
+def _receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str,
+                       recording_sid: str, url: str, duration: int,
+                       transcription: str | None) -> None:
     """A voicemail opens (or joins) the caller's conversation, is texted to
     every responder of the line, and must then be ACKed like a text."""
-    if await tx.voicemail(recording_sid) is not None:
-        await tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
+    if tx.voicemail(recording_sid) is not None:
+        tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
                                   "this voicemail was already received", line=line, sid=call_sid))
         return
-    conversation = await tx.open_conversation_for(line.id, caller)
+    conversation = tx.open_conversation_for(line.id, caller)
     if conversation is None:
-        conversation = await tx.open_conversation(line.id, caller, origin="voicemail")
-        await tx.decide(_decision(DecisionKind.CONVERSATION_OPENED,
+        conversation = tx.open_conversation(line.id, caller, origin="voicemail")
+        tx.decide(_decision(DecisionKind.CONVERSATION_OPENED,
                                   f"a voicemail from {mask(caller)}; code #{conversation.code}",
                                   line=line, sid=call_sid, conversation_id=conversation.id))
-    await tx.record_inbound(recording_sid, line.id, caller,
+    tx.record_inbound(recording_sid, line.id, caller,
                             _voicemail_text(duration, url, transcription), ())
-    await tx.attach_inbound(recording_sid, conversation.id)
-    await tx.record_voicemail(recording_sid, call_sid, line.id, caller, conversation.id, url,
+    tx.attach_inbound(recording_sid, conversation.id)
+    tx.record_voicemail(recording_sid, call_sid, line.id, caller, conversation.id, url,
                               duration)
     if transcription:
-        await tx.set_transcription(recording_sid, transcription)
+        tx.set_transcription(recording_sid, transcription)
     # Everyone was tried by voice already: the conversation starts at the last tier.
     last = len(line.tiers) - 1
     if conversation.owner is None:
-        await tx.set_tier(conversation.id, last)
-        await tx.cancel_timers(conversation.id)
-        await tx.schedule_timer(conversation.id, last, tx.now + timedelta(seconds=line.ack_seconds))
-    await tx.decide(_decision(DecisionKind.VOICEMAIL_RECEIVED,
+        tx.set_tier(conversation.id, last)
+        tx.cancel_timers(conversation.id)
+        tx.schedule_timer(conversation.id, last, tx.now + timedelta(seconds=line.ack_seconds))
+    tx.decide(_decision(DecisionKind.VOICEMAIL_RECEIVED,
                               f"a {duration} s voicemail; every responder of the line is texted",
                               line=line, sid=call_sid, conversation_id=conversation.id))
     page = message(line, "voicemail_page", code=conversation.code,
                    customer=display(caller), time=tx.now.strftime("%H:%M UTC"),
                    duration=duration, transcription=transcription, recording=url)
-    await texts.page_responders(tx, line, conversation, everyone(svc.config, line), last, page,
+    texts.page_responders(tx, line, conversation, everyone(svc.config, line), last, page,
                                 (), "a voicemail goes to every responder", sid=call_sid,
                                 channel=Channel.VOICE)
 
@@ -557,14 +557,14 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     if call_status not in ("completed", "canceled", "busy", "failed", "no-answer"):
         return twiml_response("voice_say.xml", say=[], hangup=False)
 
-    async def handle(tx: Tx) -> None:
-        call = await tx.call(call_sid)
+    def handle(tx: Tx) -> None:
+        call = tx.call(call_sid)
         if call is None:
             return
-        if await tx.end_call(call_sid) and call.status in ("menu", "ringing"):
+        if tx.end_call(call_sid) and call.status in ("menu", "ringing"):
             where = ("in the menu" if call.status == "menu"
                      else f"while tier {call.tier + 1} rang")
-            await tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
+            tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
                                       f"the caller hung up {where}; nobody else is dialed",
                                       line=call.line_id, sid=call_sid))
 

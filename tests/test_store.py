@@ -1,5 +1,7 @@
 import asyncio
 import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -22,8 +24,8 @@ def decision(**fields):
 
 
 async def test_pragmas_wal_foreign_keys_and_busy_timeout(store):
-    async def pragmas(tx):
-        return [(await tx._one(f"PRAGMA {name}"))[0]
+    def pragmas(tx):
+        return [(tx._one(f"PRAGMA {name}"))[0]
                 for name in ("journal_mode", "foreign_keys", "busy_timeout")]
     assert await store.read(pragmas) == ["wal", 1, 5000]
 
@@ -47,8 +49,8 @@ async def test_a_decision_kind_outside_the_closed_set_is_refused(store):
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(store):
-    async def half_done(tx):
-        await tx.decide(decision())
+    def half_done(tx):
+        tx.decide(decision())
         raise RuntimeError("boom")
     with pytest.raises(RuntimeError):
         await store.write(half_done)
@@ -59,16 +61,16 @@ async def test_a_failed_transaction_leaves_nothing_behind(store):
 async def test_a_cancelled_caller_cannot_split_a_write(store):
     """Quart cancels a handler whose client went away; the write it started
     must still commit whole and leave no transaction open."""
-    started = asyncio.Event()
+    started = threading.Event()
 
-    async def slow(tx):
-        await tx.decide(decision(reason="first half"))
+    def slow(tx):
+        tx.decide(decision(reason="first half"))
         started.set()
-        await asyncio.sleep(0.05)
-        await tx.decide(decision(reason="second half"))
+        time.sleep(0.05)
+        tx.decide(decision(reason="second half"))
 
     caller = asyncio.create_task(store.write(slow))
-    await started.wait()
+    assert await asyncio.to_thread(started.wait, 5)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
@@ -89,8 +91,8 @@ async def test_codes_are_small_unique_while_open_and_not_reused_within_a_day(sto
     other_line = await store.write(lambda tx: tx.open_conversation("x", "+16195550142", "sms"))
     assert (first.code, second.code, other_line.code) == (1, 2, 1)
 
-    async def close(tx, conversation_id):
-        await tx._db.execute("UPDATE conversations SET status = 'closed', closed_at = ?"
+    def close(tx, conversation_id):
+        tx._db.execute("UPDATE conversations SET status = 'closed', closed_at = ?"
                              " WHERE id = ?", (tx.now_text, conversation_id))
     await store.write(lambda tx: close(tx, first.id))
     clock.advance(23 * 3600)
@@ -108,10 +110,10 @@ async def test_one_open_conversation_per_customer_and_line(store):
 
 
 async def test_outbox_claims_are_leases(store):
-    async def queue(tx):
-        decision_id = await tx.decide(decision())
-        await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101", "+16195550100", "hi",
-                             purpose="page")
+    def queue(tx):
+        decision_id = tx.decide(decision())
+        tx.enqueue_sms(decision_id, "qdn", None, "+16195550101", "+16195550100", "hi",
+                       purpose="page")
     await store.write(queue)
     from datetime import timedelta
     lease = timedelta(seconds=60)
@@ -127,11 +129,11 @@ async def test_outbox_claims_are_leases(store):
 
 
 async def test_delivery_status_keeps_the_furthest_and_every_event(store):
-    async def queue(tx):
-        decision_id = await tx.decide(decision())
-        outbox_id = await tx.enqueue_sms(decision_id, "qdn", None, "+16195550101",
-                                         "+16195550100", "hi", purpose="page")
-        await tx.mark_sent(outbox_id, "SM1", "queued")
+    def queue(tx):
+        decision_id = tx.decide(decision())
+        outbox_id = tx.enqueue_sms(decision_id, "qdn", None, "+16195550101",
+                                   "+16195550100", "hi", purpose="page")
+        tx.mark_sent(outbox_id, "SM1", "queued")
     await store.write(queue)
     for status in ("delivered", "sent"):  # out of order, as Twilio may send them
         await store.write(lambda tx: tx.record_delivery_status("SM1", status, None))
