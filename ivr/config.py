@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, TemplateError
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .phone import InvalidPhoneNumber, normalise
@@ -223,8 +225,15 @@ class Config:
 _message_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
+@lru_cache(maxsize=512)
+def _compiled(template_source: str) -> Template:
+    # Compiling is a thousand times dearer than rendering; each line has a
+    # handful of templates, compiled once per process.
+    return _message_env.from_string(template_source)
+
+
 def render_message(template_source: str, **variables: Any) -> str:
-    return _message_env.from_string(template_source).render(**variables)
+    return _compiled(template_source).render(**variables)
 
 
 def load_config(path: str | Path, database_override: str | None = None) -> Config:
