@@ -106,8 +106,8 @@ class OutboxWorker(BackgroundWorker):
         reason = (f"text to {message.responder_id or mask(message.to_number)} not sent: {why} "
                   f"({exc})")
         tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
-                                 line_id=message.line_id, conversation_id=message.conversation_id,
-                                 tier=message.tier, responder_id=message.responder_id))
+                           line_id=message.line_id, conversation_id=message.conversation_id,
+                           tier=message.tier, responder_id=message.responder_id))
         texts.page_failed(tx, self.roster, message, reason)
         event(log, logging.ERROR, "send failed for good", line=message.line_id,
               outbox=message.id, error=str(exc))

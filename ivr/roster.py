@@ -58,9 +58,9 @@ class Roster:
         choice = choose_tier(tiers, start, wanted)
         for rid, tier, why in choice.skipped:
             tx.decide(Decision(DecisionKind.RESPONDER_SKIPPED, channel,
-                                     f"{rid} skipped: {why}", line_id=line.id, sid=sid,
-                                     conversation_id=conversation_id, tier=tier,
-                                     responder_id=rid))
+                               f"{rid} skipped: {why}", line_id=line.id, sid=sid,
+                               conversation_id=conversation_id, tier=tier,
+                               responder_id=rid))
         return Plan(choice, is_open, why_open)
 
     def set_own_availability(self, tx: Tx, responder: Responder,

@@ -68,8 +68,8 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         stored = tx.inbound_reply(message_sid)
         if stored is not None:
             tx.decide(Decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.SMS,
-                                     line_id=line.id, sid=message_sid,
-                                     reason="Twilio retried a text already handled; "
+                               line_id=line.id, sid=message_sid,
+                               reason="Twilio retried a text already handled; "
                                             "answered as before, nothing sent again"))
             return stored
         tx.record_inbound(message_sid, line.id, sender, text.body, text.media)
@@ -103,9 +103,9 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
         why = (f"Twilio reports {message_status} (ErrorCode {error_code or 'none'}) for the "
                f"text to {sent.responder_id or mask(sent.to_number)}")
         tx.decide(Decision(DecisionKind.DELIVERY_FAILED, Channel.SMS, why,
-                                 line_id=sent.line_id, sid=message_sid,
-                                 conversation_id=sent.conversation_id, tier=sent.tier,
-                                 responder_id=sent.responder_id))
+                           line_id=sent.line_id, sid=message_sid,
+                           conversation_id=sent.conversation_id, tier=sent.tier,
+                           responder_id=sent.responder_id))
         texts.page_failed(tx, svc.roster, sent, why)
 
     await svc.store.write(record)

@@ -239,7 +239,7 @@ class Tx:
         """The most recent conversation with this code (on this line)."""
         clause, params = ("AND line_id = ?", (code, line_id)) if line_id else ("", (code,))
         row = self._one(f"SELECT * FROM conversations WHERE code = ? {clause}"
-                              " ORDER BY opened_at DESC, id DESC LIMIT 1", params)
+                        " ORDER BY opened_at DESC, id DESC LIMIT 1", params)
         return Conversation(**dict(row)) if row else None
 
     # -- conversations -----------------------------------------------------
@@ -338,7 +338,7 @@ class Tx:
 
     def set_tier(self, conversation_id: int, tier: int) -> None:
         self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
-                               (tier, conversation_id))
+                         (tier, conversation_id))
 
     def take(self, conversation_id: int, responder_id: str) -> bool:
         """Make `responder_id` the owner unless someone already is."""
@@ -367,7 +367,7 @@ class Tx:
 
     def hold_inbound(self, message_sid: str) -> None:
         self._db.execute("UPDATE inbound_messages SET forwarded = 0 WHERE message_sid = ?",
-                               (message_sid,))
+                         (message_sid,))
 
     def mark_forwarded(self, conversation_id: int) -> None:
         """Everything the customer wrote has now gone out; the window restarts."""
@@ -375,7 +375,7 @@ class Tx:
             "UPDATE inbound_messages SET forwarded = 1 WHERE conversation_id = ? AND forwarded = 0",
             (conversation_id,))
         self._db.execute("UPDATE conversations SET last_forward_at = ? WHERE id = ?",
-                               (self.now_text, conversation_id))
+                         (self.now_text, conversation_id))
 
     # -- pages ---------------------------------------------------------------
 
@@ -459,11 +459,11 @@ class Tx:
                 " ON CONFLICT (line_id, number) DO NOTHING", (line_id, number, self.now_text))
         else:
             self._db.execute("DELETE FROM opt_outs WHERE line_id = ? AND number = ?",
-                                   (line_id, number))
+                             (line_id, number))
 
     def is_opted_out(self, line_id: str, number: str) -> bool:
         return self._one("SELECT 1 FROM opt_outs WHERE line_id = ? AND number = ?",
-                               (line_id, number)) is not None
+                         (line_id, number)) is not None
 
     # -- calls -----------------------------------------------------------------
 
@@ -484,7 +484,7 @@ class Tx:
         assert fields and set(fields) <= allowed, fields
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self._db.execute(f"UPDATE calls SET {assignments} WHERE call_sid = ?",
-                               (*fields.values(), call_sid))
+                         (*fields.values(), call_sid))
 
     def end_call(self, call_sid: str) -> bool:
         """Mark the call ended; False when it already was."""
@@ -529,7 +529,7 @@ class Tx:
 
     def voicemail(self, recording_sid: str) -> Voicemail | None:
         row = self._one("SELECT * FROM voicemails WHERE recording_sid = ?",
-                              (recording_sid,))
+                        (recording_sid,))
         return Voicemail(**dict(row)) if row else None
 
     def record_voicemail(self, recording_sid: str, call_sid: str, line_id: str,
@@ -543,17 +543,17 @@ class Tx:
 
     def set_transcription(self, recording_sid: str, text: str) -> None:
         self._db.execute("UPDATE voicemails SET transcription = ? WHERE recording_sid = ?",
-                               (text, recording_sid))
+                         (text, recording_sid))
 
     def set_inbound_body(self, message_sid: str, body: str) -> None:
         self._db.execute("UPDATE inbound_messages SET body = ? WHERE message_sid = ?",
-                               (body, message_sid))
+                         (body, message_sid))
 
     # -- inbound webhooks ----------------------------------------------------
 
     def inbound_reply(self, message_sid: str) -> str | None:
         row = self._one("SELECT reply_twiml FROM inbound_messages WHERE message_sid = ?",
-                              (message_sid,))
+                        (message_sid,))
         return row[0] if row else None
 
     def record_inbound(self, message_sid: str, line_id: str, sender: str, body: str,
@@ -571,7 +571,7 @@ class Tx:
 
     def set_inbound_reply(self, message_sid: str, reply_twiml: str) -> None:
         self._db.execute("UPDATE inbound_messages SET reply_twiml = ? WHERE message_sid = ?",
-                               (reply_twiml, message_sid))
+                         (reply_twiml, message_sid))
 
     # -- outbox ------------------------------------------------------------
 

@@ -54,10 +54,10 @@ def _send_to_responder(tx: Tx, line: Line, conversation: Conversation | None,
     parts = split_sms(body)
     for index, part in enumerate(parts):
         tx.enqueue_sms(decision_id, line.id, conversation.id if conversation else None,
-                             to_number=responder.phone, from_number=line.number, body=part,
-                             # media rides on the last part, after the words it belongs to
-                             media_urls=media if index == len(parts) - 1 else (),
-                             purpose=purpose, responder_id=responder.id, tier=tier)
+                       to_number=responder.phone, from_number=line.number, body=part,
+                       # media rides on the last part, after the words it belongs to
+                       media_urls=media if index == len(parts) - 1 else (),
+                       purpose=purpose, responder_id=responder.id, tier=tier)
 
 
 def _send_to_customer(tx: Tx, line: Line, conversation: Conversation, decision_id: int,
@@ -71,8 +71,8 @@ def _send_to_customer(tx: Tx, line: Line, conversation: Conversation, decision_i
         return False
     for part in split_sms(body):
         tx.enqueue_sms(decision_id, line.id, conversation.id, to_number=conversation.customer,
-                             from_number=line.number, body=part, media_urls=media,
-                             purpose=purpose)
+                       from_number=line.number, body=part, media_urls=media,
+                       purpose=purpose)
         media = ()
     return True
 
@@ -99,7 +99,7 @@ def page_responders(tx: Tx, line: Line, conversation: Conversation,
             conversation_id=conversation.id, tier=tier, responder_id=responder.id))
         tx.record_page(conversation.id, responder.id, tier)
         _send_to_responder(tx, line, conversation, decision_id, responder, text, media,
-                                 purpose="page", tier=tier)
+                           purpose="page", tier=tier)
 
 
 def _choose(tx: Tx, roster: Roster, line: Line, start: int, conversation: Conversation,
@@ -110,16 +110,16 @@ def _choose(tx: Tx, roster: Roster, line: Line, start: int, conversation: Conver
     if not plan.open:
         mode = line.hours.after_hours if line.hours else "on_call"
         tx.decide(_decision(DecisionKind.AFTER_HOURS,
-                                  f"{plan.open_reason}: only on-call responders are paged"
-                                  + (" (calls go to voicemail)" if mode == "voicemail" else ""),
-                                  line=line, sid=sid, conversation=conversation))
+                            f"{plan.open_reason}: only on-call responders are paged"
+                            + (" (calls go to voicemail)" if mode == "voicemail" else ""),
+                            line=line, sid=sid, conversation=conversation))
     if plan.choice.exhausted:
         last = len(line.tiers) - 1
         fallback = tier_responders(roster.config, line, last)
         tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
-                                  f"nobody is available from tier {start + 1} on; the last tier "
-                                  f"({names(fallback)}) is paged anyway", line=line, sid=sid,
-                                  conversation=conversation, tier=last))
+                            f"nobody is available from tier {start + 1} on; the last tier "
+                            f"({names(fallback)}) is paged anyway", line=line, sid=sid,
+                            conversation=conversation, tier=last))
         return last, fallback, plan.open
     members = [roster.config.responders[rid] for rid in plan.choice.members]
     return plan.choice.index, members, plan.open
@@ -136,44 +136,44 @@ def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
         tx.set_opted_out(line.id, customer, True)
         conversation = tx.open_conversation_for(line.id, customer)
         tx.decide(_decision(DecisionKind.OPTED_OUT,
-                                  f"{mask(customer)} texted {text.body.strip().upper()}: no more "
-                                  "texts are sent to them on this line", line=line,
-                                  sid=text.message_sid, conversation=conversation))
+                            f"{mask(customer)} texted {text.body.strip().upper()}: no more "
+                            "texts are sent to them on this line", line=line,
+                            sid=text.message_sid, conversation=conversation))
         # Twilio itself confirms the opt-out to the customer; a reply would be blocked.
         return None
     if keyword == "opt_in":
         tx.set_opted_out(line.id, customer, False)
         tx.decide(_decision(DecisionKind.OPTED_IN,
-                                  f"{mask(customer)} texted {text.body.strip().upper()}: texts to "
-                                  "them are allowed again", line=line, sid=text.message_sid))
+                            f"{mask(customer)} texted {text.body.strip().upper()}: texts to "
+                            "them are allowed again", line=line, sid=text.message_sid))
         return None
     if keyword == "help":
         # Twilio answers HELP itself; on a support line it is also a plea, so
         # it is forwarded like any other text.
         tx.decide(_decision(DecisionKind.HELP_REQUESTED,
-                                  "HELP is answered by Twilio's help text and also forwarded",
-                                  line=line, sid=text.message_sid))
+                            "HELP is answered by Twilio's help text and also forwarded",
+                            line=line, sid=text.message_sid))
 
     conversation = tx.open_conversation_for(line.id, customer)
     if conversation is None:
         conversation = tx.open_conversation(line.id, customer, origin="sms")
         tx.decide(_decision(DecisionKind.CONVERSATION_OPENED,
-                                  f"first text from {mask(customer)} with no open conversation;"
-                                  f" code #{conversation.code}", line=line, sid=text.message_sid,
-                                  conversation=conversation, tier=0))
+                            f"first text from {mask(customer)} with no open conversation;"
+                            f" code #{conversation.code}", line=line, sid=text.message_sid,
+                            conversation=conversation, tier=0))
         tx.attach_inbound(text.message_sid, conversation.id)
         tier, paged, is_open = _choose(tx, roster, line, 0, conversation, text.message_sid)
         _page(tx, config, line, conversation, paged, tier, "forward",
-                    f"tier {tier + 1} of {len(line.tiers)} is paged until someone ACKs",
-                    text.message_sid)
+              f"tier {tier + 1} of {len(line.tiers)} is paged until someone ACKs",
+              text.message_sid)
         tx.schedule_timer(conversation.id, tier,
-                                tx.now + timedelta(seconds=line.ack_seconds))
+                          tx.now + timedelta(seconds=line.ack_seconds))
         if tx.is_opted_out(line.id, customer):
             return None
         reply = message(line, "ack" if is_open else "ack_after_hours", responder=names(paged))
         tx.decide(_decision(DecisionKind.CUSTOMER_ACKNOWLEDGED,
-                                  "a new conversation gets the line's ack template", line=line,
-                                  sid=text.message_sid, conversation=conversation))
+                            "a new conversation gets the line's ack template", line=line,
+                            sid=text.message_sid, conversation=conversation))
         return reply
 
     tx.attach_inbound(text.message_sid, conversation.id)
@@ -189,7 +189,7 @@ def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
             line=line, sid=text.message_sid, conversation=conversation))
         return None
     _forward_follow_up(tx, config, line, conversation, text.body, text.media,
-                             text.message_sid, "")
+                       text.message_sid, "")
     return None
 
 
@@ -216,10 +216,10 @@ def _forward_follow_up(tx: Tx, config: Config, line: Line, conversation: Convers
     text = message(line, template, code=code, customer=who, body=body, media=list(media))
     for responder in recipients:
         decision_id = tx.decide(_decision(DecisionKind.FOLLOW_UP_FORWARDED, why + note,
-                                                line=line, sid=sid, conversation=conversation,
-                                                tier=tier, responder_id=responder.id))
+                                          line=line, sid=sid, conversation=conversation,
+                                          tier=tier, responder_id=responder.id))
         _send_to_responder(tx, line, conversation, decision_id, responder, text, media,
-                                 purpose="page" if tier is not None else "relay", tier=tier)
+                           purpose="page" if tier is not None else "relay", tier=tier)
     tx.mark_forwarded(conversation.id)
 
 
@@ -231,7 +231,7 @@ def flush_held(tx: Tx, roster: Roster, conversation: Conversation) -> None:
         return
     body, media = joined_texts(held)
     _forward_follow_up(tx, roster.config, line, conversation, body, media, None,
-                             f"; {len(held)} text(s) held by the flood window, sent together")
+                       f"; {len(held)} text(s) held by the flood window, sent together")
 
 
 # -- a responder's text ------------------------------------------------------------
@@ -257,9 +257,9 @@ def _presence(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
                    if until else None)
     word = "ON" if on else "OFF"
     tx.decide(_decision(DecisionKind.AVAILABILITY_CHANGED,
-                              f"{responder.name} texted {word}: {status.replace('_', ' ')} "
-                              f"until {local_until or 'they text again'}", line=text.line,
-                              sid=text.message_sid, responder_id=responder.id))
+                        f"{responder.name} texted {word}: {status.replace('_', ' ')} "
+                        f"until {local_until or 'they text again'}", line=text.line,
+                        sid=text.message_sid, responder_id=responder.id))
     return message(text.line, "availability", status=status.replace("_", " "), until=local_until)
 
 
@@ -270,14 +270,14 @@ def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
         conversation = tx.latest_unowned_paged_to(line.id, responder.id)
         if conversation is None:
             tx.decide(_decision(DecisionKind.ACK_REFUSED,
-                                      "ACK with nothing unacknowledged paged to them", line=line,
-                                      sid=text.message_sid, responder_id=responder.id))
+                                "ACK with nothing unacknowledged paged to them", line=line,
+                                sid=text.message_sid, responder_id=responder.id))
             return message(line, "nothing_to_ack")
     else:
         conversation = tx.open_conversation_by_code(line.id, code)
         if conversation is None:
             tx.decide(_decision(DecisionKind.ACK_REFUSED, f"ACK {code}: no open #{code}",
-                                      line=line, sid=text.message_sid, responder_id=responder.id))
+                                line=line, sid=text.message_sid, responder_id=responder.id))
             return message(line, "unknown_code", code=code)
     if conversation.owner == responder.id:
         return message(line, "ack_confirm", code=conversation.code)
@@ -286,9 +286,9 @@ def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
         owner = config.responders.get(conversation.owner or "")
         owner_name = owner.name if owner else (conversation.owner or "someone")
         tx.decide(_decision(DecisionKind.ACK_REFUSED,
-                                  f"#{conversation.code} is already taken by {owner_name}",
-                                  line=line, sid=text.message_sid, conversation=conversation,
-                                  responder_id=responder.id))
+                            f"#{conversation.code} is already taken by {owner_name}",
+                            line=line, sid=text.message_sid, conversation=conversation,
+                            responder_id=responder.id))
         return message(line, "already_taken", code=conversation.code, responder=owner_name)
 
     cancelled = tx.cancel_timers(conversation.id)
@@ -300,13 +300,13 @@ def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
         line=line, sid=text.message_sid, conversation=conversation, tier=conversation.tier,
         responder_id=responder.id))
     _send_to_customer(tx, line, conversation, decision_id,
-                            message(line, "taken", responder=responder.name))
+                      message(line, "taken", responder=responder.name))
     notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
     for other_id in paged:
         other = config.responders.get(other_id)
         if other is not None and other.id != responder.id:
             _send_to_responder(tx, line, conversation, decision_id, other, notice,
-                                     purpose="notice")
+                               purpose="notice")
     return message(line, "ack_confirm", code=conversation.code)
 
 
@@ -329,9 +329,9 @@ def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
                        responder=owner.name if owner else "someone")
     _close_conversation(tx, roster, conversation)
     decision_id = tx.decide(_decision(DecisionKind.CLOSED,
-                                            f"{responder.name} closed #{conversation.code}",
-                                            line=line, sid=text.message_sid,
-                                            conversation=conversation, responder_id=responder.id))
+                                      f"{responder.name} closed #{conversation.code}",
+                                      line=line, sid=text.message_sid,
+                                      conversation=conversation, responder_id=responder.id))
     _send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
     return message(line, "close_confirm", code=conversation.code)
 
@@ -349,9 +349,9 @@ def _relay(tx: Tx, config: Config, text: Inbound, responder: Responder,
         return _help(tx, line, text, responder, owned)
     if tx.is_opted_out(line.id, target.customer):
         tx.decide(_decision(DecisionKind.SEND_SUPPRESSED,
-                                  "the customer opted out (STOP); the reply was not sent",
-                                  line=line, sid=text.message_sid, conversation=target,
-                                  responder_id=responder.id))
+                            "the customer opted out (STOP); the reply was not sent",
+                            line=line, sid=text.message_sid, conversation=target,
+                            responder_id=responder.id))
         return message(line, "opted_out", code=target.code)
     decision_id = tx.decide(_decision(
         DecisionKind.RELAYED_TO_CUSTOMER,
@@ -365,9 +365,9 @@ def _help(tx: Tx, line: Line, text: Inbound, responder: Responder,
           owned: Sequence[Conversation]) -> str:
     codes = [c.code for c in owned]
     tx.decide(_decision(DecisionKind.RESPONDER_HELP,
-                              f"a reply that names no conversation; they own "
-                              f"{', '.join(f'#{c}' for c in codes) or 'none'}", line=line,
-                              sid=text.message_sid, responder_id=responder.id))
+                        f"a reply that names no conversation; they own "
+                        f"{', '.join(f'#{c}' for c in codes) or 'none'}", line=line,
+                        sid=text.message_sid, responder_id=responder.id))
     if not codes:
         return message(line, "nothing_owned")
     return message(line, "help", codes=codes)
@@ -381,17 +381,17 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> No
     line = config.lines.get(conversation.line_id)
     if line is None:
         tx.decide(Decision(DecisionKind.UNANSWERED, Channel.SMS,
-                                 f"{why}; line {conversation.line_id!r} is no longer configured",
-                                 line_id=conversation.line_id, conversation_id=conversation.id))
+                           f"{why}; line {conversation.line_id!r} is no longer configured",
+                           line_id=conversation.line_id, conversation_id=conversation.id))
         return
     following = next_tier(line, conversation.tier)
     if following is None:
         tx.decide(_decision(DecisionKind.UNANSWERED,
-                                  f"{why} at the last tier; everyone on the line is paged once "
-                                  "more and the cascade stops", line=line,
-                                  conversation=conversation, tier=conversation.tier))
+                            f"{why} at the last tier; everyone on the line is paged once "
+                            "more and the cascade stops", line=line,
+                            conversation=conversation, tier=conversation.tier))
         _page(tx, config, line, conversation, everyone(config, line), conversation.tier,
-                    "unanswered", "last call: nobody has taken it")
+              "unanswered", "last call: nobody has taken it")
         return
 
     previously = tx.paged_responders(conversation.id)
@@ -401,17 +401,17 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> No
         DecisionKind.ESCALATED, f"{why}; tier {following + 1} ({names(upcoming)}) is paged",
         line=line, conversation=conversation, tier=following))
     _page(tx, config, line, conversation, upcoming, following, "forward",
-                f"tier {following + 1} of {len(line.tiers)}: {why}")
+          f"tier {following + 1} of {len(line.tiers)}: {why}")
     tx.schedule_timer(conversation.id, following,
-                            tx.now + timedelta(seconds=line.ack_seconds))
+                      tx.now + timedelta(seconds=line.ack_seconds))
     notice = message(line, "moved_on", code=conversation.code, responder=names(upcoming))
     for rid in previously:
         responder = config.responders.get(rid)
         if responder is not None and responder not in upcoming:
             _send_to_responder(tx, line, conversation, decision_id, responder, notice,
-                                     purpose="notice")
+                               purpose="notice")
     _send_to_customer(tx, line, conversation, decision_id,
-                            message(line, "escalation", responder=names(upcoming)))
+                      message(line, "escalation", responder=names(upcoming)))
 
 
 def fire_due_timers(tx: Tx, roster: Roster, limit: int = TIMER_BATCH) -> int:
@@ -493,13 +493,13 @@ def operator_hand_over(tx: Tx, roster: Roster, conversation_id: int, responder_i
     text = message(line, "follow_up", code=conversation.code,
                    customer=display(conversation.customer), body=body, media=list(media))
     _send_to_responder(tx, line, conversation, decision_id, responder,
-                             f"{text} (handed to you; replies go to the customer)", media,
-                             purpose="notice")
+                       f"{text} (handed to you; replies go to the customer)", media,
+                       purpose="notice")
     if previous and previous != responder.id and previous in roster.config.responders:
         _send_to_responder(tx, line, conversation, decision_id,
-                                 roster.config.responders[previous],
-                                 message(line, "taken_by_other", code=conversation.code,
-                                         responder=responder.name), purpose="notice")
+                           roster.config.responders[previous],
+                           message(line, "taken_by_other", code=conversation.code,
+                                   responder=responder.name), purpose="notice")
     _send_to_customer(tx, line, conversation, decision_id,
-                            message(line, "taken", responder=responder.name))
+                      message(line, "taken", responder=responder.name))
     return True

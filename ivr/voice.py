@@ -100,18 +100,18 @@ def _dial(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str
     plan = svc.roster.plan(tx, line, tiers, start, Channel.VOICE, call.call_sid)
     if plan.choice.exhausted:
         tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
-                                  f"nobody is available from tier {start + 1} on; the caller "
-                                  "is offered voicemail", line=line, sid=call.call_sid))
+                            f"nobody is available from tier {start + 1} on; the caller "
+                            "is offered voicemail", line=line, sid=call.call_sid))
         return _voicemail(tx, svc, line, call.call_sid, f"{reason}; nobody available",
-                                say=say)
+                          say=say)
     tier = plan.choice.index
     responders = [svc.config.responders[rid] for rid in plan.choice.members]
     attempt_id = tx.start_attempt(call.call_sid, tier, [r.id for r in responders])
     tx.update_call(call.call_sid, status="ringing", tier=tier)
     for responder in responders:
         tx.decide(_decision(DecisionKind.TIER_DIALED,
-                                  f"tier {tier + 1} of {len(tiers)}: {reason}", line=line,
-                                  sid=call.call_sid, tier=tier, responder_id=responder.id))
+                            f"tier {tier + 1} of {len(tiers)}: {reason}", line=line,
+                            sid=call.call_sid, tier=tier, responder_id=responder.id))
     numbers = [{"phone": r.phone,
                 "url": _url(svc, "/voice/whisper", attempt=attempt_id, responder=r.id)}
                for r in responders]
@@ -166,8 +166,8 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         existing = tx.call(call_sid)
         if existing is not None and existing.first_twiml:
             tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
-                                      "Twilio retried the call's first webhook; answered as before",
-                                      line=line, sid=call_sid))
+                                "Twilio retried the call's first webhook; answered as before",
+                                line=line, sid=call_sid))
             return existing.first_twiml
         deadline = tx.now + timedelta(seconds=line.call_deadline_seconds)
         greeting = message(line, "greeting")
@@ -176,32 +176,32 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
             assert line.hours is not None
             tx.start_call(call_sid, line.id, caller, "ringing", deadline)
             tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
-                                      line=line, sid=call_sid))
+                                line=line, sid=call_sid))
             if line.hours.after_hours == "voicemail":
                 tx.decide(_decision(DecisionKind.AFTER_HOURS,
-                                          f"{why_open}: the line takes voicemail after hours",
-                                          line=line, sid=call_sid))
+                                    f"{why_open}: the line takes voicemail after hours",
+                                    line=line, sid=call_sid))
                 document = _voicemail(tx, svc, line, call_sid, "after hours",
-                                            prompt=message(line, "voicemail_after_hours"))
+                                      prompt=message(line, "voicemail_after_hours"))
                 tx.update_call(call_sid, first_twiml=document)
                 return document
             tx.decide(_decision(DecisionKind.AFTER_HOURS,
-                                      f"{why_open}: only on-call responders are tried",
-                                      line=line, sid=call_sid))
+                                f"{why_open}: only on-call responders are tried",
+                                line=line, sid=call_sid))
             greeting = message(line, "greeting_after_hours")
         if line.menu and is_open:
             tx.start_call(call_sid, line.id, caller, "menu", deadline)
             tx.decide(_decision(DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}",
-                                      line=line, sid=call_sid))
+                                line=line, sid=call_sid))
             tx.decide(_decision(DecisionKind.MENU_OFFERED,
-                                      "the line has a menu; the caller chooses first",
-                                      line=line, sid=call_sid))
+                                "the line has a menu; the caller chooses first",
+                                line=line, sid=call_sid))
             document = _menu(svc, line, greeting)
         else:
             if is_open:
                 tx.start_call(call_sid, line.id, caller, "ringing", deadline)
                 tx.decide(_decision(DecisionKind.CALL_RECEIVED,
-                                          f"a call from {mask(caller)}", line=line, sid=call_sid))
+                                    f"a call from {mask(caller)}", line=line, sid=call_sid))
             call = tx.call(call_sid)
             assert call is not None
             document = _dial(tx, svc, line, call, 0, "the first tier", say=greeting)
@@ -234,20 +234,20 @@ async def menu(svc: Services, form: MultiDict[str, str]) -> Response:
             assert option is not None
             tx.update_call(call_sid, menu_option=option.digit)
             tx.decide(_decision(DecisionKind.MENU_CHOSEN,
-                                      f"the caller {heard}: option {option.digit} ({option.name})",
-                                      line=line, sid=call_sid))
+                                f"the caller {heard}: option {option.digit} ({option.name})",
+                                line=line, sid=call_sid))
             call = tx.call(call_sid)
             assert call is not None
             return _dial(tx, svc, line, call, 0, f"menu option {option.name}")
         if step == "repeat":
             tx.update_call(call_sid, menu_tries=call.menu_tries + 1)
             tx.decide(_decision(DecisionKind.MENU_REPEATED,
-                                      f"the caller gave {heard}, which is no option; the menu "
-                                      "is offered once more", line=line, sid=call_sid))
+                                f"the caller gave {heard}, which is no option; the menu "
+                                "is offered once more", line=line, sid=call_sid))
             return _menu(svc, line, None)
         tx.decide(_decision(DecisionKind.MENU_FELL_THROUGH,
-                                  f"the caller gave {heard} again; the line's default tiers "
-                                  "are tried", line=line, sid=call_sid))
+                            f"the caller gave {heard} again; the line's default tiers "
+                            "are tried", line=line, sid=call_sid))
         return _dial(tx, svc, line, call, 0, "the line's default tiers")
 
     return twiml_text(await svc.store.write(handle))
@@ -347,13 +347,13 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
         call = tx.call(attempt.call_sid) if attempt else None
         if attempt is None or call is None:
             return _voicemail(tx, svc, line, form.get("CallSid", ""),
-                                    "a Dial result for an unknown attempt; voicemail is safest")
+                              "a Dial result for an unknown attempt; voicemail is safest")
         dial_status = (form.get("DialCallStatus") or "").lower()
         bridged = parse_bridged(form.get("DialBridged"))
         if not tx.finish_attempt(attempt.id, dial_status, bridged):
             tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
-                                      "Twilio retried a Dial result already handled",
-                                      line=line, sid=call.call_sid))
+                                "Twilio retried a Dial result already handled",
+                                line=line, sid=call.call_sid))
             return _resume(tx, svc, line, call.call_sid, form)
         caller_status = (form.get("CallStatus") or "").lower()
         if call.status == "ended":
@@ -365,7 +365,7 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
                           deadline_passed=deadline_passed, ring_seconds=line.ring_seconds)
         if step.kind == "connected":
             tx.update_call(call.call_sid, status="connected",
-                                 connected_to=attempt.accepted_by)
+                           connected_to=attempt.accepted_by)
             tx.decide(_decision(
                 DecisionKind.CALL_CONNECTED,
                 f"{step.reason}; talked {form.get('DialCallDuration') or '?'} s", line=line,
@@ -373,12 +373,12 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
             return render("voice_say.xml", say=[], hangup=True)
         for rid in attempt.responders:
             tx.decide(_decision(DecisionKind.TIER_FAILED, step.reason, line=line,
-                                      sid=call.call_sid, tier=attempt.tier, responder_id=rid))
+                                sid=call.call_sid, tier=attempt.tier, responder_id=rid))
         if step.kind == "caller_gone":
             if tx.end_call(call.call_sid):
                 tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
-                                          f"the caller hung up during tier {attempt.tier + 1}; "
-                                          "nobody else is dialed", line=line, sid=call.call_sid))
+                                    f"the caller hung up during tier {attempt.tier + 1}; "
+                                    "nobody else is dialed", line=line, sid=call.call_sid))
             return render("voice_say.xml", say=[], hangup=True)
         if step.kind == "dial":
             assert step.tier is not None
@@ -446,12 +446,12 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
             tx.end_call(call_sid)
         if status != "completed" or duration <= 0 or not url.startswith("https://"):
             tx.decide(_decision(DecisionKind.VOICEMAIL_EMPTY,
-                                      f"the recording is {status or 'missing'}, {duration} s: "
-                                      "nobody is paged for silence", line=line, sid=call_sid))
+                                f"the recording is {status or 'missing'}, {duration} s: "
+                                "nobody is paged for silence", line=line, sid=call_sid))
             return
         caller = call.caller if call else "anonymous"
         _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid, url, duration,
-                                 transcription=None)
+                           transcription=None)
 
     await svc.store.write(handle)
     return twiml_response("voice_say.xml", say=[], hangup=False)
@@ -470,8 +470,8 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
     def handle(tx: Tx) -> None:
         if status != "completed" or not text:
             tx.decide(_decision(DecisionKind.TRANSCRIPTION_FAILED,
-                                      f"transcription {status or 'missing'}: responders keep the "
-                                      "recording link", line=line, sid=call_sid))
+                                f"transcription {status or 'missing'}: responders keep the "
+                                "recording link", line=line, sid=call_sid))
             return
         existing = tx.voicemail(recording_sid)
         if existing is None:
@@ -479,25 +479,25 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
             call = tx.call(call_sid)
             caller = call.caller if call else (try_normalise(form.get("From")) or "anonymous")
             _receive_voicemail(tx, svc, line, call_sid, caller, recording_sid,
-                                     form.get("RecordingUrl") or "", 0, transcription=text)
+                               form.get("RecordingUrl") or "", 0, transcription=text)
             return
         if existing.transcription:
             return  # a retried callback
         tx.set_transcription(recording_sid, text)
         tx.set_inbound_body(recording_sid, _voicemail_text(existing.duration,
-                                                                 existing.recording_url, text))
+                                                           existing.recording_url, text))
         conversation = (tx.conversation(existing.conversation_id)
                         if existing.conversation_id else None)
         if conversation is None:
             return
         tx.decide(_decision(DecisionKind.TRANSCRIPTION_RECEIVED,
-                                  "the voicemail's transcription is texted to every responder",
-                                  line=line, sid=call_sid, conversation_id=conversation.id))
+                            "the voicemail's transcription is texted to every responder",
+                            line=line, sid=call_sid, conversation_id=conversation.id))
         page = message(line, "transcription_page", code=conversation.code,
                        customer=display(existing.caller), transcription=text)
         texts.page_responders(tx, line, conversation, everyone(svc.config, line),
-                                    conversation.tier, page, (), "the transcription arrived",
-                                    sid=call_sid, channel=Channel.VOICE)
+                              conversation.tier, page, (), "the transcription arrived",
+                              sid=call_sid, channel=Channel.VOICE)
 
     await svc.store.write(handle)
     return twiml_response("voice_say.xml", say=[], hangup=False)
@@ -515,19 +515,19 @@ def _receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller:
     every responder of the line, and must then be ACKed like a text."""
     if tx.voicemail(recording_sid) is not None:
         tx.decide(_decision(DecisionKind.DUPLICATE_WEBHOOK,
-                                  "this voicemail was already received", line=line, sid=call_sid))
+                            "this voicemail was already received", line=line, sid=call_sid))
         return
     conversation = tx.open_conversation_for(line.id, caller)
     if conversation is None:
         conversation = tx.open_conversation(line.id, caller, origin="voicemail")
         tx.decide(_decision(DecisionKind.CONVERSATION_OPENED,
-                                  f"a voicemail from {mask(caller)}; code #{conversation.code}",
-                                  line=line, sid=call_sid, conversation_id=conversation.id))
+                            f"a voicemail from {mask(caller)}; code #{conversation.code}",
+                            line=line, sid=call_sid, conversation_id=conversation.id))
     tx.record_inbound(recording_sid, line.id, caller,
-                            _voicemail_text(duration, url, transcription), ())
+                      _voicemail_text(duration, url, transcription), ())
     tx.attach_inbound(recording_sid, conversation.id)
     tx.record_voicemail(recording_sid, call_sid, line.id, caller, conversation.id, url,
-                              duration)
+                        duration)
     if transcription:
         tx.set_transcription(recording_sid, transcription)
     # Everyone was tried by voice already: the conversation starts at the last tier.
@@ -537,14 +537,14 @@ def _receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller:
         tx.cancel_timers(conversation.id)
         tx.schedule_timer(conversation.id, last, tx.now + timedelta(seconds=line.ack_seconds))
     tx.decide(_decision(DecisionKind.VOICEMAIL_RECEIVED,
-                              f"a {duration} s voicemail; every responder of the line is texted",
-                              line=line, sid=call_sid, conversation_id=conversation.id))
+                        f"a {duration} s voicemail; every responder of the line is texted",
+                        line=line, sid=call_sid, conversation_id=conversation.id))
     page = message(line, "voicemail_page", code=conversation.code,
                    customer=display(caller), time=tx.now.strftime("%H:%M UTC"),
                    duration=duration, transcription=transcription, recording=url)
     texts.page_responders(tx, line, conversation, everyone(svc.config, line), last, page,
-                                (), "a voicemail goes to every responder", sid=call_sid,
-                                channel=Channel.VOICE)
+                          (), "a voicemail goes to every responder", sid=call_sid,
+                          channel=Channel.VOICE)
 
 
 # -- the call's status callback ------------------------------------------------------
@@ -565,8 +565,8 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
             where = ("in the menu" if call.status == "menu"
                      else f"while tier {call.tier + 1} rang")
             tx.decide(_decision(DecisionKind.CALLER_HUNG_UP,
-                                      f"the caller hung up {where}; nobody else is dialed",
-                                      line=call.line_id, sid=call_sid))
+                                f"the caller hung up {where}; nobody else is dialed",
+                                line=call.line_id, sid=call_sid))
 
     await svc.store.write(handle)
     return twiml_response("voice_say.xml", say=[], hangup=False)
