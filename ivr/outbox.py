@@ -85,13 +85,15 @@ class OutboxWorker(BackgroundWorker):
                 to=message.to_number, from_=message.from_number, body=message.body,
                 media_urls=message.media_urls, status_callback=self.status_callback_url)
         except SendError as exc:
-            if self.metrics is not None:
-                self.metrics.send_failures.labels(str(exc.retryable).lower()).inc()
-            await self.store.write(lambda tx: self._record_failure(tx, message, exc))
+            failure = exc
+        else:
+            await self.store.write(lambda tx: tx.mark_sent(message.id, result.sid, result.status))
+            event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id,
+                  sid=result.sid, to=mask(message.to_number))
             return
-        await self.store.write(lambda tx: tx.mark_sent(message.id, result.sid, result.status))
-        event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id, sid=result.sid,
-              to=mask(message.to_number))
+        if self.metrics is not None:
+            self.metrics.send_failures.labels(str(failure.retryable).lower()).inc()
+        await self.store.write(lambda tx: self._record_failure(tx, message, failure))
 
     def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
         if exc.retryable and message.attempts < MAX_ATTEMPTS:

@@ -7,7 +7,6 @@ documents whose correct execution we can write down by hand.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import pytest
 from quart import Quart, Response, request

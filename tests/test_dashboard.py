@@ -8,7 +8,7 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import BACKUP, CUSTOMER, LINE, SERGIO, test_secrets
+from conftest import BACKUP, CUSTOMER, LINE, test_secrets
 from ivr.app import create_app
 from ivr.clock import FrozenClock
 from ivr.passwords import hash_password, verify_password

@@ -1,8 +1,7 @@
 """Who is available when: tables across DST changes, recurring calendars
 with exceptions, overlapping windows, overrides and unreadable calendars."""
 
-import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import icalendar
 import pytest
