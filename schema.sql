@@ -17,9 +17,13 @@ CREATE TABLE IF NOT EXISTS decisions (
     reason          TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (at);
-CREATE INDEX IF NOT EXISTS decisions_by_line ON decisions (line_id, at);
+-- (line_id) alone: SQLite appends the rowid (id), so "a line's latest
+-- decisions" reads the index backwards with no sort.
+DROP INDEX IF EXISTS decisions_by_line;
+CREATE INDEX IF NOT EXISTS decisions_by_line_id ON decisions (line_id);
 CREATE INDEX IF NOT EXISTS decisions_by_conversation ON decisions (conversation_id);
 CREATE INDEX IF NOT EXISTS decisions_by_sid ON decisions (sid);
+CREATE INDEX IF NOT EXISTS decisions_by_responder ON decisions (responder_id);
 
 -- A customer's thread with a line, opened by a text (or a voicemail), owned
 -- by whoever ACKs it.
@@ -44,6 +48,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_customer
 CREATE INDEX IF NOT EXISTS conversations_by_code_time ON conversations (line_id, code, opened_at);
 CREATE INDEX IF NOT EXISTS conversations_recently_opened ON conversations (line_id, opened_at);
 CREATE INDEX IF NOT EXISTS conversations_recently_closed ON conversations (line_id, closed_at);
+CREATE INDEX IF NOT EXISTS conversations_by_customer ON conversations (customer);
 
 -- Inbound webhooks already handled, keyed by Twilio's SID, so a retried
 -- webhook gets the same answer and changes nothing.
@@ -58,6 +63,8 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     forwarded       INTEGER NOT NULL DEFAULT 1,       -- 0: held back by the flood window
     reply_twiml     TEXT    NOT NULL
 );
+CREATE INDEX IF NOT EXISTS inbound_by_conversation ON inbound_messages (conversation_id);
+CREATE INDEX IF NOT EXISTS inbound_by_sender ON inbound_messages (sender);
 
 -- Every outbound REST send, written with the decision that caused it and
 -- sent afterwards by the outbox worker.
@@ -150,6 +157,7 @@ CREATE TABLE IF NOT EXISTS calls (
     first_twiml  TEXT    NOT NULL DEFAULT ''   -- the answer to a retried first webhook
 );
 CREATE INDEX IF NOT EXISTS calls_by_time ON calls (started_at);
+CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller);
 
 -- One <Dial> of one tier; its id is in the Dial action and whisper URLs.
 CREATE TABLE IF NOT EXISTS dial_attempts (

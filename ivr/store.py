@@ -214,10 +214,15 @@ class Tx:
             where.append("conversation_id = ?")
             params.append(conversation_id)
         if number is not None:
-            where.append("(conversation_id IN (SELECT id FROM conversations WHERE customer = ?)"
-                         " OR sid IN (SELECT call_sid FROM calls WHERE caller = ?)"
-                         " OR sid IN (SELECT message_sid FROM inbound_messages WHERE sender = ?)"
-                         " OR responder_id = ?)")
+            # A union of indexed lookups: an OR of these would scan every decision.
+            where.append(
+                "id IN (SELECT d.id FROM decisions d JOIN conversations c"
+                " ON d.conversation_id = c.id WHERE c.customer = ?"
+                " UNION SELECT d.id FROM decisions d JOIN calls k ON d.sid = k.call_sid"
+                " WHERE k.caller = ?"
+                " UNION SELECT d.id FROM decisions d JOIN inbound_messages m"
+                " ON d.sid = m.message_sid WHERE m.sender = ?"
+                " UNION SELECT id FROM decisions WHERE responder_id = ?)")
             params += [number, number, number, responder_id or ""]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         order = "ASC" if after_id else "DESC"
