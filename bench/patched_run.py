@@ -1,0 +1,100 @@
+"""run.py with candidate fixes applied by monkeypatching, to measure them
+before anyone changes ivr/. Nothing here is used by the service itself.
+
+    IVR_BENCH_PATCHES=indexes python bench/patched_run.py --config ... --workers 2
+    python bench/run.py --patches indexes        # the whole benchmark with them
+
+Hypercorn's workers are spawned processes that re-run this file as
+__mp_main__, so the patches are applied at import, in every worker.
+
+  indexes   schema.sql: two indexes the current queries need once there is
+            history (bench/plans.py finds them):
+              decisions (line_id, id)       recent_decisions(line_id=...) walks
+                                            it backwards instead of sorting all
+                                            of the line's decisions (1.5 s on
+                                            1,000,000 rows);
+              inbound_messages (conversation_id, received_at)
+                                            conversation_texts and the flood
+                                            window's UPDATE ... forwarded, run
+                                            for every new text, stop scanning
+                                            every text ever received.
+
+ivr/ took this fix in c930152 ("Index what history makes slow"); on a tree
+that has it the patch finds the indexes there and adds nothing. Earlier
+patches (a Jinja template cache, one aiosqlite call per query, a store
+without aiosqlite's per-statement thread hop, indexed code allocation) were
+measured the same way and taken in a465bf8 and 5a540f9. Add the next
+candidate here to measure it with bench/run.py before changing ivr/.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import ivr.store  # noqa: E402
+
+EXTRA_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS decisions_by_line_id ON decisions (line_id, id)",
+    "CREATE INDEX IF NOT EXISTS inbound_by_conversation"
+    " ON inbound_messages (conversation_id, received_at)",
+)
+
+
+def _columns(statement: str) -> tuple[str, tuple[str, ...]]:
+    table, _, columns = statement.partition(" ON ")[2].partition(" (")
+    return table.strip(), tuple(c.strip() for c in columns.rstrip(")").split(","))
+
+
+def _missing(execute, statement: str) -> bool:  # type: ignore[no-untyped-def]
+    """False when the table already has an index on these columns (ivr/ took the fix)."""
+    table, columns = _columns(statement)
+    for index in execute(f"PRAGMA index_list({table})"):
+        names = tuple(row[2] for row in execute(f"PRAGMA index_info({index[1]})"))
+        if names[:len(columns)] == columns or names == columns[:1] and columns[1:] == ("id",):
+            return False
+    return True
+
+
+def patch_indexes() -> None:
+    original = ivr.store.Store._apply_schema
+    if inspect.iscoroutinefunction(original):
+        async def _apply_schema(self, tx):  # type: ignore[no-untyped-def]
+            await original(self, tx)
+            for statement in EXTRA_INDEXES:
+                await tx._db.execute(statement)
+    else:
+        def _apply_schema(self, tx):  # type: ignore[no-untyped-def,misc]
+            original(self, tx)
+
+            def execute(sql: str) -> list:  # type: ignore[type-arg]
+                return tx._db.execute(sql).fetchall()
+            for statement in EXTRA_INDEXES:
+                if _missing(execute, statement):
+                    tx._db.execute(statement)
+    ivr.store.Store._apply_schema = _apply_schema
+
+
+PATCHES = {"indexes": patch_indexes}
+_applied: set[str] = set()
+
+
+def apply(names: str) -> list[str]:
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        if name not in PATCHES:
+            raise SystemExit(f"unknown patch {name!r}: use some of {', '.join(PATCHES)}")
+        if name not in _applied:
+            PATCHES[name]()
+            _applied.add(name)
+    return sorted(_applied)
+
+
+apply(os.environ.get("IVR_BENCH_PATCHES", ""))
+
+if __name__ == "__main__":
+    from ivr.cli import main
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -1,0 +1,159 @@
+"""Profile the service's workers with py-spy while the load generator drives
+one endpoint, and print where the time goes.
+
+    python bench/profile.py [--endpoint sms|ack|voice|dial] [--connections 64]
+                            [--requests 3000] [--workers 2] [--db PATH] [--gil]
+                            [--patches indexes]
+
+Writes bench/profiles/<endpoint>-<pid>.txt (py-spy's collapsed stacks) and
+prints, per worker, the share of samples in which each of our functions and
+each library function appears (inclusive), and the leaf functions (self time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import run as bench  # noqa: E402
+
+PYSPY = str(Path(sys.executable).parent / "py-spy")
+
+
+# Leaf frames that are a thread waiting, not working. py-spy's own idle
+# detection misses these two: the event loop's epoll wait and aiosqlite's
+# worker thread blocked in SimpleQueue.get() (core.py, "tx.get()").
+IDLE_LEAVES = ("EpollSelector.select (selectors.py", "_connection_worker_thread (aiosqlite/core.py:59)",
+               "_worker (concurrent/futures/thread.py", "Condition.wait (threading.py",
+               "wait (threading.py")
+
+
+def summarise(path: Path, top: int = 40) -> str:
+    inclusive: collections.Counter[str] = collections.Counter()
+    leaf: collections.Counter[str] = collections.Counter()
+    total = idle = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if any(idle_leaf in frames[-1] for idle_leaf in IDLE_LEAVES):
+            idle += n
+            continue
+        total += n
+        if "_connection_worker_thread (aiosqlite/core.py:63)" in frames[-1]:
+            frames = frames + ["[SQLite C code, in aiosqlite's thread] (sqlite3)"]
+        seen = set()
+        for frame in frames:
+            name = _short(frame)
+            if name not in seen:
+                inclusive[name] += n
+                seen.add(name)
+        leaf[_short(frames[-1])] += n
+    if not total:
+        return f"{path.name}: no busy samples ({idle} idle)"
+    out = [f"{path.name}: {total} busy samples ({idle} idle samples left out); share of busy",
+           "  inclusive:"]
+    for name, n in inclusive.most_common(top):
+        out.append(f"    {100 * n / total:5.1f}%  {name}")
+    out.append("  self (leaf):")
+    for name, n in leaf.most_common(top // 2):
+        out.append(f"    {100 * n / total:5.1f}%  {name}")
+    return "\n".join(out)
+
+
+def _short(frame: str) -> str:
+    # "function (path/to/file.py:123)" -> "function (file.py)" keeping the package
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    path = where.rsplit(":", 1)[0]
+    parts = Path(path).parts
+    if "site-packages" in parts:
+        parts = parts[parts.index("site-packages") + 1:]
+    elif "ivr" in parts:
+        parts = parts[parts.index("ivr"):]
+    else:
+        parts = parts[-2:]
+    return f"{name} ({'/'.join(parts)})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", choices=("sms", "ack", "voice", "dial"), default="sms")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", help="an existing database to serve (copied first)")
+    parser.add_argument("--gil", action="store_true", help="only samples holding the GIL")
+    parser.add_argument("--rate", type=int, default=250)
+    parser.add_argument("--patches", default="", help="as bench/run.py --patches")
+    args = parser.parse_args()
+    ns = argparse.Namespace(quick=True, requests=args.requests, workers=args.workers,
+                            client="raw", patches=args.patches)
+    b = bench.Bench(ns)
+    out_dir = BENCH / "profiles"
+    out_dir.mkdir(exist_ok=True)
+    try:
+        sink = bench.Sink(b.procs, b.tmp)
+        b.sink = sink
+        db = b.tmp / "ivr.sqlite3"
+        if args.db:
+            shutil.copy(args.db, db)
+        service = b.start_service("service", db, sink)
+        url = service.url
+        # what each endpoint needs first
+        if args.endpoint == "ack":
+            texts, _ = bench.new_texts(url, args.requests, "t")
+            bench.load(service, texts, 16, tmp=b.tmp, client="raw")
+            bench.cancel_timers(db)
+            requests = bench.acks(url, args.requests)
+        elif args.endpoint in ("voice", "dial"):
+            calls, sids = bench.new_calls(url, args.requests)
+            if args.endpoint == "voice":
+                requests = calls
+            else:
+                run = bench.load(service, calls, 16, tmp=b.tmp, client="raw", keep_body=True)
+                requests = bench.dial_actions(url, ((r[4], s) for r, s in
+                                                    zip(run.results, sids) if r))
+        else:
+            requests, _ = bench.new_texts(url, args.requests, "t")
+        spies = []
+        for pid in service.worker_pids:
+            tag = f"-{args.patches.replace(',', '+')}" if args.patches else ""
+            path = out_dir / f"{args.endpoint}-{args.connections}{tag}-{pid}.txt"
+            cmd = [PYSPY, "record", "--pid", str(pid), "--format", "raw", "--output", str(path),
+                   "--rate", str(args.rate), "--nonblocking"]
+            if args.gil:
+                cmd.append("--gil")
+            spies.append((b.procs.start(cmd, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL), path))
+        time.sleep(1.0)
+        run = bench.load(service, requests, args.connections, tmp=b.tmp, client="raw",
+                         sink=sink, expected_sends=len(requests) if args.endpoint in
+                         ("sms", "ack") else 0)
+        s = bench.summarise([run])
+        print(f"{args.endpoint} at {args.connections}: {s['rps']:.0f} req/s, p50 "
+              f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, cpu {s['cpu_s_per_1000']:.2f} "
+              f"s/1000, errors {s['errors']}")
+        for spy, _ in spies:
+            b.procs.stop(spy, seconds=30, sig=bench.signal.SIGINT)  # py-spy writes, then exits
+        for _, path in spies:
+            if path.exists():
+                print(summarise(path))
+    finally:
+        b.procs.stop_all()
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
