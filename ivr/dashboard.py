@@ -28,7 +28,7 @@ from . import texts
 from .clock import from_text
 from .logs import event
 from .passwords import verify_password
-from .phone import display, mask
+from .phone import mask
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,3 @@ def register_metrics(app: Any) -> None:
         return Response(svc.metrics.render(gauges), 200,
                         {"Content-Type": svc.metrics.content_type})
 
-
-def template_filters(app: Any) -> None:
-    app.jinja_env.filters["phone"] = display

@@ -31,11 +31,6 @@ class Roster:
     def _events(self, responder: Responder):
         return self.calendars.events_for(responder.id, responder.name)
 
-    def availability(self, tx: Tx, responder: Responder) -> Availability:
-        self.calendars.current()
-        overrides = tx.overrides()
-        return self._availability(responder, tx.now, overrides)
-
     def _availability(self, responder: Responder, now: datetime,
                       overrides: dict[str, tuple[str, str | None]]) -> Availability:
         override = None

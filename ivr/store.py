@@ -181,26 +181,14 @@ class Tx:
     def recent_decisions(self, limit: int = 100, line_id: str | None = None,
                          conversation_id: int | None = None,
                          sid: str | None = None) -> list[DecisionRow]:
-        where, params = [], []
-        if line_id is not None:
-            where.append("line_id = ?")
-            params.append(line_id)
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
-        if sid is not None:
-            where.append("sid = ?")
-            params.append(sid)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._all(
-            f"SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
-            f" reason FROM decisions {clause} ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [DecisionRow(**dict(row)) for row in reversed(rows)]
+        """The last `limit` decisions, oldest first."""
+        return self.find_decisions(limit=limit, line_id=line_id,
+                                   conversation_id=conversation_id, sid=sid)
 
     def find_decisions(self, *, limit: int = 100, after_id: int = 0,
                        line_id: str | None = None, number: str | None = None,
-                       responder_id: str | None = None,
-                       conversation_id: int | None = None) -> list[DecisionRow]:
+                       responder_id: str | None = None, conversation_id: int | None = None,
+                       sid: str | None = None) -> list[DecisionRow]:
         """Decisions oldest first: the last `limit`, or those after `after_id`.
         `number` matches the customer, the caller or the responder it concerns."""
         where, params = [], []
@@ -213,6 +201,9 @@ class Tx:
         if conversation_id is not None:
             where.append("conversation_id = ?")
             params.append(conversation_id)
+        if sid is not None:
+            where.append("sid = ?")
+            params.append(sid)
         if number is not None:
             # A union of indexed lookups: an OR of these would scan every decision.
             where.append(
@@ -645,12 +636,6 @@ class Tx:
                 " WHERE id = ?", (status, error_code, row["id"]))
         fields = {k: row[k] for k in row.keys() if k != "delivery_status"}
         return OutboxMessage(**{**fields, "media_urls": tuple(json.loads(fields["media_urls"]))})
-
-    def next_outbox_due(self) -> str | None:
-        row = self._one(
-            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_until END)"
-            " FROM outbox WHERE status IN ('pending', 'sending')")
-        return row[0] if row else None
 
     def outbox_rows(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self._all("SELECT * FROM outbox ORDER BY id")]
