@@ -50,6 +50,19 @@ CREATE INDEX IF NOT EXISTS conversations_recently_opened ON conversations (line_
 CREATE INDEX IF NOT EXISTS conversations_recently_closed ON conversations (line_id, closed_at);
 CREATE INDEX IF NOT EXISTS conversations_by_customer ON conversations (customer);
 
+-- The codes a line has handed out, so a new conversation's code is found
+-- without reading the line's history: reusable_at is NULL while an open
+-- conversation holds the code, and a day after it closed otherwise (a late
+-- 'ACK 3' must not land on a stranger's new conversation).
+CREATE TABLE IF NOT EXISTS line_codes (
+    line_id     TEXT    NOT NULL,
+    code        INTEGER NOT NULL,
+    reusable_at TEXT,
+    PRIMARY KEY (line_id, code)
+);
+-- Covering: the smallest free code is read from the index alone, in code order.
+CREATE INDEX IF NOT EXISTS line_codes_in_order ON line_codes (line_id, code, reusable_at);
+
 -- Inbound webhooks already handled, keyed by Twilio's SID, so a retried
 -- webhook gets the same answer and changes nothing.
 CREATE TABLE IF NOT EXISTS inbound_messages (

@@ -517,6 +517,9 @@ def retire(db: Path, only_prefixes: tuple[str, ...] | None = None) -> int:
                     + (" AND (" + " OR ".join("customer LIKE ?" for _ in only_prefixes) + ")"
                        if only_prefixes else ""),
                     (past, past, past, past, *params))
+        # the codes those conversations held are free again, as three days on
+        con.execute("UPDATE line_codes SET reusable_at = ? WHERE (line_id, code) NOT IN"
+                    " (SELECT line_id, code FROM conversations WHERE status = 'open')", (past,))
         con.execute("COMMIT")
         return n
     finally:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, TypeVar
 import aiosqlite
 
 from . import SCHEMA_PATH
-from .clock import Clock, to_text
+from .clock import Clock, from_text, to_text
 from .decisions import Decision, DecisionKind
 
 log = logging.getLogger(__name__)
@@ -258,19 +258,46 @@ class Tx:
                             closed_at=None)
 
     def _free_code(self, line_id: str) -> int:
-        """The smallest code not held by an open conversation of the line and
-        not used by any of its conversations in the last day, so a late
-        'ACK 3' cannot land on a stranger's new conversation."""
-        since = to_text(self.now - CODE_REUSE_AFTER)
-        # The gap is found by SQLite, over indexes, not by fetching every code.
+        """Take the smallest code the line may hand out now, and hold it.
+
+        Reads line_codes, not the conversations: the walk in code order
+        stops at the first free code, so it costs the codes held below it
+        (open conversations and those closed within the day), however long
+        the line's history."""
         row = self._one(
-            "WITH used AS (SELECT code FROM conversations WHERE line_id = ? AND status = 'open'"
-            " UNION SELECT code FROM conversations WHERE line_id = ? AND opened_at >= ?"
-            " UNION SELECT code FROM conversations WHERE line_id = ? AND closed_at >= ?)"
-            " SELECT MIN(candidate) FROM (SELECT 1 AS candidate UNION ALL"
-            " SELECT code + 1 FROM used) WHERE candidate NOT IN (SELECT code FROM used)",
-            (line_id, line_id, since, line_id, since))
-        return int(row[0]) if row and row[0] else 1
+            "SELECT MIN(code) FROM line_codes WHERE line_id = ? AND reusable_at < ?",
+            (line_id, self.now_text))
+        if row is None or row[0] is None:
+            row = self._one("SELECT COALESCE(MAX(code), 0) + 1 FROM line_codes WHERE line_id = ?",
+                            (line_id,))
+        assert row is not None
+        code = int(row[0])
+        self._db.execute(
+            "INSERT INTO line_codes (line_id, code, reusable_at) VALUES (?, ?, NULL)"
+            " ON CONFLICT (line_id, code) DO UPDATE SET reusable_at = NULL", (line_id, code))
+        return code
+
+    def _release_code(self, conversation_id: int) -> None:
+        self._db.execute(
+            "UPDATE line_codes SET reusable_at = ? WHERE (line_id, code) ="
+            " (SELECT line_id, code FROM conversations WHERE id = ?)",
+            (to_text(self.now + CODE_REUSE_AFTER), conversation_id))
+
+    def rebuild_line_codes(self) -> int:
+        """Fill line_codes from the conversations when it is empty (a database
+        from before the table existed); returns how many codes it wrote."""
+        if self._one("SELECT 1 FROM line_codes LIMIT 1") is not None:
+            return 0
+        rows = self._all(
+            "SELECT line_id, code, MAX(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS held,"
+            " MAX(closed_at) AS last_closed FROM conversations GROUP BY line_id, code")
+        codes = [(row["line_id"], row["code"],
+                  None if row["held"] or row["last_closed"] is None
+                  else to_text(from_text(row["last_closed"]) + CODE_REUSE_AFTER))
+                 for row in rows]
+        self._db.executemany(
+            "INSERT INTO line_codes (line_id, code, reusable_at) VALUES (?, ?, ?)", codes)
+        return len(codes)
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         row = self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
@@ -349,6 +376,7 @@ class Tx:
         self._db.execute(
             "UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ?",
             (self.now_text, conversation_id))
+        self._release_code(conversation_id)
         self._settle_pages(conversation_id)
 
     def conversation_texts(self, conversation_id: int, held_only: bool = False
@@ -670,6 +698,9 @@ class Store:
     def _apply_schema(self, tx: Tx) -> None:
         for statement in _split_sql(SCHEMA_PATH.read_text("utf-8")):
             tx._db.execute(statement)
+        rebuilt = tx.rebuild_line_codes()
+        if rebuilt:
+            log.info("rebuilt %d conversation code(s) from the conversations table", rebuilt)
 
     async def close(self) -> None:
         if self._db is not None:

@@ -3,11 +3,15 @@ import sqlite3
 import threading
 import time
 
-import pytest
+from datetime import datetime, timedelta, timezone
 
-from ivr.clock import FrozenClock
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ivr.clock import FrozenClock, to_text
 from ivr.decisions import Channel, Decision, DecisionKind
-from ivr.store import Store
+from ivr.store import Store, Tx
 
 
 @pytest.fixture
@@ -91,16 +95,82 @@ async def test_codes_are_small_unique_while_open_and_not_reused_within_a_day(sto
     other_line = await store.write(lambda tx: tx.open_conversation("x", "+16195550142", "sms"))
     assert (first.code, second.code, other_line.code) == (1, 2, 1)
 
-    def close(tx, conversation_id):
-        tx._db.execute("UPDATE conversations SET status = 'closed', closed_at = ?"
-                             " WHERE id = ?", (tx.now_text, conversation_id))
-    await store.write(lambda tx: close(tx, first.id))
+    await store.write(lambda tx: tx.close_conversation(first.id))
     clock.advance(23 * 3600)
     third = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550144", "sms"))
     assert third.code == 3
     clock.advance(2 * 3600)
     fourth = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550145", "sms"))
     assert fourth.code == 1
+
+
+def _schema_connection():
+    from ivr import SCHEMA_PATH
+    from ivr.store import _split_sql
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    for statement in _split_sql(SCHEMA_PATH.read_text("utf-8")):
+        db.execute(statement)
+    return db
+
+
+def _code_by_the_rule(db, line_id, now):
+    """The rule as first written, over the conversations themselves: the
+    smallest code held by no open conversation of the line and by none
+    closed within the day."""
+    since = to_text(now - timedelta(days=1))
+    taken = {row[0] for row in db.execute(
+        "SELECT code FROM conversations WHERE line_id = ?"
+        " AND (status = 'open' OR closed_at >= ?)", (line_id, since))}
+    code = 1
+    while code in taken:
+        code += 1
+    return code
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["open", "close", "wait"]),
+                          st.sampled_from(["qdn", "x"]),
+                          st.integers(min_value=0, max_value=30)), max_size=60))
+def test_codes_follow_the_rule_whatever_happened_before(steps):
+    db = _schema_connection()
+    now = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    customers = 0
+    for action, line_id, amount in steps:
+        tx = Tx(db, now)
+        if action == "wait":
+            now += timedelta(hours=amount)
+        elif action == "open":
+            expected = _code_by_the_rule(db, line_id, now)
+            customers += 1
+            opened = tx.open_conversation(line_id, f"+1619555{customers:04d}", "sms")
+            assert opened.code == expected
+        else:
+            open_ids = [row[0] for row in db.execute(
+                "SELECT id FROM conversations WHERE line_id = ? AND status = 'open' ORDER BY id",
+                (line_id,))]
+            if open_ids:
+                tx.close_conversation(open_ids[amount % len(open_ids)])
+
+
+async def test_codes_are_rebuilt_for_a_database_from_before_line_codes(tmp_path):
+    store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+    await store.open()
+    held = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550142", "sms"))
+    cooling = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550143", "sms"))
+    await store.write(lambda tx: tx.close_conversation(cooling.id))
+    await store.write(lambda tx: tx._db.execute("DELETE FROM line_codes"))
+    await store.close()
+
+    store = Store(tmp_path / "ivr.sqlite3", store.clock)
+    await store.open()
+    store.clock.advance(3600)
+    third = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550144", "sms"))
+    assert (held.code, cooling.code, third.code) == (1, 2, 3)
+    store.clock.advance(24 * 3600)
+    fourth = await store.write(lambda tx: tx.open_conversation("qdn", "+16195550145", "sms"))
+    assert fourth.code == 2
+    await store.close()
 
 
 async def test_one_open_conversation_per_customer_and_line(store):
