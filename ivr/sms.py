@@ -22,9 +22,6 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("sms", __name__)
 
-FAILED_DELIVERY = {"failed", "undelivered"}
-
-
 def _empty_reply(_: Services, __: MultiDict[str, str]) -> Response:
     # Twilio shows the sender nothing for an empty <Response/>; better than an error text.
     return twiml_response("sms_reply.xml", message=None)
@@ -98,15 +95,11 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
 
     def record(tx: Tx) -> None:
         sent = tx.record_delivery_status(message_sid, message_status, error_code)
-        if sent is None or message_status not in FAILED_DELIVERY:
-            return
-        why = (f"Twilio reports {message_status} (ErrorCode {error_code or 'none'}) for the "
-               f"text to {sent.responder_id or mask(sent.to_number)}")
-        tx.decide(Decision(DecisionKind.DELIVERY_FAILED, Channel.SMS, why,
-                           line_id=sent.line_id, sid=message_sid,
-                           conversation_id=sent.conversation_id, tier=sent.tier,
-                           responder_id=sent.responder_id))
-        texts.page_failed(tx, svc.roster, sent, why)
+        # None: not (yet) ours. A callback can beat the outbox's record of the
+        # send; the outbox reads the stored event when it records the send.
+        if sent is not None:
+            texts.delivery_reported(tx, svc.roster, sent, message_sid, message_status,
+                                    error_code)
 
     await svc.store.write(record)
     event(log, logging.INFO, "delivery status", sid=message_sid, status=message_status,

@@ -142,11 +142,17 @@ class DecisionRow:
 class Tx:
     """One transaction's view of the store. Only valid inside Store.write/read."""
 
-    def __init__(self, db: sqlite3.Connection, now: datetime):
+    def __init__(self, db: sqlite3.Connection, now: datetime,
+                 send_lease: timedelta | None = None):
         self._db = db
         self.now = now
         self.now_text = to_text(now)
         self.enqueued = 0
+        # With a sender in this process (Store.send_lease), messages are
+        # queued already claimed by it and listed here for it to send once
+        # the transaction commits: no claim transaction, no wait for a poll.
+        self._send_lease = send_lease
+        self.claimed: list[OutboxMessage] = []
         # What this transaction did, for whoever listens once it commits (metrics).
         self.decided: list[tuple[str, str | None]] = []
         self.observations: list[tuple[str, float, dict[str, str]]] = []
@@ -604,12 +610,23 @@ class Tx:
                     media_urls: Iterable[str] = (), *, purpose: str,
                     responder_id: str | None = None, tier: int | None = None) -> int:
         self.enqueued += 1
-        return self._insert(
+        media = tuple(media_urls)
+        lease = self._send_lease
+        outbox_id = self._insert(
             "INSERT INTO outbox (decision_id, line_id, conversation_id, purpose, responder_id,"
-            " tier, to_number, from_number, body, media_urls, status, next_attempt_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            " tier, to_number, from_number, body, media_urls, status, attempts, claimed_until,"
+            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (decision_id, line_id, conversation_id, purpose, responder_id, tier, to_number,
-             from_number, body, json.dumps(list(media_urls)), self.now_text, self.now_text))
+             from_number, body, json.dumps(list(media)),
+             "sending" if lease else "pending", 1 if lease else 0,
+             to_text(self.now + lease) if lease else None, self.now_text, self.now_text))
+        if lease:
+            self.claimed.append(OutboxMessage(
+                id=outbox_id, decision_id=decision_id, line_id=line_id,
+                conversation_id=conversation_id, purpose=purpose, responder_id=responder_id,
+                tier=tier, to_number=to_number, from_number=from_number, body=body,
+                media_urls=media, attempts=1))
+        return outbox_id
 
     def claim_due_outbox(self, limit: int, lease: timedelta) -> list[OutboxMessage]:
         """Claim due messages for one sender. A claim is a lease: a process
@@ -628,11 +645,27 @@ class Tx:
                     for row in rows]
         return sorted(messages, key=lambda m: m.id)
 
-    def mark_sent(self, outbox_id: int, message_sid: str, status: str | None) -> None:
+    def mark_sent(self, outbox_id: int, message_sid: str, status: str | None,
+                  sent_at: datetime | None = None) -> tuple[str, str | None] | None:
+        """Record that Twilio accepted the message (`sent_at`, if that was
+        before this transaction). Status callbacks can arrive before this
+        record; the furthest status they reported is folded in and returned
+        as (status, error_code), so the caller can act on it."""
         self._db.execute(
             "UPDATE outbox SET status = 'sent', message_sid = ?, delivery_status = ?,"
             " sent_at = ?, claimed_until = NULL, error = NULL WHERE id = ?",
-            (message_sid, status, self.now_text, outbox_id))
+            (message_sid, status, to_text(sent_at) if sent_at else self.now_text, outbox_id))
+        early = self._all("SELECT status, error_code FROM delivery_events WHERE message_sid = ?"
+                          " ORDER BY id", (message_sid,))
+        if not early:
+            return None
+        furthest = max(early, key=lambda row: _status_rank(row["status"]))
+        error_code = next((row["error_code"] for row in reversed(early) if row["error_code"]),
+                          None)
+        if _status_rank(furthest["status"]) >= _status_rank(status):
+            self._db.execute("UPDATE outbox SET delivery_status = ?, error_code = ? WHERE id = ?",
+                             (furthest["status"], error_code, outbox_id))
+        return furthest["status"], error_code
 
     def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
         self._db.execute(
@@ -676,6 +709,9 @@ class Store:
         self._db: aiosqlite.Connection | None = None
         self._commit_listeners: list[Callable[[Tx], None]] = []
         self._write_lock: int | None = None
+        # Set by the outbox worker while it runs in this process: messages are
+        # then queued claimed for this long (see Tx.claimed).
+        self.send_lease: timedelta | None = None
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -754,7 +790,7 @@ class Store:
         if self._write_lock is not None:
             fcntl.flock(self._write_lock, fcntl.LOCK_EX)
         try:
-            tx = Tx(conn, self.clock.now())
+            tx = Tx(conn, self.clock.now(), self.send_lease)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(tx)

@@ -13,6 +13,7 @@ import base64
 import itertools
 import secrets
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -67,6 +68,9 @@ class FakeTwilio:
     numbers: dict[str, dict] = field(default_factory=dict)   # sid -> IncomingPhoneNumber
     number_updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     failures: list[ScriptedFailure] = field(default_factory=list)
+    # Awaited with each accepted message before its answer is sent: what
+    # Twilio may do meanwhile (post a status callback, take its time).
+    before_answer: Callable[[SentMessage], Awaitable[None]] | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -145,9 +149,11 @@ class FakeTwilio:
         if callback is not None and urlparse(callback).scheme not in ("http", "https"):
             return self._problem(400, 21609, "Invalid StatusCallback URL")
         sid = new_sid("SM")
-        self.messages.append(SentMessage(sid=sid, to=to, from_=sender, body=body,
-                                         media_urls=list(media), status_callback=callback,
-                                         form=fields))
+        sent = SentMessage(sid=sid, to=to, from_=sender, body=body, media_urls=list(media),
+                           status_callback=callback, form=fields)
+        self.messages.append(sent)
+        if self.before_answer is not None:
+            await self.before_answer(sent)
         return web.json_response(self._message_json(sid, to, sender, body, len(media)), status=201)
 
     def _message_json(self, sid: str, to: str, sender: str, body: str, num_media: int) -> dict:
