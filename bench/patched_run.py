@@ -79,7 +79,13 @@ def patch_indexes() -> None:
     ivr.store.Store._apply_schema = _apply_schema
 
 
-PATCHES = {"indexes": patch_indexes}
+def patch_switchinterval() -> None:
+    # The database thread gives up the GIL around every sqlite3 call and must
+    # win it back from the event loop, which by default keeps it up to 5 ms.
+    sys.setswitchinterval(float(os.environ.get("IVR_BENCH_SWITCH_INTERVAL", "0.0005")))
+
+
+PATCHES = {"indexes": patch_indexes, "switchinterval": patch_switchinterval}
 _applied: set[str] = set()
 
 

@@ -21,6 +21,8 @@ def test_twilio_pythons_known_answer_vector():
     assert sign("12345", KNOWN_URL, KNOWN_PARAMS) == KNOWN_SIGNATURE
     assert not checker.valid(url, MultiDict({**KNOWN_PARAMS, "Digits": "1235"}), KNOWN_SIGNATURE)
     assert not checker.valid(url, MultiDict(KNOWN_PARAMS), None)
+    # Headers arrive as latin-1 text; a signature that is not base64 is just wrong.
+    assert not checker.valid(url, MultiDict(KNOWN_PARAMS), "RSOYDt4T1cUTdK1PDd93/VVr8B8\u00e9")
 
 
 async def nothing_stored(harness):
