@@ -67,6 +67,14 @@ DEFAULT_MESSAGES: dict[str, str] = {
                  " are not sent.",
     "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
                     "{% endif %}. Text ON or OFF to change it.",
+    # When the store cannot take a text, the webhook's TwiML carries it instead
+    "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
+                          "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
+                          " not record this text: ACK and replies will not reach the customer,"
+                          " contact them directly.",
+    "reply_unrecorded": "[{{ line_code }}] the line could not take your text just now; nothing"
+                        " was relayed or acknowledged. Try again in a minute, or contact the"
+                        " customer directly.",
     # Spoken on calls
     "greeting": "Thanks for calling {{ line }}. Please hold while we find someone for you.",
     "greeting_after_hours": "Thanks for calling {{ line }}. We are closed right now; we are"
@@ -109,6 +117,8 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "nothing_owned": (),
     "close_confirm": ("code",),
     "opted_out": ("code",),
+    "forward_unrecorded": ("customer", "body", "media"),
+    "reply_unrecorded": (),
     "greeting": (),
     "whisper": ("caller",),
     "voicemail_prompt": (),

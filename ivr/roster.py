@@ -44,19 +44,27 @@ class Roster:
              conversation_id: int | None = None) -> Plan:
         """The first tier from `start` with someone to try, and a decision
         row for each responder passed over on the way."""
-        self.calendars.current()
-        is_open, why_open = line_open(line.hours, tx.now)
-        after_hours = line.hours.after_hours if line.hours else "on_call"
-        overrides = tx.overrides()
-        wanted = wanted_for(is_open, after_hours, lambda rid: self._availability(
-            self.config.responders[rid], tx.now, overrides))
-        choice = choose_tier(tiers, start, wanted)
-        for rid, tier, why in choice.skipped:
+        plan = self._plan(line, tiers, start, tx.now, tx.overrides())
+        for rid, tier, why in plan.choice.skipped:
             tx.decide(Decision(DecisionKind.RESPONDER_SKIPPED, channel,
                                f"{rid} skipped: {why}", line_id=line.id, sid=sid,
                                conversation_id=conversation_id, tier=tier,
                                responder_id=rid))
-        return Plan(choice, is_open, why_open)
+        return plan
+
+    def plan_without_store(self, line: Line, now: datetime) -> Plan:
+        """The first tier as the schedules and calendars have it, when the
+        store cannot be read: overrides (OFF/ON by text) are not known."""
+        return self._plan(line, line.tiers, 0, now, {})
+
+    def _plan(self, line: Line, tiers: Sequence[Sequence[str]], start: int, now: datetime,
+              overrides: dict[str, tuple[str, str | None]]) -> Plan:
+        self.calendars.current()
+        is_open, why_open = line_open(line.hours, now)
+        after_hours = line.hours.after_hours if line.hours else "on_call"
+        wanted = wanted_for(is_open, after_hours, lambda rid: self._availability(
+            self.config.responders[rid], now, overrides))
+        return Plan(choose_tier(tiers, start, wanted), is_open, why_open)
 
     def set_own_availability(self, tx: Tx, responder: Responder,
                              on: bool) -> tuple[str, datetime | None]:

@@ -3,6 +3,7 @@ POST /sms/status (the StatusCallback of every message the service sends)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from quart import Blueprint, Response
@@ -22,9 +23,39 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("sms", __name__)
 
+# How long a failed text's answer waits to learn whether it was stored after all.
+STORED_ANSWER_SECONDS = 2
+
 def _empty_reply(_: Services, __: MultiDict[str, str]) -> Response:
     # Twilio shows the sender nothing for an empty <Response/>; better than an error text.
     return twiml_response("sms_reply.xml", message=None)
+
+
+async def _deliver_unrecorded(svc: Services, form: MultiDict[str, str]) -> Response:
+    """/sms/incoming failed (the store, most likely): the text is carried
+    on by the TwiML answer itself, <Message to=...> for each responder."""
+    line = svc.config.line_for_number(try_normalise(form.get("To")))
+    sender = try_normalise(form.get("From"))
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if line is None or sender is None:
+        return _empty_reply(svc, form)
+    if message_sid:
+        # What failed may have come after the commit: then the text is on its
+        # way already, and its stored answer is the one to give.
+        try:
+            async with asyncio.timeout(STORED_ANSWER_SECONDS):
+                stored = await svc.store.read(lambda tx: tx.inbound_reply(message_sid))
+        except Exception:
+            stored = None
+        if stored is not None:
+            return twiml_text(stored)
+    text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
+                         body=form.get("Body", ""), media=tuple(media_urls(form)))
+    messages = texts.without_store(svc.roster, text, svc.clock.now())
+    event(log, logging.ERROR, "text not recorded; its TwiML answer carries it instead",
+          line=line.id, sid=text.message_sid, **{"from": mask(sender)},
+          to=",".join(mask(to) for to, _ in messages if to) or "-")
+    return twiml_response("sms_unrecorded.xml", messages=messages)
 
 
 def media_urls(form: MultiDict[str, str]) -> list[str]:
@@ -37,7 +68,7 @@ def media_urls(form: MultiDict[str, str]) -> list[str]:
 
 
 @blueprint.post("/sms/incoming")
-@twilio_webhook(Channel.SMS, on_error=_empty_reply)
+@twilio_webhook(Channel.SMS, on_error=_deliver_unrecorded)
 async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     to = try_normalise(form.get("To"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from .config import Config, Line, Responder
@@ -191,6 +191,36 @@ def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
     _forward_follow_up(tx, config, line, conversation, text.body, text.media,
                        text.message_sid, "")
     return None
+
+
+def without_store(roster: Roster, text: Inbound, now: datetime) -> list[tuple[str | None, str]]:
+    """What a text becomes when the store cannot take it: the messages of
+    the webhook's TwiML answer as (to, body), `to` None for the sender.
+    Twilio does not retry a webhook answered 200, so this answer is the
+    text's only way on. A customer's text goes straight to the responders
+    the schedules choose (overrides live in the store, so they are not
+    known) and the customer gets the usual acknowledgement; a responder
+    learns that their text was not processed. Nothing is recorded."""
+    config, line = roster.config, text.line
+    if config.responder_by_phone(line, text.sender) is not None:
+        return [(None, message(line, "reply_unrecorded"))]
+    if customer_keyword(text.body) in ("opt_out", "opt_in"):
+        return []  # Twilio itself enforces and confirms STOP and START
+    try:
+        plan = roster.plan_without_store(line, now)
+        is_open = plan.open
+        paged = (tier_responders(config, line, len(line.tiers) - 1) if plan.choice.exhausted
+                 else [config.responders[rid] for rid in plan.choice.members])
+    except Exception:  # the schedules failing too must not stop the text
+        log.exception("no plan for a text the store could not take; paging the first tier")
+        is_open, paged = True, tier_responders(config, line, 0)
+    page = message(line, "forward_unrecorded", customer=display(text.sender), body=text.body,
+                   media=list(text.media))
+    messages: list[tuple[str | None, str]] = [
+        (responder.phone, part) for responder in paged for part in split_sms(page)]
+    messages.append((None, message(line, "ack" if is_open else "ack_after_hours",
+                                   responder=names(paged))))
+    return messages
 
 
 def _flood_window_end(line: Line, conversation: Conversation):

@@ -4,6 +4,7 @@ that Twilio always gets valid TwiML back, never a bare 500."""
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 from functools import wraps
 from typing import Any, Awaitable, Callable
@@ -61,7 +62,11 @@ def services() -> Services:
     return current_app.extensions["ivr"]
 
 
-def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str, str]], Response]) -> Callable[[Handler], Callable[..., Awaitable[Response]]]:
+ErrorAnswer = Callable[[Services, MultiDict[str, str]], "Response | Awaitable[Response]"]
+
+
+def twilio_webhook(channel: Channel, on_error: ErrorAnswer
+                   ) -> Callable[[Handler], Callable[..., Awaitable[Response]]]:
     """Wrap a handler: reject unsigned requests with 403 before anything is
     read or stored, and turn any failure inside into `on_error`'s TwiML."""
 
@@ -93,7 +98,8 @@ def twilio_webhook(channel: Channel, on_error: Callable[[Services, MultiDict[str
                                       f"{request.path}; Twilio was answered with fallback TwiML")
                 svc.metrics.webhooks.labels(route, "200-fallback").inc()
                 try:
-                    return on_error(svc, form)
+                    answer = on_error(svc, form)
+                    return await answer if inspect.isawaitable(answer) else answer
                 except Exception:
                     log.exception("the error answer failed too path=%s", request.path)
                     return twiml_response("sms_reply.xml", message=None)

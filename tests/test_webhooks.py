@@ -69,6 +69,50 @@ async def test_a_failure_inside_a_handler_answers_valid_twiml(harness, caplog):
     # The decision log still works, and says what happened.
     last = (await harness.decisions())[-1]
     assert last.kind == "handler_error" and "OperationalError" in last.reason
+    # Nothing could be stored, so the answer itself carries the text on.
+    assert [m.get("to") for m in response.twiml.iter("Message")] == [SERGIO, None]
+
+
+def carried(response):
+    return [(m.get("to"), m.text) for m in response.twiml.iter("Message")]
+
+
+async def test_a_text_the_store_cannot_take_reaches_the_responder_in_the_twiml(harness, caplog):
+    await harness.store.close()  # the disk is gone, the database with it
+    response = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Dumpster is on fire")
+    assert response.status == 200
+    assert carried(response) == [
+        (SERGIO, "[QDN] +1 619-555-0142: Dumpster is on fire - the line could not record this "
+                 "text: ACK and replies will not reach the customer, contact them directly."),
+        (None, "Thanks, we got your message. Sergio will reply shortly.")]
+    assert "text not recorded; its TwiML answer carries it instead" in caplog.text
+    assert CUSTOMER not in caplog.text and SERGIO not in caplog.text
+    assert "Dumpster" not in caplog.text
+
+
+async def test_a_responders_text_the_store_cannot_take_is_answered_as_not_processed(harness):
+    await harness.store.close()
+    response = await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    assert carried(response) == [(None, "[QDN] the line could not take your text just now; "
+                                        "nothing was relayed or acknowledged. Try again in a "
+                                        "minute, or contact the customer directly.")]
+
+
+async def test_a_text_already_handled_keeps_its_answer_when_writes_fail(harness):
+    first = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hi",
+                                      message_sid="SMretried")
+    await harness.deliver_outbox()
+    # The disk fills up: reads still work, every write is refused.
+    db = sqlite3.connect(harness.store.path)
+    db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON decisions"
+               " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    db.close()
+    again = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hi",
+                                      message_sid="SMretried")
+    # The retry is answered as the first time, and the text is not paged twice.
+    assert again.body == first.body
+    assert carried(again) == [(None, "Thanks, we got your message. Sergio will reply shortly.")]
+    assert len(harness.fake.messages_to(SERGIO)) == 1
 
 
 async def test_healthz_says_whether_the_database_answers(harness):
