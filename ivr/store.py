@@ -767,14 +767,26 @@ class Store:
         is shielded, so a cancelled caller (a client that hung up) leaves it
         to finish whole."""
         task = asyncio.ensure_future(self._run(self._write_now, fn))
-        task.add_done_callback(_retrieve_exception)
-        tx, result = await asyncio.shield(task)
+        # Listeners run from the task, not after the await below: a caller
+        # cancelled meanwhile never gets there, and what its transaction
+        # queued must still be sent. Added before shield's own callback, they
+        # still run before the caller resumes.
+        task.add_done_callback(self._after_write)
+        _, result = await asyncio.shield(task)
+        return result
+
+    def _after_write(self, task: asyncio.Task[tuple[Tx, Any]]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            _retrieve_exception(task)
+            return
+        tx, _ = task.result()
         for listener in self._commit_listeners:
             try:
                 listener(tx)
             except Exception:  # a listener must never undo a committed write's caller
                 log.exception("a commit listener failed")
-        return result
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         _, result = await self._run(self._read_now, fn)

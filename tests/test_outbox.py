@@ -105,3 +105,23 @@ async def test_many_texts_at_once_are_each_sent_once(running, fake_twilio):
     assert {(r["status"], r["attempts"]) for r in pages} == {("sent", 1)}
     assert len({r["message_sid"] for r in pages}) == len(customers)
     assert len(fake_twilio.messages_to(SERGIO)) == len(customers)
+
+
+async def test_a_message_queued_by_a_cancelled_request_is_still_sent_at_once(
+        running, fake_twilio):
+    """Quart cancels a handler whose client hung up; its transaction still
+    commits whole, and what it queued must not wait for its lease to end."""
+    services, _ = running
+
+    def queue(tx):
+        decision_id = tx.decide(Decision(DecisionKind.MESSAGE_FORWARDED, Channel.SMS, "test",
+                                         line_id="qdn"))
+        tx.enqueue_sms(decision_id, "qdn", None, SERGIO, LINE, "hung up", purpose="page")
+    request = asyncio.ensure_future(services.store.write(queue))
+    await asyncio.sleep(0)  # the transaction is on its way to the database thread
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    # The clock stands still, so no poll can claim it: only the direct send can.
+    await until(lambda: fake_twilio.messages_to(SERGIO))
+    assert [m.body for m in fake_twilio.messages_to(SERGIO)] == ["hung up"]
