@@ -3,7 +3,7 @@ one endpoint, and print where the time goes.
 
     python bench/profile.py [--endpoint sms|ack|voice|dial] [--connections 64]
                             [--requests 3000] [--workers 2] [--db PATH] [--gil]
-                            [--patches indexes]
+                            [--patches indexes] [--no-spy]
 
 Writes bench/profiles/<endpoint>-<pid>.txt (py-spy's collapsed stacks) and
 prints, per worker, the share of samples in which each of our functions and
@@ -95,6 +95,8 @@ def main() -> int:
     parser.add_argument("--db", help="an existing database to serve (copied first)")
     parser.add_argument("--gil", action="store_true", help="only samples holding the GIL")
     parser.add_argument("--rate", type=int, default=250)
+    parser.add_argument("--no-spy", action="store_true",
+                        help="only the load run's figures, no sampling (for quick A/B runs)")
     parser.add_argument("--patches", default="", help="as bench/run.py --patches")
     args = parser.parse_args()
     ns = argparse.Namespace(quick=True, requests=args.requests, workers=args.workers,
@@ -127,7 +129,7 @@ def main() -> int:
         else:
             requests, _ = bench.new_texts(url, args.requests, "t")
         spies = []
-        for pid in service.worker_pids:
+        for pid in ([] if args.no_spy else service.worker_pids):
             tag = f"-{args.patches.replace(',', '+')}" if args.patches else ""
             path = out_dir / f"{args.endpoint}-{args.connections}{tag}-{pid}.txt"
             cmd = [PYSPY, "record", "--pid", str(pid), "--format", "raw", "--output", str(path),

@@ -1010,6 +1010,10 @@ class Bench:
                 timers.append((cid, 0, due[cid]))
             con.executemany("INSERT INTO conversations (id, line_id, customer, code, origin,"
                             " status, tier, opened_at) VALUES (?,?,?,?,?,?,?,?)", conversations)
+            # the codes they hold, as the service's own open_conversation records them
+            con.executemany("INSERT INTO line_codes (line_id, code, reusable_at) VALUES (?, ?, NULL)"
+                            " ON CONFLICT (line_id, code) DO UPDATE SET reusable_at = NULL",
+                            [(c[1], c[3]) for c in conversations])
             con.executemany("INSERT INTO inbound_messages (message_sid, line_id, sender,"
                             " conversation_id, body, media_urls, received_at, reply_twiml)"
                             " VALUES (?,?,?,?,?,'[]',?,'')", inbound)
