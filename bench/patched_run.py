@@ -85,7 +85,20 @@ def patch_switchinterval() -> None:
     sys.setswitchinterval(float(os.environ.get("IVR_BENCH_SWITCH_INTERVAL", "0.0005")))
 
 
-PATCHES = {"indexes": patch_indexes, "switchinterval": patch_switchinterval}
+def patch_poll_only() -> None:
+    # The outbox as before 247b2a3: messages queued pending and sent by the
+    # poll, to see what sending straight from the commit costs the webhook.
+    import ivr.outbox
+    start = ivr.outbox.OutboxWorker.start
+
+    def start_without_claims(self):  # type: ignore[no-untyped-def]
+        start(self)
+        self.store.send_lease = None
+    ivr.outbox.OutboxWorker.start = start_without_claims
+
+
+PATCHES = {"indexes": patch_indexes, "switchinterval": patch_switchinterval,
+           "poll_only": patch_poll_only}
 _applied: set[str] = set()
 
 
