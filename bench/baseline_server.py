@@ -1,5 +1,7 @@
 """Serve bench/baseline_app.py (or --app quart_floor:app) on Hypercorn with
-the settings ivr/server.py uses for the service (same worker count, no access log, asyncio workers).
+the settings ivr/server.py uses for the service: the same worker count, no
+access log, and the same event loop (uvloop where it is installed, as
+ivr.server chooses; otherwise asyncio).
 
     python bench/baseline_server.py --bind 127.0.0.1:PORT --workers 2
 """
@@ -29,6 +31,12 @@ def main() -> int:
     config.workers = 0 if args.workers == 1 else args.workers
     config.accesslog = None
     config.graceful_timeout = 10
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        config.worker_class = "uvloop"
     return run(config)
 
 
