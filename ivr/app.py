@@ -19,7 +19,7 @@ from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
 from .roster import Roster
 from .secrets import Secrets
 from .services import Services
-from .store import Store
+from .store import Checkpointer, Store
 from .timers import TimerWorker
 from .dashboard import session_key
 from .webhooks import SignatureChecker
@@ -51,6 +51,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     store.on_commit(metrics.after_commit)
     outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics)
     timers = TimerWorker(store, roster, clock)
+    checkpointer = Checkpointer(store)
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -77,6 +78,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         await calendars.refresh()
         await gateway.start()
         if background:
+            checkpointer.start()
             outbox.start()
             timers.start()
             calendars.start()
@@ -88,6 +90,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         await calendars.stop()
         await timers.stop()
         await outbox.stop()
+        await checkpointer.stop()
         await gateway.close()
         await store.close()
 

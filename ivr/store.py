@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any, Callable, Iterable, TypeVar
 import aiosqlite
 
 from . import SCHEMA_PATH
+from .background import BackgroundWorker
 from .clock import Clock, from_text, to_text
 from .decisions import Decision, DecisionKind
 
@@ -38,6 +40,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5_000
+DEFAULT_AUTOCHECKPOINT_PAGES = 1_000  # SQLite's own default
+# With the Checkpointer running, a commit still checkpoints once the log is
+# this long: a passive checkpoint copies the log but cannot let it start
+# over while writes never pause, and only a checkpoint that finishes with
+# no write after it can. By then the Checkpointer has copied all but the
+# last half second, so the commit's checkpoint has little left to do.
+BACKSTOP_AUTOCHECKPOINT_PAGES = 16_000
+CHECKPOINT_SECONDS = 0.5
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 CODE_REUSE_AFTER = timedelta(days=1)
 
 
@@ -727,6 +738,8 @@ class Store:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
+        # After a checkpoint lets the log start over, cut its file back to this.
+        await db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self._db = db
         # BEGIN IMMEDIATE serialises the schema across workers starting at once.
         await self.write(self._apply_schema)
@@ -745,6 +758,14 @@ class Store:
         if self._write_lock is not None:
             os.close(self._write_lock)
             self._write_lock = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    async def set_autocheckpoint(self, pages: int) -> None:
+        """Checkpoint at COMMIT once the log has `pages` pages; 0: never."""
+        await self._connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
     def on_commit(self, listener: Callable[[Tx], None]) -> None:
         """Call `listener(tx)` after each write transaction commits."""
@@ -823,6 +844,68 @@ class Store:
         if self._db is None:
             raise RuntimeError("the store is not open")
         return self._db
+
+
+class Checkpointer(BackgroundWorker):
+    """Copies the write-ahead log back into the database file off the
+    request path. By default SQLite checkpoints inside whichever COMMIT
+    takes the log past 1,000 pages, and that transaction, and every writer
+    queued behind the write lock, waits for it: at one connection that was
+    a third of a text's p99 (bench/README.md, item 16). While this runs, a
+    passive checkpoint, which never blocks a writer, runs every half second
+    on a connection of its own in a thread of its own, and commits
+    checkpoint only as a backstop (BACKSTOP_AUTOCHECKPOINT_PAGES)."""
+
+    name = "ivr-checkpointer"
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._conn: sqlite3.Connection | None = None
+        # A cancelled checkpoint still runs on in its thread: closing waits for it.
+        self._using = threading.Lock()
+
+    def start(self) -> None:
+        if self.store.path == ":memory:":
+            return
+        self._conn = sqlite3.connect(self.store.path, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 0")  # busy: another worker is checkpointing
+        super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._conn is not None:
+            if self.store.is_open:
+                await self.store.set_autocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES)
+            await self.checkpoint()
+            await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._using:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    async def _run(self) -> None:
+        await self.store.set_autocheckpoint(BACKSTOP_AUTOCHECKPOINT_PAGES)
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            await self.checkpoint()
+
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """(busy, pages in the log, pages copied back), or None if it failed."""
+        return await asyncio.to_thread(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> tuple[int, int, int] | None:
+        with self._using:
+            if self._conn is None:
+                return None
+            try:
+                row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed (%s); trying again shortly", exc)
+                return None
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
 def _select_one(tx: Tx) -> int:

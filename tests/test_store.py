@@ -212,3 +212,24 @@ async def test_delivery_status_keeps_the_furthest_and_every_event(store):
     events = await store.read(lambda tx: tx._all("SELECT status FROM delivery_events"))
     assert [e[0] for e in events] == ["delivered", "sent"]
     assert await store.write(lambda tx: tx.record_delivery_status("SMunknown", "sent", None)) is None
+
+
+async def test_the_checkpointer_takes_checkpoints_off_the_commit_path(store):
+    from ivr.store import Checkpointer
+
+    async def autocheckpoint():
+        return await store.read(lambda tx: tx._one("PRAGMA wal_autocheckpoint")[0])
+    assert await autocheckpoint() == 1000
+    checkpointer = Checkpointer(store)
+    checkpointer.start()
+    for _ in range(200):
+        if await autocheckpoint() == 16000:
+            break
+        await asyncio.sleep(0.01)
+    assert await autocheckpoint() == 16000  # commits checkpoint only as a backstop
+    for n in range(50):
+        await store.write(lambda tx: tx.decide(decision(reason=f"write {n}")))
+    busy, in_log, copied = await checkpointer.checkpoint()
+    assert busy == 0 and in_log > 0 and copied == in_log
+    await checkpointer.stop()
+    assert await autocheckpoint() == 1000  # without it, commits checkpoint again
