@@ -145,7 +145,8 @@ def main() -> int:
         s = bench.summarise([run])
         print(f"{args.endpoint} at {args.connections}: {s['rps']:.0f} req/s, p50 "
               f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, cpu {s['cpu_s_per_1000']:.2f} "
-              f"s/1000, errors {s['errors']}")
+              f"s/1000, errors {s['errors']}, RSS MB "
+              + " ".join(f"{v:.1f}" for v in service.rss().values() if v is not None))
         for spy, _ in spies:
             b.procs.stop(spy, seconds=30, sig=bench.signal.SIGINT)  # py-spy writes, then exits
         for _, path in spies:
