@@ -149,7 +149,19 @@ def patch_no_checkpointer() -> None:
     ivr.store.Checkpointer.start = lambda self: None  # type: ignore[method-assign]
 
 
-PATCHES = {"no_checkpointer": patch_no_checkpointer, "gc": patch_gc, "bgcheckpoint": patch_bgcheckpoint, "uvloop": patch_uvloop, "indexes": patch_indexes, "switchinterval": patch_switchinterval,
+def patch_defer_send() -> None:
+    # Start a commit's sends one loop turn later, after the webhook's handler
+    # has resumed and written its answer.
+    import asyncio
+    import ivr.outbox
+    spawn = ivr.outbox.OutboxWorker._spawn_send
+
+    def deferred(self, message, claimed_at):  # type: ignore[no-untyped-def]
+        asyncio.get_running_loop().call_soon(spawn, self, message, claimed_at)
+    ivr.outbox.OutboxWorker._spawn_send = deferred
+
+
+PATCHES = {"defer_send": patch_defer_send, "no_checkpointer": patch_no_checkpointer, "gc": patch_gc, "bgcheckpoint": patch_bgcheckpoint, "uvloop": patch_uvloop, "indexes": patch_indexes, "switchinterval": patch_switchinterval,
            "poll_only": patch_poll_only,
            # SQLite reads pages through a memory map instead of a read() each
            "mmap": patch_pragma("PRAGMA mmap_size = 268435456"),
