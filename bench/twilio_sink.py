@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this copy's ivr
 
 from aiohttp import web  # noqa: E402
 
 from fake_twilio import FakeTwilio  # noqa: E402
+from ivr.local_twilio import serve  # noqa: E402
 
 
 class TimedFakeTwilio(FakeTwilio):
@@ -36,12 +38,7 @@ class TimedFakeTwilio(FakeTwilio):
         app.router.add_get("/bench/messages", self._bench_messages)
         app.router.add_get("/bench/state", self._bench_state)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app, backlog=1024)
         return self
 
     async def _timed_create_message(self, request: web.Request) -> web.Response:

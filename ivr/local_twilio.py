@@ -27,6 +27,18 @@ LOCAL_API_KEY = "SK" + "10ca1" + "0" * 27
 _sids = itertools.count(1)
 
 
+async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0,
+                backlog: int = 100) -> tuple[web.AppRunner, str]:
+    """Serve `app` on host:port (0: a free port); returns the runner to clean
+    up and the base URL. The fakes in tests/ and bench/ are served the same way."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=backlog)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://{host}:{bound}"
+
+
 class LocalTwilio:
     def __init__(self, auth_token: str, out: TextIO, name_for: Callable[[str], str],
                  host: str = "127.0.0.1", port: int = 0):
@@ -74,12 +86,7 @@ class LocalTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._message)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self._call)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://{self.host}:{port}"
+        runner, self.url = await serve(app, self.host, self.port)
         return runner
 
     async def _message(self, request: web.Request) -> web.Response:

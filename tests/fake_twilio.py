@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
+from ivr.local_twilio import serve
+
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 API_KEY = "SK" + "0" * 31 + "2"
 API_SECRET = "fake-api-secret-not-real"
@@ -82,12 +84,7 @@ class FakeTwilio:
         app.router.add_get(base + "/IncomingPhoneNumbers.json", self._list_numbers)
         app.router.add_post(base + "/IncomingPhoneNumbers/{sid}.json", self._update_number)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def stop(self) -> None:

@@ -54,6 +54,8 @@ from urllib.parse import parse_qs
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
+from ivr.local_twilio import serve
+
 REPO = Path(__file__).resolve().parents[1]
 PRISM_DIR = REPO / "tools" / "prism"
 PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
@@ -277,12 +279,7 @@ class RecordingProxy:
         self._session = ClientSession(timeout=ClientTimeout(total=30), auto_decompress=True)
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def stop(self) -> None:
