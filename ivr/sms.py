@@ -10,6 +10,7 @@ from quart import Blueprint, Response
 from werkzeug.datastructures import MultiDict
 
 from . import texts
+from .config import Line
 from .logs import event
 from .decisions import Channel, Decision, DecisionKind
 from .phone import mask, try_normalise
@@ -26,6 +27,16 @@ blueprint = Blueprint("sms", __name__)
 # How long a failed text's answer waits to learn whether it was stored after all.
 STORED_ANSWER_SECONDS = 2
 
+
+def _message_sid(form: MultiDict[str, str]) -> str:
+    return form.get("MessageSid") or form.get("SmsSid") or ""
+
+
+def _inbound(line: Line, sender: str, form: MultiDict[str, str]) -> texts.Inbound:
+    return texts.Inbound(line=line, sender=sender, message_sid=_message_sid(form),
+                         body=form.get("Body", ""), media=tuple(media_urls(form)))
+
+
 def _empty_reply(_: Services, __: MultiDict[str, str]) -> Response:
     # Twilio shows the sender nothing for an empty <Response/>; better than an error text.
     return twiml_response("sms_reply.xml", message=None)
@@ -36,7 +47,7 @@ async def _deliver_unrecorded(svc: Services, form: MultiDict[str, str]) -> Respo
     on by the TwiML answer itself, <Message to=...> for each responder."""
     line = svc.config.line_for_number(try_normalise(form.get("To")))
     sender = try_normalise(form.get("From"))
-    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    message_sid = _message_sid(form)
     if line is None or sender is None:
         return _empty_reply(svc, form)
     if message_sid:
@@ -49,8 +60,7 @@ async def _deliver_unrecorded(svc: Services, form: MultiDict[str, str]) -> Respo
             stored = None
         if stored is not None:
             return twiml_text(stored)
-    text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
-                         body=form.get("Body", ""), media=tuple(media_urls(form)))
+    text = _inbound(line, sender, form)
     messages = texts.without_store(svc.roster, text, svc.clock.now())
     event(log, logging.ERROR, "text not recorded; its TwiML answer carries it instead",
           line=line.id, sid=text.message_sid, **{"from": mask(sender)},
@@ -70,7 +80,7 @@ def media_urls(form: MultiDict[str, str]) -> list[str]:
 @blueprint.post("/sms/incoming")
 @twilio_webhook(Channel.SMS, on_error=_deliver_unrecorded)
 async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
-    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    message_sid = _message_sid(form)
     to = try_normalise(form.get("To"))
     line = svc.config.line_for_number(to)
     sender = try_normalise(form.get("From"))
@@ -89,8 +99,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
               line=line.id, sid=message_sid or None)
         return twiml_response("sms_reply.xml", message=None)
 
-    text = texts.Inbound(line=line, sender=sender, message_sid=message_sid,
-                         body=form.get("Body", ""), media=tuple(media_urls(form)))
+    text = _inbound(line, sender, form)
 
     def handle(tx: Tx) -> str:
         stored = tx.inbound_reply(message_sid)
@@ -118,7 +127,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
 @blueprint.post("/sms/status")
 @twilio_webhook(Channel.SMS, on_error=_empty_reply)
 async def status(svc: Services, form: MultiDict[str, str]) -> Response:
-    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    message_sid = _message_sid(form)
     message_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     error_code = form.get("ErrorCode") or None
     if not message_sid or not message_status:
