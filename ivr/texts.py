@@ -16,7 +16,7 @@ from typing import Sequence
 from .config import Config, Line, Responder
 from .decisions import Channel, Decision, DecisionKind
 from .phone import display, mask
-from .roster import Roster
+from .roster import Plan, Roster
 from .routing import (Ack, Close, Presence, Reply, customer_keyword, everyone, joined_texts,
                       message, names, next_tier, parse_responder_text, split_sms,
                       tier_responders)
@@ -113,16 +113,21 @@ def _choose(tx: Tx, roster: Roster, line: Line, start: int, conversation: Conver
                             f"{plan.open_reason}: only on-call responders are paged"
                             + (" (calls go to voicemail)" if mode == "voicemail" else ""),
                             line=line, sid=sid, conversation=conversation))
+    tier, paged = _paged(roster.config, line, plan)
     if plan.choice.exhausted:
-        last = len(line.tiers) - 1
-        fallback = tier_responders(roster.config, line, last)
         tx.decide(_decision(DecisionKind.NOBODY_AVAILABLE,
                             f"nobody is available from tier {start + 1} on; the last tier "
-                            f"({names(fallback)}) is paged anyway", line=line, sid=sid,
-                            conversation=conversation, tier=last))
-        return last, fallback, plan.open
-    members = [roster.config.responders[rid] for rid in plan.choice.members]
-    return plan.choice.index, members, plan.open
+                            f"({names(paged)}) is paged anyway", line=line, sid=sid,
+                            conversation=conversation, tier=tier))
+    return tier, paged, plan.open
+
+
+def _paged(config: Config, line: Line, plan: Plan) -> tuple[int, list[Responder]]:
+    """The tier a plan pages, and who is in it: with nobody available, the last."""
+    if plan.choice.exhausted:
+        last = len(line.tiers) - 1
+        return last, tier_responders(config, line, last)
+    return plan.choice.index, [config.responders[rid] for rid in plan.choice.members]
 
 
 # -- a customer's text ---------------------------------------------------------------
@@ -208,9 +213,7 @@ def without_store(roster: Roster, text: Inbound, now: datetime) -> list[tuple[st
         return []  # Twilio itself enforces and confirms STOP and START
     try:
         plan = roster.plan_without_store(line, now)
-        is_open = plan.open
-        paged = (tier_responders(config, line, len(line.tiers) - 1) if plan.choice.exhausted
-                 else [config.responders[rid] for rid in plan.choice.members])
+        is_open, (_, paged) = plan.open, _paged(config, line, plan)
     except Exception:  # the schedules failing too must not stop the text
         log.exception("no plan for a text the store could not take; paging the first tier")
         is_open, paged = True, tier_responders(config, line, 0)
