@@ -282,11 +282,10 @@ class Tx:
         (open conversations and those closed within the day), however long
         the line's history."""
         row = self._one(
-            "SELECT MIN(code) FROM line_codes WHERE line_id = ? AND reusable_at < ?",
-            (line_id, self.now_text))
-        if row is None or row[0] is None:
-            row = self._one("SELECT COALESCE(MAX(code), 0) + 1 FROM line_codes WHERE line_id = ?",
-                            (line_id,))
+            "SELECT COALESCE("
+            " (SELECT MIN(code) FROM line_codes WHERE line_id = ? AND reusable_at < ?),"
+            " (SELECT COALESCE(MAX(code), 0) + 1 FROM line_codes WHERE line_id = ?))",
+            (line_id, self.now_text, line_id))
         assert row is not None
         code = int(row[0])
         self._db.execute(
@@ -660,23 +659,20 @@ class Tx:
                   sent_at: datetime | None = None) -> tuple[str, str | None] | None:
         """Record that Twilio accepted the message (`sent_at`, if that was
         before this transaction). Status callbacks can arrive before this
-        record; the furthest status they reported is folded in and returned
-        as (status, error_code), so the caller can act on it."""
+        record; those stored are applied now, and the furthest one that moved
+        the row on is returned as (status, error_code) for the caller to act on."""
         self._db.execute(
             "UPDATE outbox SET status = 'sent', message_sid = ?, delivery_status = ?,"
             " sent_at = ?, claimed_until = NULL, error = NULL WHERE id = ?",
             (message_sid, status, to_text(sent_at) if sent_at else self.now_text, outbox_id))
-        early = self._all("SELECT status, error_code FROM delivery_events WHERE message_sid = ?"
-                          " ORDER BY id", (message_sid,))
-        if not early:
-            return None
-        furthest = max(early, key=lambda row: _status_rank(row["status"]))
-        error_code = next((row["error_code"] for row in reversed(early) if row["error_code"]),
-                          None)
-        if _status_rank(furthest["status"]) >= _status_rank(status):
-            self._db.execute("UPDATE outbox SET delivery_status = ?, error_code = ? WHERE id = ?",
-                             (furthest["status"], error_code, outbox_id))
-        return furthest["status"], error_code
+        reported: tuple[str, str | None] | None = None
+        for early in self._all("SELECT status, error_code FROM delivery_events"
+                               " WHERE message_sid = ? ORDER BY id", (message_sid,)):
+            if self._advance_delivery(outbox_id, reported[0] if reported else status,
+                                      early["status"], early["error_code"]):
+                reported = (early["status"],
+                            early["error_code"] or (reported[1] if reported else None))
+        return reported
 
     def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
         self._db.execute(
@@ -702,12 +698,20 @@ class Tx:
             (message_sid,))
         if row is None:
             return None
-        if _status_rank(status) >= _status_rank(row["delivery_status"]):
-            self._db.execute(
-                "UPDATE outbox SET delivery_status = ?, error_code = COALESCE(?, error_code)"
-                " WHERE id = ?", (status, error_code, row["id"]))
+        self._advance_delivery(row["id"], row["delivery_status"], status, error_code)
         fields = {k: row[k] for k in row.keys() if k != "delivery_status"}
         return OutboxMessage(**{**fields, "media_urls": tuple(json.loads(fields["media_urls"]))})
+
+    def _advance_delivery(self, outbox_id: int, current: str | None, status: str,
+                          error_code: str | None) -> bool:
+        """The outbox row keeps the furthest status reached, since callbacks
+        can arrive out of order; says whether `status` moved it on."""
+        if _status_rank(status) < _status_rank(current):
+            return False
+        self._db.execute(
+            "UPDATE outbox SET delivery_status = ?, error_code = COALESCE(?, error_code)"
+            " WHERE id = ?", (status, error_code, outbox_id))
+        return True
 
     def outbox_rows(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self._all("SELECT * FROM outbox ORDER BY id")]
