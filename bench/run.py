@@ -773,85 +773,71 @@ class Bench:
                    out: dict[str, Any]) -> None:
         db = service.db
         assert db is not None
-        if True:
-            # 1. /sms/incoming: a new customer each time, opening a conversation
-            text_sids: list[str] = []
-            wrong = {"sms": 0, "ack": 0, "voice": 0, "dial": 0}
+        # 1. /sms/incoming: a new customer each time, opening a conversation
+        text_sids: list[str] = []
+        wrong = {"sms": 0, "ack": 0, "voice": 0, "dial": 0}
 
-            def make_texts() -> list[Request]:
-                requests, sids = new_texts(service.url, self.n, "t")
-                text_sids.extend(sids)
-                return requests
+        def make_texts() -> list[Request]:
+            requests, sids = new_texts(service.url, self.n, "t")
+            text_sids.extend(sids)
+            return requests
 
-            def check_sms(run: Run, requests: list[Request]) -> None:
-                wrong["sms"] += sum(1 for r in run.results
-                                    if r and r[2] == 200 and "will reply shortly" not in r[4])
-                cancel_timers(db)  # no ACK timeout of this run may fire in a later one
+        def check_sms(run: Run, requests: list[Request]) -> None:
+            wrong["sms"] += _answered_without(run, "will reply shortly")
+            cancel_timers(db)  # no ACK timeout of this run may fire in a later one
 
-            sink_before = self.sink.count()
-            svc, base, runs, reqs = self._abab(service, baseline, make_texts, level,
-                                               expected_sends=1, check=check_sms)
-            latency = self.text_to_rest(runs, sink_before)
-            states = check_texts(db, text_sids)
-            ok_sids = [sid for run, rq in zip(runs, reqs) for r, sid in
-                       zip(run.results, _sids_of(rq)) if r and r[2] == 200]
-            lost = sum(1 for sid in ok_sids if states.get(sid) != "complete")
-            svc.update({"bad_answers": wrong["sms"], "lost_after_200": lost,
-                        "drift_p50_first_last_10pct": _drift(runs)})
-            out.setdefault("sms_incoming", {})[level] = {
-                "service": svc, "baseline": base, "ratio": ratios(svc, base),
-                "text_to_rest": latency}
-            self._print_row("sms_incoming", level, svc, base)
+        sink_before = self.sink.count()
+        svc, base, runs, reqs = self._abab(service, baseline, make_texts, level,
+                                           expected_sends=1, check=check_sms)
+        latency = self.text_to_rest(runs, sink_before)
+        states = check_texts(db, text_sids)
+        ok_sids = [sid for run, rq in zip(runs, reqs) for r, sid in
+                   zip(run.results, _sids_of(rq)) if r and r[2] == 200]
+        lost = sum(1 for sid in ok_sids if states.get(sid) != "complete")
+        svc.update({"bad_answers": wrong["sms"], "lost_after_200": lost,
+                    "drift_p50_first_last_10pct": _drift(runs)})
+        self._record(out, "sms_incoming", level, svc, base, text_to_rest=latency)
 
-            # 2. a responder's ACK: takes the latest conversation paged to them
-            def make_acks() -> list[Request]:
-                return acks(service.url, self.n)
+        # 2. a responder's ACK: takes the latest conversation paged to them
+        def make_acks() -> list[Request]:
+            return acks(service.url, self.n)
 
-            def check_ack(run: Run, requests: list[Request]) -> None:
-                wrong["ack"] += sum(1 for r in run.results
-                                    if r and r[2] == 200 and "is yours" not in r[4])
+        def check_ack(run: Run, requests: list[Request]) -> None:
+            wrong["ack"] += _answered_without(run, "is yours")
 
-            svc, base, _, _ = self._abab(service, baseline, make_acks, level, expected_sends=1,
-                                         check=check_ack)
-            svc["bad_answers"] = wrong["ack"]
-            out.setdefault("ack", {})[level] = {"service": svc, "baseline": base,
-                                                "ratio": ratios(svc, base)}
-            self._print_row("ack", level, svc, base)
-            retire(db)
+        svc, base, _, _ = self._abab(service, baseline, make_acks, level, expected_sends=1,
+                                     check=check_ack)
+        svc["bad_answers"] = wrong["ack"]
+        self._record(out, "ack", level, svc, base)
+        retire(db)
 
-            # 3. /voice/incoming, then 4. its Dial action with no-answer: the next tier
-            call_sids: list[str] = []
+        # 3. /voice/incoming, then 4. its Dial action with no-answer: the next tier
+        call_sids: list[str] = []
 
-            def make_calls() -> list[Request]:
-                requests, sids = new_calls(service.url, self.n)
-                call_sids.extend(sids)
-                return requests
+        def make_calls() -> list[Request]:
+            requests, sids = new_calls(service.url, self.n)
+            call_sids.extend(sids)
+            return requests
 
-            def check_voice(run: Run, requests: list[Request]) -> None:
-                wrong["voice"] += sum(1 for r in run.results
-                                      if r and r[2] == 200 and "<Dial" not in r[4])
+        def check_voice(run: Run, requests: list[Request]) -> None:
+            wrong["voice"] += _answered_without(run, "<Dial")
 
-            svc, base, runs, _ = self._abab(service, baseline, make_calls, level,
-                                            check=check_voice)
-            svc["bad_answers"] = wrong["voice"]
-            out.setdefault("voice_incoming", {})[level] = {"service": svc, "baseline": base,
-                                                           "ratio": ratios(svc, base)}
-            self._print_row("voice_incoming", level, svc, base)
-            bodies = [(r[4] if r and r[2] == 200 else None) for run in runs for r in run.results]
-            actions = dial_actions(service.url, zip(bodies, call_sids))
-            chunks = iter([actions[:len(actions) // 2], actions[len(actions) // 2:]])
+        svc, base, runs, _ = self._abab(service, baseline, make_calls, level,
+                                        check=check_voice)
+        svc["bad_answers"] = wrong["voice"]
+        self._record(out, "voice_incoming", level, svc, base)
+        bodies = [(r[4] if r and r[2] == 200 else None) for run in runs for r in run.results]
+        actions = dial_actions(service.url, zip(bodies, call_sids))
+        chunks = iter([actions[:len(actions) // 2], actions[len(actions) // 2:]])
 
-            def check_dial(run: Run, requests: list[Request]) -> None:
-                wrong["dial"] += sum(1 for r in run.results
-                                     if r and r[2] == 200 and BACKUP not in r[4])
+        def check_dial(run: Run, requests: list[Request]) -> None:
+            wrong["dial"] += _answered_without(run, BACKUP)
 
-            svc, base, _, _ = self._abab(service, baseline, lambda: next(chunks), level,
-                                         check=check_dial)
-            svc["bad_answers"] = wrong["dial"]
-            out.setdefault("dial_next_tier", {})[level] = {"service": svc, "baseline": base,
-                                                           "ratio": ratios(svc, base)}
-            self._print_row("dial_next_tier", level, svc, base)
-            retire(db)
+        svc, base, _, _ = self._abab(service, baseline, lambda: next(chunks), level,
+                                     check=check_dial)
+        svc["bad_answers"] = wrong["dial"]
+        self._record(out, "dial_next_tier", level, svc, base)
+        retire(db)
         con = connect(db)
         try:
             out.setdefault("escalations_during_load", {})[level] = con.execute(
@@ -859,6 +845,12 @@ class Bench:
             ).fetchone()[0]
         finally:
             con.close()
+
+    def _record(self, out: dict[str, Any], name: str, level: int, svc: dict[str, Any],
+                base: dict[str, Any], **extra: Any) -> None:
+        out.setdefault(name, {})[level] = {"service": svc, "baseline": base,
+                                           "ratio": ratios(svc, base), **extra}
+        self._print_row(name, level, svc, base)
 
     def _print_row(self, name: str, level: int, svc: dict[str, Any],
                    base: dict[str, Any]) -> None:
@@ -1192,6 +1184,11 @@ def git_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD"),
             "modified": [l[3:] for l in git("status", "--porcelain").splitlines()
                          if l[:2].strip() and not l[3:].startswith("bench/")]}
+
+
+def _answered_without(run: Run, marker: str) -> int:
+    """Answers with HTTP 200 whose body lacks `marker`: the fallback TwiML."""
+    return sum(1 for r in run.results if r and r[2] == 200 and marker not in r[4])
 
 
 def _sids_of(requests: list[Request]) -> list[str]:
