@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response
+from quart import Quart
 
 from . import DASHBOARD_TEMPLATES_PATH
 from .calendars import CalendarCache
 from .clock import Clock, SystemClock
 from .config import Config
+from .conversations.timers import TimerWorker
 from .gateway import TwilioGateway
 from .logs import install_redaction
-from .metrics import Metrics
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
 from .roster import Roster
 from .secrets import Secrets
 from .services import Services
+from .sms import routes as sms_routes
 from .store import Checkpointer, Store
-from .timers import TimerWorker
-from .dashboard import session_key
+from .voice import routes as voice_routes
+from .web import dashboard, health
+from .web import metrics as metrics_routes
+from .web.login import session_key
+from .web.metrics import Metrics
 from .webhooks import SignatureChecker
 
 log = logging.getLogger(__name__)
@@ -45,13 +49,15 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or Store(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
-    calendars = CalendarCache(config.calendars, clock)
-    roster = Roster(config, calendars)
+    roster = Roster(config, CalendarCache(config.calendars, clock))
     metrics = Metrics()
     store.on_commit(metrics.after_commit)
-    outbox = OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics)
-    timers = TimerWorker(store, roster, clock)
-    checkpointer = Checkpointer(store)
+    services = Services(
+        config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
+        signatures=SignatureChecker(secrets.signing_tokens(), base),
+        outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
+        timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
+        public_base_url=base)
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -60,44 +66,38 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_SECURE=base.startswith("https://"),
                       SESSION_COOKIE_NAME="ivr_session", PERMANENT_SESSION_LIFETIME=12 * 3600)
-    app.extensions["ivr"] = Services(
-        config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
-        signatures=SignatureChecker(secrets.signing_tokens(), base), outbox=outbox,
-        timers=timers, roster=roster, metrics=metrics, public_base_url=base)
+    app.extensions["ivr"] = services
+    for blueprint in (sms_routes.blueprint, voice_routes.blueprint, dashboard.blueprint,
+                      metrics_routes.blueprint, health.blueprint):
+        app.register_blueprint(blueprint)
+    _run_with_app(app, services, background)
+    return app
 
-    from . import dashboard, sms, voice
-    app.register_blueprint(sms.blueprint)
-    app.register_blueprint(voice.blueprint)
-    app.register_blueprint(dashboard.blueprint)
-    dashboard.register_metrics(app)
+
+def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
+    """Open the store and start the background workers while the app serves."""
+    checkpointer = Checkpointer(svc.store)
+    calendars = svc.roster.calendars
 
     @app.before_serving
     async def start() -> None:
-        install_redaction(secrets.values())
-        await store.open()
+        install_redaction(svc.secrets.values())
+        await svc.store.open()
         await calendars.refresh()
-        await gateway.start()
+        await svc.gateway.start()
         if background:
             checkpointer.start()
-            outbox.start()
-            timers.start()
+            svc.outbox.start()
+            svc.timers.start()
             calendars.start()
-        log.info("serving %d line(s) from %s; public URL %s", len(config.lines), config.path,
-                 base)
+        log.info("serving %d line(s) from %s; public URL %s", len(svc.config.lines),
+                 svc.config.path, svc.public_base_url)
 
     @app.after_serving
     async def stop() -> None:
         await calendars.stop()
-        await timers.stop()
-        await outbox.stop()
+        await svc.timers.stop()
+        await svc.outbox.stop()
         await checkpointer.stop()
-        await gateway.close()
-        await store.close()
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        if await store.ping():
-            return Response("ok\n", 200, mimetype="text/plain")
-        return Response("database unavailable\n", 503, mimetype="text/plain")
-
-    return app
+        await svc.gateway.close()
+        await svc.store.close()

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
-
-from functools import lru_cache
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
 from .phone import InvalidPhoneNumber, normalise
-from .schedule import (Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window,
-                       zone)
+from .schedule import Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window, zone
 
 
 class ConfigError(Exception):
@@ -30,122 +29,6 @@ class ConfigError(Exception):
         self.fix = fix
         super().__init__(f"{self.path}: {key}: {problem}. Fix: {fix}")
 
-
-# Texts sent by SMS. Operators override them per line under
-# [lines.<id>.messages]; customers' words only ever arrive as variables, so a
-# body full of "{{ }}" is text, never template code.
-DEFAULT_MESSAGES: dict[str, str] = {
-    # To the customer
-    "ack": "Thanks, we got your message. {{ responder }} will reply shortly.",
-    "escalation": "We're still finding someone for you; your message has gone to {{ responder }}.",
-    "taken": "{{ responder }} is on it and will text you from this number.",
-    "closed": "{{ line }} has closed this conversation. Text us again any time.",
-    "ack_after_hours": "Thanks, we got your message. We're closed now; {{ responder }} will"
-                       " reply as soon as they can.",
-    # To responders
-    "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
-               "{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
-    "follow_up": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
-                 "{% if media %} {{ media | join(' ') }}{% endif %}",
-    "moved_on": "[{{ line_code }} #{{ code }}] nobody took it in time; it went to {{ responder }}."
-                " You can still reply ACK {{ code }}.",
-    "unanswered": "[{{ line_code }} #{{ code }}] UNANSWERED: nobody has taken it. {{ customer }}:"
-                  " {{ body }} - reply ACK {{ code }} to take it",
-    "taken_by_other": "[{{ line_code }} #{{ code }}] {{ responder }} took it.",
-    "ack_confirm": "[{{ line_code }} #{{ code }}] is yours. Your replies go to the customer from"
-                   " the line's number; CLOSE {{ code }} when done.",
-    "already_taken": "[{{ line_code }} #{{ code }}] is already taken by {{ responder }}.",
-    "nothing_to_ack": "Nothing is waiting for an ACK on {{ line }}.",
-    "unknown_code": "[{{ line_code }}] there is no open #{{ code }}.",
-    "help": "[{{ line_code }}] you have{% for c in codes %} #{{ c }}{% endfor %}: start your"
-            " reply with the number, e.g. \"{{ codes | first }} On my way\". CLOSE and the"
-            " number closes one.",
-    "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
-                     " to take the one waiting for you.",
-    "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
-    "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
-                 " are not sent.",
-    "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
-                    "{% endif %}. Text ON or OFF to change it.",
-    # When the store cannot take a text, the webhook's TwiML carries it instead
-    "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
-                          "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
-                          " not record this text: ACK and replies will not reach the customer,"
-                          " contact them directly.",
-    "reply_unrecorded": "[{{ line_code }}] the line could not take your text just now; nothing"
-                        " was relayed or acknowledged. Try again in a minute, or contact the"
-                        " customer directly.",
-    # Spoken on calls
-    "greeting": "Thanks for calling {{ line }}. Please hold while we find someone for you.",
-    "greeting_after_hours": "Thanks for calling {{ line }}. We are closed right now; we are"
-                            " trying whoever is on call.",
-    "whisper": "Call for {{ line }} from {{ caller }}. Press 1 to take it.",
-    "voicemail_prompt": "Sorry, nobody could take your call. Please leave a message after the"
-                        " tone, and we will get back to you.",
-    "apology": "Sorry, we are having trouble connecting your call.",
-    "voicemail_after_hours": "Thanks for calling {{ line }}. We are closed right now. Please"
-                             " leave a message after the tone, and we will get back to you.",
-    # Texted about voicemails
-    "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
-                      " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
-                      " {{ recording }} - reply ACK {{ code }} to take it",
-    "transcription_page": "[{{ line_code }} #{{ code }}] the voicemail from {{ customer }} says:"
-                          " {{ transcription }}",
-}
-
-# The variables each message is rendered with (besides line and line_code);
-# a template that uses anything else is refused at start instead of failing
-# when a customer writes in.
-MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
-    "ack": ("responder",),
-    "ack_after_hours": ("responder",),
-    "availability": ("status", "until"),
-    "greeting_after_hours": (),
-    "escalation": ("responder",),
-    "taken": ("responder",),
-    "closed": (),
-    "forward": ("code", "customer", "body", "media"),
-    "follow_up": ("code", "customer", "body", "media"),
-    "moved_on": ("code", "responder"),
-    "unanswered": ("code", "customer", "body", "media"),
-    "taken_by_other": ("code", "responder"),
-    "ack_confirm": ("code",),
-    "already_taken": ("code", "responder"),
-    "nothing_to_ack": (),
-    "unknown_code": ("code",),
-    "help": ("codes",),
-    "nothing_owned": (),
-    "close_confirm": ("code",),
-    "opted_out": ("code",),
-    "forward_unrecorded": ("customer", "body", "media"),
-    "reply_unrecorded": (),
-    "greeting": (),
-    "whisper": ("caller",),
-    "voicemail_prompt": (),
-    "apology": (),
-    "voicemail_after_hours": (),
-    "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
-    "transcription_page": ("code", "customer", "transcription"),
-}
-assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
-
-MESSAGE_SAMPLE: dict[str, Any] = {
-    "line": "Quick Dump Now",
-    "line_code": "QDN",
-    "code": 12,
-    "customer": "+1 619-555-0100",
-    "body": "Hello",
-    "media": ["https://example.com/m.jpg"],
-    "responder": "Sergio",
-    "codes": [3, 12],
-    "caller": "6 1 9, 5 5 5, 0 1 4 2",
-    "status": "off",
-    "until": "Mon 08:00",
-    "time": "6:04 PM",
-    "duration": 42,
-    "transcription": "Hi, the bin is full.",
-    "recording": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
-}
 
 RING_SECONDS_RANGE = (5, 120)  # Twilio's Dial timeout is capped; below 5 s nobody can pick up
 ACK_SECONDS_RANGE = (15, 86_400)
@@ -278,10 +161,18 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
                                              default="ivr.sqlite3")
     default_tz = v.timezone(service, "service.timezone", "UTC")
     calendars = v.calendars(service, "service.calendars")
+    responders = _parse_responders(v, data, default_tz.key)
+    lines = _parse_lines(v, data, responders, default_tz.key)
+    return Config(path=str(path), responders=responders, lines=lines, database=database,
+                  calendars=tuple(_relative_to(path, c) for c in calendars),
+                  _lines_by_number={line.number: line for line in lines.values()})
 
+
+def _parse_responders(v: "_Validator", data: Mapping[str, Any],
+                      default_tz: str) -> dict[str, Responder]:
     responders_raw = v.table(data, "responders", required=True)
     if not responders_raw:
-        raise ConfigError(path, "responders", "no responders are defined",
+        raise ConfigError(v.path, "responders", "no responders are defined",
                           'add at least one [responders.<id>] table with name and phone')
     responders: dict[str, Responder] = {}
     phones: dict[str, str] = {}
@@ -293,60 +184,68 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
         name = v.string(entry, f"{key}.name", "name")
         phone = v.phone(entry, f"{key}.phone")
         schedule = ResponderSchedule(
-            tz=v.timezone(entry, f"{key}.timezone", default_tz.key),
+            tz=v.timezone(entry, f"{key}.timezone", default_tz),
             on_duty=v.windows(entry, f"{key}.on_duty"),
             on_call=v.windows(entry, f"{key}.on_call"))
         if phone in phones:
-            raise ConfigError(path, f"{key}.phone",
+            raise ConfigError(v.path, f"{key}.phone",
                               f"the same number as responders.{phones[phone]}.phone",
                               "give each responder their own phone number")
         phones[phone] = rid
         responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule)
+    return responders
 
+
+def _parse_lines(v: "_Validator", data: Mapping[str, Any], responders: dict[str, Responder],
+                 default_tz: str) -> dict[str, Line]:
     lines_raw = v.table(data, "lines", required=True)
     if not lines_raw:
-        raise ConfigError(path, "lines", "no lines are defined",
+        raise ConfigError(v.path, "lines", "no lines are defined",
                           "add a [lines.<id>] table with name, number and tiers")
+    phones = {responder.phone: rid for rid, responder in responders.items()}
     lines: dict[str, Line] = {}
     by_number: dict[str, Line] = {}
     for lid, entry in lines_raw.items():
         key = f"lines.{lid}"
         v.identifier(lid, key)
         entry = v.table(lines_raw, lid, required=True, key=key)
-        v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
-                                 "ack_seconds", "messages", "voicemail_seconds",
-                                 "call_deadline_seconds", "menu", "hours", "flood_seconds"})
-        name = v.string(entry, f"{key}.name", "name")
-        number = v.phone(entry, f"{key}.number")
-        if number in by_number:
-            raise ConfigError(path, f"{key}.number",
-                              f"the same number as lines.{by_number[number].id}.number",
+        line = _parse_line(v, lid, key, entry, responders, default_tz)
+        if line.number in by_number:
+            raise ConfigError(v.path, f"{key}.number",
+                              f"the same number as lines.{by_number[line.number].id}.number",
                               "each line needs its own Twilio number")
-        if number in phones:
-            raise ConfigError(path, f"{key}.number",
-                              f"the same number as responders.{phones[number]}.phone",
+        if line.number in phones:
+            raise ConfigError(v.path, f"{key}.number",
+                              f"the same number as responders.{phones[line.number]}.phone",
                               "a line's number is the Twilio number, not a responder's phone")
-        code = v.string(entry, f"{key}.code", "code", default=_initials(name))
-        tiers = v.tiers(entry, f"{key}.tiers", responders)
-        ring = v.integer(entry, f"{key}.ring_seconds", "ring_seconds", 20, RING_SECONDS_RANGE)
-        ack = v.integer(entry, f"{key}.ack_seconds", "ack_seconds", 120, ACK_SECONDS_RANGE)
-        messages = v.messages(entry, f"{key}.messages")
-        voicemail = v.integer(entry, f"{key}.voicemail_seconds", "voicemail_seconds", 120,
-                              VOICEMAIL_SECONDS_RANGE)
-        deadline = v.integer(entry, f"{key}.call_deadline_seconds", "call_deadline_seconds",
-                             300, CALL_DEADLINE_RANGE)
-        menu = v.menu(entry, f"{key}.menu", responders)
-        hours = v.hours(entry, f"{key}.hours", default_tz.key)
-        flood = v.integer(entry, f"{key}.flood_seconds", "flood_seconds", 30, FLOOD_SECONDS_RANGE)
-        line = Line(id=lid, name=name, number=number, tiers=tiers, ring_seconds=ring,
-                    ack_seconds=ack, code=code, messages=messages, voicemail_seconds=voicemail,
-                    call_deadline_seconds=deadline, menu=menu, hours=hours, flood_seconds=flood)
-        lines[lid] = line
-        by_number[number] = line
+        lines[lid] = by_number[line.number] = line
+    return lines
 
-    return Config(path=str(path), responders=responders, lines=lines, database=database,
-                  calendars=tuple(_relative_to(path, c) for c in calendars),
-                  _lines_by_number=by_number)
+
+def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
+                responders: dict[str, Responder], default_tz: str) -> Line:
+    v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
+                             "ack_seconds", "messages", "voicemail_seconds",
+                             "call_deadline_seconds", "menu", "hours", "flood_seconds"})
+    name = v.string(entry, f"{key}.name", "name")
+    number = v.phone(entry, f"{key}.number")
+    return Line(
+        id=lid, name=name, number=number,
+        code=v.string(entry, f"{key}.code", "code", default=_initials(name)),
+        tiers=v.tiers(entry, f"{key}.tiers", responders),
+        ring_seconds=v.integer(entry, f"{key}.ring_seconds", "ring_seconds", 20,
+                               RING_SECONDS_RANGE),
+        ack_seconds=v.integer(entry, f"{key}.ack_seconds", "ack_seconds", 120,
+                              ACK_SECONDS_RANGE),
+        messages=v.messages(entry, f"{key}.messages"),
+        voicemail_seconds=v.integer(entry, f"{key}.voicemail_seconds", "voicemail_seconds",
+                                    120, VOICEMAIL_SECONDS_RANGE),
+        call_deadline_seconds=v.integer(entry, f"{key}.call_deadline_seconds",
+                                        "call_deadline_seconds", 300, CALL_DEADLINE_RANGE),
+        menu=v.menu(entry, f"{key}.menu", responders),
+        hours=v.hours(entry, f"{key}.hours", default_tz),
+        flood_seconds=v.integer(entry, f"{key}.flood_seconds", "flood_seconds", 30,
+                                FLOOD_SECONDS_RANGE))
 
 
 def _relative_to(config_path: str | Path, source: str) -> str:

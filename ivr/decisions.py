@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> Any: ...
 
 
 class DecisionKind(StrEnum):
@@ -75,3 +81,15 @@ class Decision:
     conversation_id: int | None = None
     tier: int | None = None
     responder_id: str | None = None
+
+
+def decision(kind: DecisionKind, channel: Channel, reason: str, *,
+             line: "HasId | str | None" = None, sid: str | None = None,
+             conversation: "HasId | int | None" = None, tier: int | None = None,
+             responder_id: str | None = None) -> Decision:
+    """A Decision about a line and a conversation given as objects or as ids."""
+    return Decision(kind, channel, reason,
+                    line_id=line if line is None or isinstance(line, str) else line.id,
+                    sid=sid, tier=tier, responder_id=responder_id,
+                    conversation_id=(conversation if conversation is None
+                                     or isinstance(conversation, int) else conversation.id))

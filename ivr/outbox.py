@@ -15,16 +15,16 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from . import texts
 from .background import BackgroundWorker
 from .clock import Clock
-from .metrics import Metrics
-from .roster import Roster
+from .conversations.delivery import delivery_reported, page_failed
 from .decisions import Channel, Decision, DecisionKind
-from .logs import event
 from .gateway import REQUEST_TIMEOUT_SECONDS, SendError, SendResult, TwilioGateway
+from .logs import event
 from .phone import mask
+from .roster import Roster
 from .store import OutboxMessage, Store, Tx
+from .web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class OutboxWorker(BackgroundWorker):
             early = tx.mark_sent(message.id, result.sid, result.status, accepted_at)
             if early is not None:
                 status, error_code = early
-                texts.delivery_reported(tx, self.roster, message, result.sid, status,
+                delivery_reported(tx, self.roster, message, result.sid, status,
                                         error_code)
 
     def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
@@ -207,6 +207,6 @@ class OutboxWorker(BackgroundWorker):
         tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
                            line_id=message.line_id, conversation_id=message.conversation_id,
                            tier=message.tier, responder_id=message.responder_id))
-        texts.page_failed(tx, self.roster, message, reason)
+        page_failed(tx, self.roster, message, reason)
         event(log, logging.ERROR, "send failed for good", line=message.line_id,
               outbox=message.id, error=str(exc))

@@ -1,9 +1,13 @@
-"""The collaborators one app instance works with, built once by create_app."""
+"""The collaborators one app instance works with, built once by create_app,
+and how a request finds them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from quart import current_app
 
 from .clock import Clock
 from .config import Config
@@ -11,11 +15,11 @@ from .secrets import Secrets
 from .store import Store
 
 if TYPE_CHECKING:
+    from .conversations.timers import TimerWorker
     from .gateway import TwilioGateway
-    from .metrics import Metrics
     from .outbox import OutboxWorker
     from .roster import Roster
-    from .timers import TimerWorker
+    from .web.metrics import Metrics
     from .webhooks import SignatureChecker
 
 
@@ -33,5 +37,11 @@ class Services:
     metrics: "Metrics"
     public_base_url: str
 
-    def callback_url(self, path: str) -> str:
-        return f"{self.public_base_url}{path}"
+    def callback_url(self, path: str, **query: object) -> str:
+        """A URL Twilio calls back, under the public base URL."""
+        return f"{self.public_base_url}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def current_services() -> Services:
+    """The services of the app handling the current request."""
+    return current_app.extensions["ivr"]

@@ -9,14 +9,14 @@ import logging
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
-from quart import Response, current_app, request
+from quart import Response, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from .logs import event
 from .decisions import Channel, Decision, DecisionKind
-from .services import Services
+from .logs import event
+from .services import Services, current_services
 from .twiml import twiml_response
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,6 @@ def _raw_path() -> str:
     return raw.decode("latin-1") if raw else request.path
 
 
-def services() -> Services:
-    return current_app.extensions["ivr"]
-
-
 ErrorAnswer = Callable[[Services, MultiDict[str, str]], "Response | Awaitable[Response]"]
 
 
@@ -73,7 +69,7 @@ def twilio_webhook(channel: Channel, on_error: ErrorAnswer
     def decorate(handler: Handler) -> Callable[..., Awaitable[Response]]:
         @wraps(handler)
         async def endpoint(**_: Any) -> Response:
-            svc = services()
+            svc = current_services()
             form = await request.form
             url = svc.signatures.url_for(_raw_path(), request.query_string)
             route = request.path

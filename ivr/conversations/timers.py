@@ -1,22 +1,45 @@
-"""Sweeps the store's timers: every worker process runs one, and whichever
-claims a due timer fires it, once, in the transaction that claims it."""
+"""Due timers fire here: an ACK deadline escalates, a flood window's end
+sends what it held. Every worker process runs a TimerWorker, and
+whichever claims a due timer fires it, once, in the transaction that
+claims it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from . import texts
-from .background import BackgroundWorker
-from .clock import Clock, from_text
-from .roster import Roster
-from .store import Store
+from ..background import BackgroundWorker
+from ..clock import Clock, from_text
+from ..roster import Roster
+from ..store import Store, Tx
+from .escalation import escalate
+from .flood import flush_held
 
 log = logging.getLogger(__name__)
 
+TIMER_BATCH = 50
 # How long the sweeper sleeps at most; bounds how late a timer can fire
 # when it was scheduled by another worker process.
 MAX_SLEEP_SECONDS = 0.5
+
+
+def fire_due_timers(tx: Tx, roster: Roster, limit: int = TIMER_BATCH) -> int:
+    config = roster.config
+    timers = tx.claim_due_timers(limit)
+    for timer in timers:
+        conversation = tx.conversation(timer.conversation_id)
+        if timer.kind == "flush":
+            if conversation is not None:
+                flush_held(tx, roster, conversation)
+            continue
+        if conversation is None or conversation.status != "open" or conversation.owner:
+            continue  # taken or closed since; the ACK cancelled it in the same transaction
+        if conversation.tier != timer.tier:
+            continue  # escalated early (a failed delivery) and a newer timer exists
+        line = config.lines.get(conversation.line_id)
+        seconds = line.ack_seconds if line else 0
+        escalate(tx, roster, conversation, f"nobody replied ACK within {seconds} s")
+    return len(timers)
 
 
 class TimerWorker(BackgroundWorker):
@@ -32,9 +55,9 @@ class TimerWorker(BackgroundWorker):
         fired = 0
         while True:
             batch = await self.store.write(
-                lambda tx: texts.fire_due_timers(tx, self.roster, texts.TIMER_BATCH))
+                lambda tx: fire_due_timers(tx, self.roster, TIMER_BATCH))
             fired += batch
-            if batch < texts.TIMER_BATCH:
+            if batch < TIMER_BATCH:
                 return fired
 
     async def _run(self) -> None:
@@ -54,3 +77,4 @@ class TimerWorker(BackgroundWorker):
             except Exception:
                 log.exception("timer sweep failed; trying again shortly")
                 await asyncio.sleep(MAX_SLEEP_SECONDS)
+

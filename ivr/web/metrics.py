@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from quart import Blueprint, Response, request
 
-from .store import Tx
+from ..services import current_services
+from ..store import Tx
+from .login import metrics_authorized
 
 ACK_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
@@ -75,3 +83,23 @@ class Metrics:
             return generate_latest(registry)
         finally:
             registry.unregister(snapshot)
+
+
+blueprint = Blueprint("metrics", __name__)
+
+
+@blueprint.get("/metrics")
+async def metrics() -> Response:
+    svc = current_services()
+    if not await metrics_authorized(request.headers.get("Authorization", "")):
+        return Response("metrics need the operator password (HTTP Basic)\n", 401,
+                        {"WWW-Authenticate": 'Basic realm="ivr metrics"'},
+                        mimetype="text/plain")
+    counts = await svc.store.read(lambda tx: tx.counts())
+    gauges = {
+        "ivr_pending_timers": ("Timers waiting to fire", counts["pending_timers"]),
+        "ivr_open_conversations": ("Conversations not closed", counts["open_conversations"]),
+        "ivr_outbox_unsent": ("Texts queued and not yet sent", counts["outbox_unsent"]),
+    }
+    return Response(svc.metrics.render(gauges), 200,
+                    {"Content-Type": svc.metrics.content_type})

@@ -1,0 +1,54 @@
+"""A text nobody ACKs in time: the next tier with someone available is
+paged, the customer and the responders passed over are told; after the
+last tier everyone on the line is paged once more and the cascade stops."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..decisions import Channel, Decision, DecisionKind, decision
+from ..roster import Roster
+from ..store import Conversation, Tx
+from .paging import choose_tier, page_conversation
+from .sending import send_to_customer, send_to_responder
+from .tiers import everyone, next_tier
+from .wording import message, names
+
+
+def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> None:
+    config = roster.config
+    line = config.lines.get(conversation.line_id)
+    if line is None:
+        tx.decide(Decision(DecisionKind.UNANSWERED, Channel.SMS,
+                           f"{why}; line {conversation.line_id!r} is no longer configured",
+                           line_id=conversation.line_id, conversation_id=conversation.id))
+        return
+    following = next_tier(line, conversation.tier)
+    if following is None:
+        tx.decide(decision(DecisionKind.UNANSWERED, Channel.SMS,
+                           f"{why} at the last tier; everyone on the line is paged once "
+                           "more and the cascade stops", line=line,
+                           conversation=conversation, tier=conversation.tier))
+        page_conversation(tx, line, conversation, everyone(config, line), conversation.tier,
+                          "unanswered", "last call: nobody has taken it")
+        return
+
+    previously = tx.paged_responders(conversation.id)
+    following, upcoming, _ = choose_tier(tx, roster, line, following, conversation)
+    tx.set_tier(conversation.id, following)
+    decision_id = tx.decide(decision(
+        DecisionKind.ESCALATED, Channel.SMS,
+        f"{why}; tier {following + 1} ({names(upcoming)}) is paged",
+        line=line, conversation=conversation, tier=following))
+    page_conversation(tx, line, conversation, upcoming, following, "forward",
+                      f"tier {following + 1} of {len(line.tiers)}: {why}")
+    tx.schedule_timer(conversation.id, following,
+                      tx.now + timedelta(seconds=line.ack_seconds))
+    notice = message(line, "moved_on", code=conversation.code, responder=names(upcoming))
+    for rid in previously:
+        responder = config.responders.get(rid)
+        if responder is not None and responder not in upcoming:
+            send_to_responder(tx, line, conversation, decision_id, responder, notice,
+                              purpose="notice")
+    send_to_customer(tx, line, conversation, decision_id,
+                     message(line, "escalation", responder=names(upcoming)))

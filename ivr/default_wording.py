@@ -1,0 +1,140 @@
+"""The default wording of everything the line says and texts, and the
+variables each template takes. A line overrides any of them under
+[lines.<id>.messages]; ivr.config checks each override renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Texts sent by SMS. Operators override them per line under
+# [lines.<id>.messages]; customers' words only ever arrive as variables, so a
+# body full of "{{ }}" is text, never template code.
+DEFAULT_MESSAGES: dict[str, str] = {
+    # To the customer
+    "ack": "Thanks, we got your message. {{ responder }} will reply shortly.",
+    "escalation": "We're still finding someone for you; your message has gone to {{ responder }}.",
+    "taken": "{{ responder }} is on it and will text you from this number.",
+    "closed": "{{ line }} has closed this conversation. Text us again any time.",
+    "ack_after_hours": "Thanks, we got your message. We're closed now; {{ responder }} will"
+                       " reply as soon as they can.",
+    # To responders
+    "forward": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
+               "{% if media %} {{ media | join(' ') }}{% endif %} - reply ACK to take it",
+    "follow_up": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
+                 "{% if media %} {{ media | join(' ') }}{% endif %}",
+    "moved_on": "[{{ line_code }} #{{ code }}] nobody took it in time; it went to {{ responder }}."
+                " You can still reply ACK {{ code }}.",
+    "unanswered": "[{{ line_code }} #{{ code }}] UNANSWERED: nobody has taken it. {{ customer }}:"
+                  " {{ body }} - reply ACK {{ code }} to take it",
+    "taken_by_other": "[{{ line_code }} #{{ code }}] {{ responder }} took it.",
+    "ack_confirm": "[{{ line_code }} #{{ code }}] is yours. Your replies go to the customer from"
+                   " the line's number; CLOSE {{ code }} when done.",
+    "already_taken": "[{{ line_code }} #{{ code }}] is already taken by {{ responder }}.",
+    "nothing_to_ack": "Nothing is waiting for an ACK on {{ line }}.",
+    "unknown_code": "[{{ line_code }}] there is no open #{{ code }}.",
+    "help": "[{{ line_code }}] you have{% for c in codes %} #{{ c }}{% endfor %}: start your"
+            " reply with the number, e.g. \"{{ codes | first }} On my way\". CLOSE and the"
+            " number closes one.",
+    "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
+                     " to take the one waiting for you.",
+    "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
+    "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
+                 " are not sent.",
+    "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
+                    "{% endif %}. Text ON or OFF to change it.",
+    # When the store cannot take a text, the webhook's TwiML carries it instead
+    "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
+                          "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
+                          " not record this text: ACK and replies will not reach the customer,"
+                          " contact them directly.",
+    "reply_unrecorded": "[{{ line_code }}] the line could not take your text just now; nothing"
+                        " was relayed or acknowledged. Try again in a minute, or contact the"
+                        " customer directly.",
+    # Spoken on calls
+    "greeting": "Thanks for calling {{ line }}. Please hold while we find someone for you.",
+    "greeting_after_hours": "Thanks for calling {{ line }}. We are closed right now; we are"
+                            " trying whoever is on call.",
+    "whisper": "Call for {{ line }} from {{ caller }}. Press 1 to take it.",
+    "voicemail_prompt": "Sorry, nobody could take your call. Please leave a message after the"
+                        " tone, and we will get back to you.",
+    "apology": "Sorry, we are having trouble connecting your call.",
+    "voicemail_after_hours": "Thanks for calling {{ line }}. We are closed right now. Please"
+                             " leave a message after the tone, and we will get back to you.",
+    "voicemail_thanks": "Thank you. We will get back to you. Goodbye.",
+    "voicemail_nothing": "We did not get a message. Goodbye.",
+    "not_in_service": "The number you have called is not in service. Goodbye.",
+    # Spoken to a responder who answers a call (the whisper's outcome)
+    "whisper_connecting": "Connecting you now.",
+    "whisper_declined": "The call was not taken. Goodbye.",
+    "whisper_caller_gone": "The caller has hung up. Goodbye.",
+    "whisper_taken": "Someone else has taken this call. Goodbye.",
+    "whisper_unavailable": "Sorry, this call cannot be connected.",
+    # Texted about voicemails
+    "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
+                      " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
+                      " {{ recording }} - reply ACK {{ code }} to take it",
+    "transcription_page": "[{{ line_code }} #{{ code }}] the voicemail from {{ customer }} says:"
+                          " {{ transcription }}",
+}
+
+# The variables each message is rendered with (besides line and line_code);
+# a template that uses anything else is refused at start instead of failing
+# when a customer writes in.
+MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
+    "ack": ("responder",),
+    "ack_after_hours": ("responder",),
+    "availability": ("status", "until"),
+    "greeting_after_hours": (),
+    "escalation": ("responder",),
+    "taken": ("responder",),
+    "closed": (),
+    "forward": ("code", "customer", "body", "media"),
+    "follow_up": ("code", "customer", "body", "media"),
+    "moved_on": ("code", "responder"),
+    "unanswered": ("code", "customer", "body", "media"),
+    "taken_by_other": ("code", "responder"),
+    "ack_confirm": ("code",),
+    "already_taken": ("code", "responder"),
+    "nothing_to_ack": (),
+    "unknown_code": ("code",),
+    "help": ("codes",),
+    "nothing_owned": (),
+    "close_confirm": ("code",),
+    "opted_out": ("code",),
+    "forward_unrecorded": ("customer", "body", "media"),
+    "reply_unrecorded": (),
+    "greeting": (),
+    "whisper": ("caller",),
+    "voicemail_prompt": (),
+    "apology": (),
+    "voicemail_after_hours": (),
+    "voicemail_thanks": (),
+    "voicemail_nothing": (),
+    "not_in_service": (),
+    "whisper_connecting": (),
+    "whisper_declined": (),
+    "whisper_caller_gone": (),
+    "whisper_taken": (),
+    "whisper_unavailable": (),
+    "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
+    "transcription_page": ("code", "customer", "transcription"),
+}
+assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
+
+MESSAGE_SAMPLE: dict[str, Any] = {
+    "line": "Quick Dump Now",
+    "line_code": "QDN",
+    "code": 12,
+    "customer": "+1 619-555-0100",
+    "body": "Hello",
+    "media": ["https://example.com/m.jpg"],
+    "responder": "Sergio",
+    "codes": [3, 12],
+    "caller": "6 1 9, 5 5 5, 0 1 4 2",
+    "status": "off",
+    "until": "Mon 08:00",
+    "time": "6:04 PM",
+    "duration": 42,
+    "transcription": "Hi, the bin is full.",
+    "recording": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+}

@@ -1,0 +1,285 @@
+"""The one write path: one connection per process, every transaction run whole.
+
+Writes go through `Store.write(fn)`: `fn` receives a `Tx` inside
+`BEGIN IMMEDIATE ... COMMIT` and runs whole in aiosqlite's database thread,
+shielded from the caller's cancellation. Quart cancels a handler when its
+client disconnects; a write split between execute and commit would leave a
+transaction open on the shared connection, and every later write, in this
+process or another, would wait for a lock nobody releases. Transaction
+functions are therefore plain (synchronous) functions: nothing can
+interleave with them, and a request costs one thread hop, not one per
+statement.
+
+The SQL is kept to what PostgreSQL also accepts where that costs nothing
+(RETURNING, partial indexes, ISO timestamps), so the store can move there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import aiosqlite
+
+from .. import SCHEMA_PATH
+from ..background import BackgroundWorker
+from ..clock import Clock
+from .tx import Tx
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+DEFAULT_AUTOCHECKPOINT_PAGES = 1_000  # SQLite's own default
+
+
+# With the Checkpointer running, a commit still checkpoints once the log is
+# this long: a passive checkpoint copies the log but cannot let it start
+# over while writes never pause, and only a checkpoint that finishes with
+# no write after it can. By then the Checkpointer has copied all but the
+# last half second, so the commit's checkpoint has little left to do.
+BACKSTOP_AUTOCHECKPOINT_PAGES = 16_000
+
+
+CHECKPOINT_SECONDS = 0.5
+
+
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+
+class Store:
+    def __init__(self, path: str | Path, clock: Clock):
+        self.path = str(path)
+        self.clock = clock
+        self._db: aiosqlite.Connection | None = None
+        self._commit_listeners: list[Callable[[Tx], None]] = []
+        self._write_lock: int | None = None
+        # Set by the outbox worker while it runs in this process: messages are
+        # then queued claimed for this long (see Tx.claimed).
+        self.send_lease: timedelta | None = None
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Writers in other processes (Hypercorn workers) queue on this
+            # lock instead of in SQLite's busy handler, which sleeps and polls
+            # (up to 100 ms a turn) and makes tail latency under load.
+            self._write_lock = os.open(self.path + ".write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # isolation_level=None: transactions are ours to BEGIN and COMMIT.
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        # After a checkpoint lets the log start over, cut its file back to this.
+        await db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+        self._db = db
+        # BEGIN IMMEDIATE serialises the schema across workers starting at once.
+        await self.write(self._apply_schema)
+
+    def _apply_schema(self, tx: Tx) -> None:
+        for statement in split_sql(SCHEMA_PATH.read_text("utf-8")):
+            tx._db.execute(statement)
+        rebuilt = tx.rebuild_line_codes()
+        if rebuilt:
+            log.info("rebuilt %d conversation code(s) from the conversations table", rebuilt)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+        if self._write_lock is not None:
+            os.close(self._write_lock)
+            self._write_lock = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    async def set_autocheckpoint(self, pages: int) -> None:
+        """Checkpoint at COMMIT once the log has `pages` pages; 0: never."""
+        await self._connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
+    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+        """Call `listener(tx)` after each write transaction commits."""
+        self._commit_listeners.append(listener)
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                return await self.read(_select_one) == 1
+        except Exception:  # any failure means "not healthy"; the caller says so
+            log.exception("database ping failed")
+            return False
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(tx)` in one transaction in the database thread.
+
+        The whole function runs in aiosqlite's thread as one queued call:
+        one thread hop per transaction instead of one per statement, and no
+        other statement can come between its BEGIN and its COMMIT. The call
+        is shielded, so a cancelled caller (a client that hung up) leaves it
+        to finish whole."""
+        task = asyncio.ensure_future(self._run(self._write_now, fn))
+        # Listeners run from the task, not after the await below: a caller
+        # cancelled meanwhile never gets there, and what its transaction
+        # queued must still be sent. Added before shield's own callback, they
+        # still run before the caller resumes.
+        task.add_done_callback(self._after_write)
+        _, result = await asyncio.shield(task)
+        return result
+
+    def _after_write(self, task: asyncio.Task[tuple[Tx, Any]]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            _retrieve_exception(task)
+            return
+        tx, _ = task.result()
+        for listener in self._commit_listeners:
+            try:
+                listener(tx)
+            except Exception:  # a listener must never undo a committed write's caller
+                log.exception("a commit listener failed")
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        _, result = await self._run(self._read_now, fn)
+        return result
+
+    async def _run(self, body: Callable[..., tuple[Tx, T]], fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        db = self._connection()
+        # aiosqlite runs every call in its one thread; _execute is how it does
+        # that for a function of ours (it has no public name for it).
+        return await db._execute(body, db._conn, fn)
+
+    def _write_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        if self._write_lock is not None:
+            fcntl.flock(self._write_lock, fcntl.LOCK_EX)
+        try:
+            tx = Tx(conn, self.clock.now(), self.send_lease)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(tx)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return tx, result
+        finally:
+            if self._write_lock is not None:
+                fcntl.flock(self._write_lock, fcntl.LOCK_UN)
+
+    def _read_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        tx = Tx(conn, self.clock.now())
+        return tx, fn(tx)
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+
+class Checkpointer(BackgroundWorker):
+    """Copies the write-ahead log back into the database file off the
+    request path. By default SQLite checkpoints inside whichever COMMIT
+    takes the log past 1,000 pages, and that transaction, and every writer
+    queued behind the write lock, waits for it: at one connection that was
+    a third of a text's p99 (bench/README.md, item 16). While this runs, a
+    passive checkpoint, which never blocks a writer, runs every half second
+    on a connection of its own in a thread of its own, and commits
+    checkpoint only as a backstop (BACKSTOP_AUTOCHECKPOINT_PAGES)."""
+
+    name = "ivr-checkpointer"
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._conn: sqlite3.Connection | None = None
+        # A cancelled checkpoint still runs on in its thread: closing waits for it.
+        self._using = threading.Lock()
+
+    def start(self) -> None:
+        if self.store.path == ":memory:":
+            return
+        self._conn = sqlite3.connect(self.store.path, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 0")  # busy: another worker is checkpointing
+        super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._conn is not None:
+            if self.store.is_open:
+                await self.store.set_autocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES)
+            await self.checkpoint()
+            await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._using:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    async def _run(self) -> None:
+        await self.store.set_autocheckpoint(BACKSTOP_AUTOCHECKPOINT_PAGES)
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            await self.checkpoint()
+
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """(busy, pages in the log, pages copied back), or None if it failed."""
+        return await asyncio.to_thread(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> tuple[int, int, int] | None:
+        with self._using:
+            if self._conn is None:
+                return None
+            try:
+                row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed (%s); trying again shortly", exc)
+                return None
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def _select_one(tx: Tx) -> int:
+    row = tx._one("SELECT 1")
+    return int(row[0]) if row else 0
+
+
+def _retrieve_exception(task: asyncio.Task[Any]) -> None:
+    # The caller may have been cancelled and gone; the error is still theirs
+    # to see in the log rather than as "exception was never retrieved".
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("write failed after its caller left", exc_info=task.exception())
+
+
+def split_sql(script: str) -> list[str]:
+    """schema.sql's statements one by one (executescript would COMMIT ours)."""
+    statements, current = [], []
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped:
+            continue
+        current.append(stripped)
+        if stripped.endswith(";"):
+            statement = "\n".join(current)
+            if sqlite3.complete_statement(statement):
+                statements.append(statement)
+                current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements
+

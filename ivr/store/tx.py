@@ -1,0 +1,17 @@
+"""One transaction's view of the store, composed of a part per noun. Only
+valid inside Store.write or Store.read."""
+
+from __future__ import annotations
+
+from .calls import CallQueries
+from .conversations import ConversationQueries
+from .decisions import DecisionQueries
+from .inbound import InboundQueries
+from .outbox import OutboxQueries
+from .preferences import PreferenceQueries
+from .timers import TimerQueries
+
+
+class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
+         PreferenceQueries, CallQueries, OutboxQueries):
+    pass

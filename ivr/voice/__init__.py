@@ -1,0 +1,23 @@
+"""Calls to the line: a tiered <Dial> cascade with press-1 screening, an
+optional menu, and voicemail that is texted to every responder.
+
+  routes.py      the webhooks below: parse, one store write, render
+  cascade.py     a call's way: greeting, menu, one <Dial> per tier, resume after a retry
+  whisper.py     a responder's leg: "press 1 to take it", and who got the call
+  voicemail.py   taking a message, and texting it (then its transcription) to responders
+  answers.py     what a caller or responder hears when something failed
+  after_dial.py  pure: what a call does after each Dial; menu repeats; spoken numbers
+
+Twilio fetches TwiML from these routes as the call goes on:
+
+  /voice/incoming       (pasted into the console) greeting, menu or first Dial
+  /voice/menu           the menu's Gather action
+  /voice/whisper        a responder's leg, before bridging: "press 1 to take it"
+  /voice/whisper-answer the whisper's Gather action: records who accepted
+  /voice/dial-result    the Dial action: connected, next tier, or voicemail
+  /voice/voicemail      voicemail (also where any failure redirects the caller)
+  /voice/voicemail-done the Record action
+  /voice/recording      recordingStatusCallback: text the voicemail to responders
+  /voice/transcription  transcribeCallback: text the transcription
+  /voice/status         the call's status callback: a hang-up ends the cascade
+"""

@@ -1,0 +1,172 @@
+"""The voice webhooks: each parses Twilio's request, makes one call into
+the cascade, whisper or voicemail, and answers TwiML."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Blueprint, Response, request
+from werkzeug.datastructures import MultiDict
+
+from ..decisions import Channel, DecisionKind, decision
+from ..logs import event
+from ..phone import mask, try_normalise
+from ..services import Services
+from ..twiml import twiml_text
+from ..webhooks import twilio_webhook
+from . import cascade, voicemail, whisper
+from .after_dial import CALLER_GONE
+from .answers import (
+    apologise_then_voicemail,
+    empty,
+    line_for,
+    not_in_service,
+    nothing,
+    say,
+    spoken,
+    whisper_failed,
+)
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("voice", __name__)
+
+
+def _attempt_args() -> tuple[int, str]:
+    try:
+        attempt_id = int(request.args.get("attempt", ""))
+    except ValueError:
+        attempt_id = -1
+    return attempt_id, request.args.get("responder", "")
+
+
+def _caller(form: MultiDict[str, str]) -> str:
+    return try_normalise(form.get("From")) or "anonymous"
+
+
+def _duration(form: MultiDict[str, str], name: str) -> int:
+    try:
+        return max(int(form.get(name) or 0), 0)
+    except ValueError:
+        return 0
+
+
+@blueprint.post("/voice/incoming")
+@twilio_webhook(Channel.VOICE, on_error=apologise_then_voicemail)
+async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
+    call_sid = form.get("CallSid", "")
+    line = line_for(svc, form)
+    if line is None or not call_sid:
+        await svc.store.write(lambda tx: tx.decide(decision(
+            DecisionKind.UNKNOWN_LINE, Channel.VOICE,
+            f"no line is configured for To={mask(form.get('To'))}", sid=call_sid or None)))
+        return twiml_text(not_in_service())
+    caller = try_normalise(form.get("From")) or (form.get("From") or "anonymous")
+    document = await svc.store.write(
+        lambda tx: cascade.call_received(tx, svc, line, call_sid, caller))
+    event(log, logging.INFO, "call received", line=line.id, sid=call_sid, **{"from": mask(caller)})
+    return twiml_text(document)
+
+
+@blueprint.post("/voice/menu")
+@twilio_webhook(Channel.VOICE, on_error=apologise_then_voicemail)
+async def menu(svc: Services, form: MultiDict[str, str]) -> Response:
+    line = line_for(svc, form)
+    if line is None or line.menu is None:
+        return apologise_then_voicemail(svc, form)
+    return twiml_text(await svc.store.write(
+        lambda tx: cascade.menu_answered(tx, svc, line, form)))
+
+
+@blueprint.post("/voice/whisper")
+@twilio_webhook(Channel.VOICE, on_error=whisper_failed)
+async def whisper_prompt(svc: Services, form: MultiDict[str, str]) -> Response:
+    attempt_id, responder_id = _attempt_args()
+    document = await svc.store.read(
+        lambda tx: whisper.whisper_twiml(tx, svc, attempt_id, responder_id))
+    return twiml_text(document) if document else whisper_failed(svc, form)
+
+
+@blueprint.post("/voice/whisper-answer")
+@twilio_webhook(Channel.VOICE, on_error=whisper_failed)
+async def whisper_answer(svc: Services, form: MultiDict[str, str]) -> Response:
+    attempt_id, responder_id = _attempt_args()
+    digits = (form.get("Digits") or "").strip()
+    accepted, words = await svc.store.write(
+        lambda tx: whisper.whisper_answered(tx, svc, attempt_id, responder_id, digits))
+    # A whisper that ends without <Hangup> bridges the call; one that hangs up does not.
+    return twiml_text(say(words, hangup=not accepted))
+
+
+@blueprint.post("/voice/dial-result")
+@twilio_webhook(Channel.VOICE, on_error=apologise_then_voicemail)
+async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
+    attempt_id, _ = _attempt_args()
+    line = line_for(svc, form)
+    if line is None:
+        return apologise_then_voicemail(svc, form)
+    return twiml_text(await svc.store.write(
+        lambda tx: cascade.dial_ended(tx, svc, line, attempt_id, form)))
+
+
+@blueprint.post("/voice/voicemail")
+@twilio_webhook(Channel.VOICE, on_error=empty)
+async def voicemail_step(svc: Services, form: MultiDict[str, str]) -> Response:
+    """Where a failure sends the caller: no state is needed to take a message."""
+    line = line_for(svc, form)
+    if line is None:
+        return twiml_text(not_in_service())
+    call_sid = form.get("CallSid", "")
+    try:
+        return twiml_text(await svc.store.write(lambda tx: voicemail.voicemail_after_error(
+            tx, svc, line, call_sid, _caller(form))))
+    except Exception:
+        log.exception("could not record the voicemail step sid=%s; taking the message anyway",
+                      call_sid)
+        return twiml_text(voicemail.voicemail_twiml(svc, line))
+
+
+@blueprint.post("/voice/voicemail-done")
+@twilio_webhook(Channel.VOICE, on_error=empty)
+async def voicemail_done(svc: Services, form: MultiDict[str, str]) -> Response:
+    return twiml_text(say(spoken(line_for(svc, form), "voicemail_thanks"), hangup=True))
+
+
+@blueprint.post("/voice/recording")
+@twilio_webhook(Channel.VOICE, on_error=empty)
+async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
+    line = svc.config.lines.get(request.args.get("line", ""))
+    call_sid, recording_sid = form.get("CallSid", ""), form.get("RecordingSid", "")
+    if line is None or not recording_sid:
+        event(log, logging.WARNING, "recording callback without a known line or RecordingSid",
+              sid=call_sid)
+        return nothing()
+    status = (form.get("RecordingStatus") or "").lower()
+    await svc.store.write(lambda tx: voicemail.recording_arrived(
+        tx, svc, line, call_sid, recording_sid, status, _duration(form, "RecordingDuration"),
+        form.get("RecordingUrl") or ""))
+    return nothing()
+
+
+@blueprint.post("/voice/transcription")
+@twilio_webhook(Channel.VOICE, on_error=empty)
+async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
+    line = svc.config.lines.get(request.args.get("line", "")) or line_for(svc, form)
+    call_sid, recording_sid = form.get("CallSid", ""), form.get("RecordingSid", "")
+    if line is None or not recording_sid:
+        return nothing()
+    status = (form.get("TranscriptionStatus") or "").lower()
+    text = (form.get("TranscriptionText") or "").strip()
+    await svc.store.write(lambda tx: voicemail.transcription_arrived(
+        tx, svc, line, call_sid, recording_sid, status, text, _caller(form),
+        form.get("RecordingUrl") or ""))
+    return nothing()
+
+
+@blueprint.post("/voice/status")
+@twilio_webhook(Channel.VOICE, on_error=empty)
+async def status(svc: Services, form: MultiDict[str, str]) -> Response:
+    call_sid = form.get("CallSid", "")
+    if (form.get("CallStatus") or "").lower() in CALLER_GONE:
+        await svc.store.write(lambda tx: cascade.call_status(tx, call_sid))
+    return nothing()

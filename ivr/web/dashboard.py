@@ -1,0 +1,141 @@
+"""The operators' dashboard: open conversations and recent calls, each
+with its decision trail; close or hand over.
+
+Server-rendered with Jinja; live through Server-Sent Events that say
+"something changed" (each worker polls the store, so a change made by any
+worker reaches every browser) after which the page fetches the fresh HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from quart import Response, abort, redirect, render_template, request, url_for
+
+from ..clock import from_text
+from ..conversations.operator import operator_close, operator_hand_over
+from ..phone import mask
+from ..services import Services, current_services
+from .blueprint import blueprint
+from .login import check_csrf, csrf_token, login_required
+
+OPERATOR = "operator"
+EVENT_POLL_SECONDS = 1.0
+EVENT_STREAM_SECONDS = 300          # browsers reconnect; a stream never lives for ever
+RECENT_CALLS = 20
+
+
+async def _live_context(svc: Services) -> dict[str, Any]:
+    now = svc.clock.now()
+
+    def gather(tx):
+        conversations = tx.open_conversations()
+        trails = {c.id: tx.recent_decisions(limit=50, conversation_id=c.id)
+                  for c in conversations}
+        calls = tx.recent_calls(RECENT_CALLS)
+        call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
+                       for c in calls}
+        return conversations, trails, calls, call_trails, tx.latest_decision_id()
+
+    conversations, trails, calls, call_trails, version = await svc.store.read(gather)
+    config = svc.config
+    rows = []
+    for c in conversations:
+        line = config.lines.get(c.line_id)
+        owner = config.responders.get(c.owner or "")
+        rows.append({
+            "id": c.id, "code": c.code, "line": line.name if line else c.line_id,
+            "line_code": line.code if line else c.line_id, "customer": mask(c.customer),
+            "origin": c.origin, "owner": owner.name if owner else None,
+            "waiting": _age(now, from_text(c.opened_at)) if not c.acked_at else None,
+            "acked_after": (_age(from_text(c.acked_at), from_text(c.opened_at))
+                            if c.acked_at else None),
+            "tier": c.tier + 1, "trail": trails[c.id],
+            "responders": [config.responders[rid] for rid in (line.responder_ids if line else ())],
+        })
+    call_rows = [{
+        "sid": c.call_sid, "line": config.lines[c.line_id].name if c.line_id in config.lines
+        else c.line_id, "caller": mask(c.caller), "status": c.status,
+        "started": _age(now, from_text(c.started_at)),
+        "connected_to": config.responders[c.connected_to].name
+        if c.connected_to in config.responders else None,
+        "trail": call_trails[c.call_sid]} for c in calls]
+    return {"conversations": rows, "calls": call_rows, "version": version,
+            "csrf_token": csrf_token(), "now": now}
+
+
+def _age(now: datetime, then: datetime) -> str:
+    seconds = max(int((now - then).total_seconds()), 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"
+
+
+@blueprint.get("/")
+@login_required
+async def index() -> Any:
+    return await render_template("dashboard.html", **await _live_context(current_services()))
+
+
+@blueprint.get("/live")
+@login_required
+async def live() -> Any:
+    return await render_template("_live.html", **await _live_context(current_services()))
+
+
+@blueprint.get("/events")
+@login_required
+async def events() -> Response:
+    """Server-Sent Events: 'changed' whenever the decision log grows."""
+    svc = current_services()
+
+    async def stream():
+        seen = None
+        deadline = time.monotonic() + EVENT_STREAM_SECONDS
+        yield b"retry: 2000\n\n"
+        while time.monotonic() < deadline:
+            version = await svc.store.read(lambda tx: tx.latest_decision_id())
+            if version != seen:
+                if seen is not None:
+                    yield f"event: changed\ndata: {version}\n\n".encode()
+                seen = version
+            else:
+                yield b": keep-alive\n\n"
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+
+    response = Response(stream(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.timeout = None
+    return response
+
+
+@blueprint.post("/conversations/<int:conversation_id>/close")
+@login_required
+async def close(conversation_id: int) -> Any:
+    await check_csrf()
+    svc = current_services()
+    await svc.store.write(lambda tx: operator_close(tx, svc.roster, conversation_id,
+                                                          OPERATOR))
+    return redirect(url_for("dashboard.index"))
+
+
+@blueprint.post("/conversations/<int:conversation_id>/hand-over")
+@login_required
+async def hand_over(conversation_id: int) -> Any:
+    await check_csrf()
+    svc = current_services()
+    responder_id = (await request.form).get("responder", "")
+    done = await svc.store.write(lambda tx: operator_hand_over(
+        tx, svc.roster, conversation_id, responder_id, OPERATOR))
+    if not done:
+        abort(400, "that conversation or responder cannot take a hand-over")
+    return redirect(url_for("dashboard.index"))
+
