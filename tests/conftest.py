@@ -1,60 +1,14 @@
-"""Each test builds its own app from its own config, store and fake Twilio."""
+"""Each test builds its own app from its own config, store and fake Twilio
+(tests/support/harness.py)."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from quart import Quart
 
-sys.path.insert(0, str(Path(__file__).parent))
+from ivr.config import Config, load_config
 
-from driver import TwilioDriver  # noqa: E402
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET, FakeTwilio  # noqa: E402
-from ivr.app import create_app  # noqa: E402
-from ivr.clock import FrozenClock  # noqa: E402
-from ivr.config import Config, load_config  # noqa: E402
-from ivr.secrets import Secrets  # noqa: E402
-from ivr.services import Services  # noqa: E402
-from ivr.store import Store  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = REPO / "examples" / "ivr.toml"
-AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-PREVIOUS_TOKEN = "test-previous-token-fedcba9876543210"
-PUBLIC_BASE_URL = "https://ivr.example.com"
-
-LINE = "+16195550100"
-SERGIO = "+16195550101"
-BACKUP = "+18585550199"
-CUSTOMER = "+16195550142"
-
-
-@dataclass
-class Harness:
-    app: Quart
-    client: object
-    twilio: TwilioDriver
-    fake: FakeTwilio
-    clock: FrozenClock
-    services: Services
-
-    @property
-    def store(self) -> Store:
-        return self.services.store
-
-    async def deliver_outbox(self) -> int:
-        """What the background worker does, run now, so tests need not wait."""
-        return await self.services.outbox.drain()
-
-    async def fire_timers(self) -> int:
-        """What the background sweeper does, run now."""
-        return await self.services.timers.fire_due()
-
-    async def decisions(self, **filters):
-        return await self.store.read(lambda tx: tx.recent_decisions(limit=1000, **filters))
+from .support.fake_twilio import FakeTwilio
+from .support.harness import EXAMPLE_CONFIG, open_harness
 
 
 @pytest.fixture
@@ -70,26 +24,10 @@ def config(tmp_path) -> Config:
     return load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "ivr.sqlite3"))
 
 
-def test_secrets(fake: FakeTwilio, **overrides) -> Secrets:
-    values = dict(auth_token=AUTH_TOKEN, auth_token_previous=PREVIOUS_TOKEN,
-                  account_sid=ACCOUNT_SID, api_key=API_KEY, api_secret=API_SECRET,
-                  api_base=fake.url, public_base_url=PUBLIC_BASE_URL)
-    values.update(overrides)
-    return Secrets(**values)
-
-
-test_secrets.__test__ = False  # a helper, not a test
-
-
 @pytest.fixture
 async def harness(config, fake_twilio):
-    clock = FrozenClock()
-    app = create_app(config, test_secrets(fake_twilio), clock=clock, background=False)
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        yield Harness(app=app, client=client,
-                      twilio=TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL),
-                      fake=fake_twilio, clock=clock, services=app.extensions["ivr"])
+    async with open_harness(config, fake_twilio) as built:
+        yield built
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.calls import DialOutcome, after_dial, menu_step, parse_bridged, spoken_number
+from ivr.voice.after_dial import DialOutcome, after_dial, menu_step, parse_bridged, spoken_number
 
 STATUSES = ["completed", "answered", "busy", "no-answer", "failed", "canceled"]
 

@@ -12,10 +12,10 @@ import sys
 import aiohttp
 import pytest
 
-from conftest import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
-from driver import sign
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from test_serve import clean_environ, free_port, stop, wait_until_healthy
+from .support.driver import sign
+from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
+from .support.processes import clean_environ, free_port, stop, wait_until_healthy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = REPO / "tests" / "artifacts"

@@ -7,14 +7,23 @@ documents whose correct execution we can write down by hand.
 
 from __future__ import annotations
 
-
 import pytest
 from quart import Quart, Response, request
 from twilio.request_validator import RequestValidator
 
-from call_simulator import (ANSWER_AND_PRESS, ANSWER_SILENT, BUSY, FAILED, HANG_UP_DURING_WHISPER, NO_ANSWER,
-                            SILENCE, VOICEMAIL_BOX, CallSimulator, Speech)
-from driver import TwilioDriver
+from .support.call_simulator import (
+    ANSWER_AND_PRESS,
+    ANSWER_SILENT,
+    BUSY,
+    FAILED,
+    HANG_UP_DURING_WHISPER,
+    NO_ANSWER,
+    SILENCE,
+    VOICEMAIL_BOX,
+    CallSimulator,
+    Speech,
+)
+from .support.driver import TwilioDriver
 
 TOKEN = "simulator-test-token-0123456789ab"
 BASE = "https://ivr.example.com"
@@ -419,7 +428,7 @@ async def test_whisper_twiml_may_not_dial(make_driver):
 async def test_unformatted_us_numbers_are_dialed_as_e164(make_driver, monkeypatch):
     # Twilio accepts "(858) 555-0199" in <Number>; twiml_check (rightly, for ivr)
     # insists on E.164, so it is switched off here.
-    import call_simulator
+    from .support import call_simulator
     monkeypatch.setattr(call_simulator, "_twiml_checker", lambda: None)
     driver, _ = await make_driver({"/voice/incoming":
                                    "<Response><Dial><Number>(858) 555-0199</Number>"
@@ -429,7 +438,7 @@ async def test_unformatted_us_numbers_are_dialed_as_e164(make_driver, monkeypatc
 
 
 async def test_documents_are_checked_with_twiml_check_when_it_exists(make_driver):
-    pytest.importorskip("twiml_check")
+    pytest.importorskip("tests.support.twiml_check")
     driver, _ = await make_driver({"/voice/incoming":
                                    f'<Response><Dial answerOnBridgee="true">{A}</Dial></Response>'})
     with pytest.raises(AssertionError, match="answerOnBridgee"):
@@ -437,7 +446,7 @@ async def test_documents_are_checked_with_twiml_check_when_it_exists(make_driver
 
 
 async def test_without_twiml_check_documents_are_still_parsed(make_driver, monkeypatch):
-    import call_simulator
+    from .support import call_simulator
     monkeypatch.setattr(call_simulator, "_twiml_checker", lambda: None)
     driver, _ = await make_driver({"/voice/incoming": "<Response><Say>Hi</Say></Response"})
     with pytest.raises(AssertionError, match="not well-formed"):

@@ -6,12 +6,13 @@ import os
 
 import pytest
 
-from conftest import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
-from fake_twilio import ACCOUNT_SID
 from ivr import admin
 from ivr.cli import main
 from ivr.decisions import Channel, Decision, DecisionKind
 from ivr.passwords import verify_password
+
+from .support.fake_twilio import ACCOUNT_SID
+from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
 
 
 def run(*argv, stdin=None):

@@ -2,8 +2,9 @@
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG
 from ivr.config import ConfigError, load_config, parse_config
+
+from .support.harness import EXAMPLE_CONFIG
 
 GOOD = {
     "responders": {

@@ -17,16 +17,26 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import AUTH_TOKEN, CUSTOMER, LINE, PUBLIC_BASE_URL, SERGIO
-from driver import TwilioDriver
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
 from ivr.app import create_app
 from ivr.clock import FrozenClock
 from ivr.gateway import SendError, TwilioGateway, _RebasedHttpClient
 from ivr.secrets import DEFAULT_API_BASE, Secrets
-from prism import (SPEC, PrismServer, RecordingProxy, prism, spec_for_prism,  # noqa: F401
-                   start_prism, strip_encodings, with_explicit_array_encoding, _stop)
-from twilio_rules import call_problems, incoming_number_problems, message_problems
+
+from .support.driver import TwilioDriver
+from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, PUBLIC_BASE_URL, SERGIO
+from .support.prism import (  # noqa: F401
+    SPEC,
+    PrismServer,
+    RecordingProxy,
+    _stop,
+    prism,
+    spec_for_prism,
+    start_prism,
+    strip_encodings,
+    with_explicit_array_encoding,
+)
+from .support.twilio_rules import call_problems, incoming_number_problems, message_problems
 
 STATUS_CALLBACK = f"{PUBLIC_BASE_URL}/sms/status"
 NUMBER_SID = "PN" + "0" * 31 + "3"

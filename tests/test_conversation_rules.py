@@ -5,8 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr.config import parse_config
-from ivr.routing import (Ack, Close, Reply, customer_keyword, joined_texts, names, next_tier,
-                         parse_responder_text, split_sms, tier_responders)
+from ivr.conversations.commands import Ack, Close, Reply, customer_keyword, parse_responder_text
+from ivr.conversations.tiers import next_tier, tier_responders
+from ivr.conversations.wording import joined_texts, names, split_sms
 
 
 @pytest.mark.parametrize("body, command", [

@@ -8,10 +8,9 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import BACKUP, CUSTOMER, LINE, test_secrets
-from ivr.app import create_app
-from ivr.clock import FrozenClock
 from ivr.passwords import hash_password, verify_password
+
+from .support.harness import BACKUP, CUSTOMER, LINE, open_harness
 
 PASSWORD = "correct horse battery"
 
@@ -19,16 +18,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 async def harness(config, fake_twilio):
     """The usual harness, with an operator password set."""
-    from conftest import AUTH_TOKEN, PUBLIC_BASE_URL, Harness
-    from driver import TwilioDriver
-    clock = FrozenClock()
-    secrets = test_secrets(fake_twilio, operator_password_hash=hash_password(PASSWORD))
-    app = create_app(config, secrets, clock=clock, background=False)
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        yield Harness(app=app, client=client,
-                      twilio=TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL),
-                      fake=fake_twilio, clock=clock, services=app.extensions["ivr"])
+    async with open_harness(config, fake_twilio,
+                            operator_password_hash=hash_password(PASSWORD)) as built:
+        yield built
 
 
 def csrf_of(html: str) -> str:
@@ -183,8 +175,7 @@ async def test_metrics_need_the_password_and_parse_as_prometheus(harness):
 
 
 async def test_without_a_password_the_dashboard_is_off(config, fake_twilio):
-    app = create_app(config, test_secrets(fake_twilio), clock=FrozenClock(), background=False)
-    async with app.test_app() as test_app:
-        response = await test_app.test_client().get("/dashboard/")
+    async with open_harness(config, fake_twilio) as harness:
+        response = await harness.client.get("/dashboard/")
         assert response.status_code == 404
         assert "IVR_OPERATOR_PASSWORD" in await response.get_data(as_text=True)

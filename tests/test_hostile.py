@@ -7,21 +7,20 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import AUTH_TOKEN, PUBLIC_BASE_URL, test_secrets
-from driver import TwilioDriver
-from fake_twilio import FakeTwilio
-from urllib.parse import urlencode
-
 from ivr.app import MAX_REQUEST_BYTES, create_app
 from ivr.clock import FrozenClock
 from ivr.config import load_config
-from conftest import EXAMPLE_CONFIG
-from twiml_check import check_twiml
+
+from .support.driver import TwilioDriver
+from .support.fake_twilio import FakeTwilio
+from .support.harness import AUTH_TOKEN, EXAMPLE_CONFIG, PUBLIC_BASE_URL, secrets_for
+from .support.twiml_check import check_twiml
 
 LINE, SERGIO = "+16195550100", "+16195550101"
 
@@ -64,7 +63,7 @@ class Service:
         self.runner = asyncio.Runner()
         self.fake = self.runner.run(FakeTwilio().start())
         config = load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "ivr.sqlite3"))
-        self.app = create_app(config, test_secrets(self.fake), clock=FrozenClock(),
+        self.app = create_app(config, secrets_for(self.fake), clock=FrozenClock(),
                               background=False)
         self.context = self.app.test_app()
         test_app = self.runner.run(self.context.__aenter__())

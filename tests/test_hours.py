@@ -5,10 +5,11 @@ from datetime import datetime
 
 import pytest
 
-from call_simulator import ANSWER_AND_PRESS, CallSimulator
-from conftest import CUSTOMER
 from ivr.config import parse_config
 from ivr.schedule import zone
+
+from .support.call_simulator import ANSWER_AND_PRESS, CallSimulator
+from .support.harness import CUSTOMER
 
 LA = zone("America/Los_Angeles")
 QDN, VENUE = "+16195550100", "+16195550200"

@@ -6,13 +6,11 @@ import asyncio
 
 import pytest
 
-from conftest import AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PUBLIC_BASE_URL, SERGIO, test_secrets
-from driver import TwilioDriver
-from ivr.app import create_app
-from ivr.clock import FrozenClock
 from ivr.decisions import Channel, Decision, DecisionKind
 from ivr.outbox import LEASE
 from ivr.store import Store
+
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
 
 
 @pytest.fixture
@@ -20,11 +18,8 @@ async def running(config, fake_twilio):
     """The app with its background workers running, on a clock that stands
     still: the poll can then claim only what is pending, never a claim
     whose lease is still running."""
-    clock = FrozenClock()
-    app = create_app(config, test_secrets(fake_twilio), clock=clock, background=True)
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        yield app.extensions["ivr"], TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL)
+    async with open_harness(config, fake_twilio, background=True) as harness:
+        yield harness.services, harness.twilio
 
 
 async def until(condition, seconds=5.0):

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from conftest import AUTH_TOKEN, BACKUP, EXAMPLE_CONFIG, LINE, REPO, SERGIO
-from driver import sign
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from test_serve import clean_environ, free_port, stop, wait_for, wait_until_healthy
+from .support.driver import sign
+from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from .support.harness import AUTH_TOKEN, BACKUP, EXAMPLE_CONFIG, LINE, REPO, SERGIO
+from .support.processes import clean_environ, free_port, stop, wait_for, wait_until_healthy
 
 ACK_SECONDS = 15   # the shortest the config allows: the crash test waits it out for real
 

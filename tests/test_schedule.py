@@ -10,9 +10,23 @@ from hypothesis import strategies as st
 
 from ivr.calendars import CalendarCache, expand
 from ivr.clock import FrozenClock
-from ivr.schedule import (CalendarEvent, Hours, Override, ResponderSchedule, ScheduleError,
-                          choose_tier, event_status, line_open, names_responder, next_change,
-                          parse_window, responder_availability, wanted_for, zone, Availability)
+from ivr.schedule import (
+    Availability,
+    CalendarEvent,
+    Hours,
+    Override,
+    ResponderSchedule,
+    ScheduleError,
+    choose_tier,
+    event_status,
+    line_open,
+    names_responder,
+    next_change,
+    parse_window,
+    responder_availability,
+    wanted_for,
+    zone,
+)
 
 LA = zone("America/Los_Angeles")
 UTC = timezone.utc

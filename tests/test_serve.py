@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,56 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
-from driver import sign
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_environ(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "IVR_"))}
-    env.update(extra)
-    return env
-
-
-async def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float = 20) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(int(seconds * 10)):
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited with {process.returncode}")
-            try:
-                async with session.get(url + "/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server never became healthy")
-
-
-async def wait_for(predicate, seconds: float = 10) -> None:
-    for _ in range(int(seconds * 20)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def stop(process: subprocess.Popen) -> tuple[int, str, str]:
-    process.send_signal(signal.SIGTERM)
-    try:
-        out, err = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        raise AssertionError(f"SIGTERM did not stop the server:\n{err}")
-    return process.returncode, out, err
+from .support.driver import sign
+from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
+from .support.processes import clean_environ, free_port, stop, wait_for, wait_until_healthy
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -3,9 +3,10 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from conftest import AUTH_TOKEN, CUSTOMER, LINE, PREVIOUS_TOKEN
-from driver import sign
 from ivr.webhooks import SignatureChecker
+
+from .support.driver import sign
+from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, PREVIOUS_TOKEN
 
 KNOWN_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 KNOWN_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",

@@ -1,4 +1,4 @@
-from conftest import BACKUP, CUSTOMER, LINE, SERGIO
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
 
 
 async def test_a_text_is_forwarded_to_tier_one_and_the_customer_acknowledged(harness):

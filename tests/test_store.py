@@ -2,7 +2,6 @@ import asyncio
 import sqlite3
 import threading
 import time
-
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -106,10 +105,10 @@ async def test_codes_are_small_unique_while_open_and_not_reused_within_a_day(sto
 
 def _schema_connection():
     from ivr import SCHEMA_PATH
-    from ivr.store import _split_sql
+    from ivr.store import split_sql
     db = sqlite3.connect(":memory:", isolation_level=None)
     db.row_factory = sqlite3.Row
-    for statement in _split_sql(SCHEMA_PATH.read_text("utf-8")):
+    for statement in split_sql(SCHEMA_PATH.read_text("utf-8")):
         db.execute(statement)
     return db
 

@@ -2,11 +2,9 @@
 
 import pytest
 
-from conftest import (AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PUBLIC_BASE_URL, SERGIO, Harness,
-                      test_secrets)
-from driver import TwilioDriver
-from ivr.app import create_app
 from ivr.clock import FrozenClock
+
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness, open_harness
 
 OTHER_CUSTOMER = "+16195550177"
 
@@ -235,12 +233,7 @@ async def test_a_pending_timer_fires_once_after_a_restart(tmp_path, config, fake
     clock = FrozenClock()
 
     async def run_app(action):
-        app = create_app(config, test_secrets(fake_twilio), clock=clock, background=False)
-        async with app.test_app() as test_app:
-            client = test_app.test_client()
-            harness = Harness(app=app, client=client,
-                              twilio=TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL),
-                              fake=fake_twilio, clock=clock, services=app.extensions["ivr"])
+        async with open_harness(config, fake_twilio, clock) as harness:
             return await action(harness)
 
     async def text_then_stop(h):
@@ -252,9 +245,8 @@ async def test_a_pending_timer_fires_once_after_a_restart(tmp_path, config, fake
 
     async def fire_twice_in_two_instances(h):
         # Two instances share the database, as two Hypercorn workers do.
-        other = create_app(config, test_secrets(fake_twilio), clock=clock, background=False)
-        async with other.test_app():
-            fired = await h.fire_timers() + await other.extensions["ivr"].timers.fire_due()
+        async with open_harness(config, fake_twilio, clock) as other:
+            fired = await h.fire_timers() + await other.fire_timers()
         await h.deliver_outbox()
         return fired
     assert await run_app(fire_twice_in_two_instances) == 1

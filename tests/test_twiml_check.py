@@ -9,7 +9,7 @@ import pytest
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from twiml_check import check_twiml, element_spec
+from .support.twiml_check import check_twiml, element_spec
 
 BASE = "https://ivr.example.com"
 LINE = "+16195550100"

@@ -6,10 +6,20 @@ import sqlite3
 
 import pytest
 
-from call_simulator import (ANSWER_AND_PRESS, ANSWER_SILENT, BUSY, FAILED, NO_ANSWER, SILENCE,
-                            VOICEMAIL_BOX, CallSimulator, Speech)
-from conftest import CUSTOMER, LINE
 from ivr.config import parse_config
+
+from .support.call_simulator import (
+    ANSWER_AND_PRESS,
+    ANSWER_SILENT,
+    BUSY,
+    FAILED,
+    NO_ANSWER,
+    SILENCE,
+    VOICEMAIL_BOX,
+    CallSimulator,
+    Speech,
+)
+from .support.harness import CUSTOMER, LINE
 
 SERGIO, BACKUP, ANA = "+16195550101", "+18585550199", "+16195550103"
 MENU_LINE = "+16195550200"

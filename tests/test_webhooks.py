@@ -3,9 +3,10 @@
 import logging
 import sqlite3
 
-from conftest import (AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PREVIOUS_TOKEN, SERGIO)
-from fake_twilio import API_SECRET
 from ivr.logs import JsonFormatter, TextFormatter
+
+from .support.fake_twilio import API_SECRET
+from .support.harness import AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PREVIOUS_TOKEN, SERGIO
 
 
 async def test_a_retried_webhook_forwards_once_and_gets_the_same_answer(harness):

@@ -42,8 +42,8 @@ from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Callable, Mapping, Sequence, Union
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-from driver import TWILIO_HEADERS, TwilioDriver, WebhookResponse, sid, sign
-from fake_twilio import ACCOUNT_SID
+from .driver import TWILIO_HEADERS, TwilioDriver, WebhookResponse, sid, sign
+from .fake_twilio import ACCOUNT_SID
 
 __all__ = [
     "ANSWER_AND_PRESS", "ANSWER_SILENT", "BUSY", "FAILED", "HANG_UP_DURING_WHISPER",
@@ -366,9 +366,9 @@ def _twiml_checker():
     Imported lazily so this module works before (and without) that helper; a
     helper that exists but fails to import is an error, not a silent fallback.
     """
-    if importlib.util.find_spec("twiml_check") is None:
+    if importlib.util.find_spec(f"{__package__}.twiml_check") is None:
         return None
-    return importlib.import_module("twiml_check").check_twiml
+    return importlib.import_module(f"{__package__}.twiml_check").check_twiml
 
 
 def parse_twiml(body: str, *, whisper: bool = False) -> ET.Element:

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from fake_twilio import ACCOUNT_SID
-from twiml_check import check_twiml
+from .fake_twilio import ACCOUNT_SID
+from .twiml_check import check_twiml
 
 _sids = itertools.count(1)
 

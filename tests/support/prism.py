@@ -56,10 +56,10 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 from ivr.local_twilio import serve
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PRISM_DIR = REPO / "tools" / "prism"
 PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+SPEC = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
 INSTALL_COMMAND = "npm ci --prefix tools/prism --no-audit --no-fund"
 STARTUP_TIMEOUT_SECONDS = 60
 FORM = "application/x-www-form-urlencoded"
