@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     opened_at   TEXT    NOT NULL,
     last_forward_at TEXT,               -- the flood window counts from here
     acked_at    TEXT,
-    closed_at   TEXT
+    closed_at   TEXT,
+    last_call_at TEXT                   -- when the last round (everyone, once) went out
 );
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_code
     ON conversations (line_id, code) WHERE status = 'open';
@@ -106,6 +107,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_by_sid ON outbox (message_sid);
+CREATE INDEX IF NOT EXISTS outbox_by_conversation ON outbox (conversation_id);
 
 -- Every delivery status Twilio reported for a message we sent, in arrival
 -- order (callbacks can arrive out of order; outbox keeps the furthest one).
@@ -206,4 +208,35 @@ CREATE TABLE IF NOT EXISTS availability_overrides (
     status       TEXT    NOT NULL CHECK (status IN ('on_call', 'off')),
     until        TEXT,                  -- NULL: until they text again
     set_at       TEXT    NOT NULL
+);
+
+-- Numbers Twilio said can never take a text (a landline, an invalid or
+-- unsubscribed number): not texted again until they work again (the
+-- responder texts the line, or a text to them is delivered).
+CREATE TABLE IF NOT EXISTS unreachable_numbers (
+    number      TEXT PRIMARY KEY,       -- E.164
+    error_code  TEXT,                   -- Twilio's error code that showed it
+    reason      TEXT NOT NULL,
+    marked_at   TEXT NOT NULL
+);
+
+-- Every check of the operator's password (the dashboard's login form and
+-- /metrics' HTTP Basic) within the attempt window, reserved before it is
+-- checked: 'pending' and 'wrong' count against the limits, 'ok' does not.
+CREATE TABLE IF NOT EXISTS login_attempts (
+    id           INTEGER PRIMARY KEY,
+    address      TEXT    NOT NULL,      -- the client's address (an IPv6 client's /64)
+    attempted_at TEXT    NOT NULL,
+    outcome      TEXT    NOT NULL CHECK (outcome IN ('pending', 'wrong', 'ok'))
+);
+CREATE INDEX IF NOT EXISTS login_attempts_by_address ON login_attempts (address, attempted_at);
+CREATE INDEX IF NOT EXISTS login_attempts_by_time ON login_attempts (attempted_at);
+
+-- Operators' logins: the session cookie carries the random id, this keeps
+-- its SHA-256. Logging out revokes it; it ends at expires_at either way.
+CREATE TABLE IF NOT EXISTS operator_sessions (
+    id_hash     TEXT    PRIMARY KEY,
+    created_at  TEXT    NOT NULL,
+    expires_at  TEXT    NOT NULL,
+    revoked_at  TEXT
 );

@@ -64,6 +64,7 @@ class DecisionKind(StrEnum):
     # Sending
     SEND_FAILED = "send_failed"                # the REST API refused a message for good
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered
+    NUMBER_UNREACHABLE = "number_unreachable"  # Twilio says the number never takes texts
 
 
 class Channel(StrEnum):

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 
 from .background import BackgroundWorker
 from .clock import Clock
-from .conversations.delivery import delivery_reported, page_failed
-from .decisions import Channel, Decision, DecisionKind
+from .conversations.delivery import delivery_reported, send_refused, still_matters
 from .gateway import REQUEST_TIMEOUT_SECONDS, SendError, SendResult, TwilioGateway
 from .logs import event
 from .phone import mask
@@ -36,14 +35,15 @@ SEND_START_MARGIN = timedelta(seconds=REQUEST_TIMEOUT_SECONDS + 5)
 MAX_IN_FLIGHT = 32  # concurrent REST sends per process
 POLL_SECONDS = 1.0
 RECORD_RETRY_SECONDS = 1.0
-MAX_ATTEMPTS = 8
 STATUS_CALLBACK_PATH = "/sms/status"
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """2 s, 4 s, 8 s … capped at 5 minutes: enough for Twilio to recover from
-    a 429 or a 5xx without hammering it."""
-    return timedelta(seconds=min(2 ** attempts, 300))
+    """2 s, 4 s, 8 s … capped at a minute: Twilio is not hammered while it
+    recovers from a 429 or a 5xx, and a page goes out within a minute of
+    its recovery however long the outage (retries go on while the text
+    still matters: conversations.delivery.still_matters)."""
+    return timedelta(seconds=min(2 ** attempts, 60))
 
 
 class OutboxWorker(BackgroundWorker):
@@ -193,7 +193,7 @@ class OutboxWorker(BackgroundWorker):
                                         error_code)
 
     def _record_failure(self, tx: Tx, message: OutboxMessage, exc: SendError) -> None:
-        if exc.retryable and message.attempts < MAX_ATTEMPTS:
+        if exc.retryable and still_matters(tx, message, tx.outbox_created_at(message.id)):
             delay = retry_delay(message.attempts)
             tx.mark_retry(message.id, str(exc), tx.now + delay)
             event(log, logging.WARNING, f"send failed, retrying in {int(delay.total_seconds())} s",
@@ -201,12 +201,10 @@ class OutboxWorker(BackgroundWorker):
                   error=str(exc))
             return
         tx.mark_failed(message.id, str(exc))
-        why = "gave up after repeated failures" if exc.retryable else "Twilio refused it"
+        why = "no longer needed, or tried for too long" if exc.retryable else "Twilio refused it"
         reason = (f"text to {message.responder_id or mask(message.to_number)} not sent: {why} "
                   f"({exc})")
-        tx.decide(Decision(DecisionKind.SEND_FAILED, Channel.SMS, reason,
-                           line_id=message.line_id, conversation_id=message.conversation_id,
-                           tier=message.tier, responder_id=message.responder_id))
-        page_failed(tx, self.roster, message, reason)
+        code = str(exc.twilio_code) if exc.twilio_code is not None else None
+        send_refused(tx, self.roster, message, code, reason)
         event(log, logging.ERROR, "send failed for good", line=message.line_id,
               outbox=message.id, error=str(exc))

@@ -25,6 +25,8 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> No
         return
     following = next_tier(line, conversation.tier)
     if following is None:
+        if not tx.start_last_call(conversation.id):
+            return  # the last round goes out once, whatever asks for it again
         tx.decide(decision(DecisionKind.UNANSWERED, Channel.SMS,
                            f"{why} at the last tier; everyone on the line is paged once "
                            "more and the cascade stops", line=line,
@@ -33,7 +35,10 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> No
                           "unanswered", "last call: nobody has taken it")
         return
 
-    previously = tx.paged_responders(conversation.id)
+    # Only those whose page reached Twilio hear that it moved on: a page
+    # that never went out (an outage, a landline) was never theirs to miss.
+    reached = set(tx.responders_reached(conversation.id))
+    previously = [rid for rid in tx.paged_responders(conversation.id) if rid in reached]
     following, upcoming, _ = choose_tier(tx, roster, line, following, conversation)
     tx.set_tier(conversation.id, following)
     decision_id = tx.decide(decision(

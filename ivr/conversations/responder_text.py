@@ -20,6 +20,7 @@ from .wording import message
 def responder_text(tx: Tx, roster: Roster, text: Inbound,
                    responder: Responder) -> str | None:
     """Returns the reply to the responder (TwiML), or None."""
+    tx.clear_unreachable(responder.phone)  # their phone texts: it can take texts too
     command = parse_responder_text(text.body)
     if isinstance(command, Presence):
         return _presence(tx, roster, text, responder, command.on)

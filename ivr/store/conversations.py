@@ -43,7 +43,7 @@ class ConversationQueries(TxBase):
         return Conversation(id=conversation_id, line_id=line_id, customer=customer, code=code,
                             origin=origin, status="open", tier=0, owner=None,
                             opened_at=self.now_text, last_forward_at=None, acked_at=None,
-                            closed_at=None)
+                            closed_at=None, last_call_at=None)
 
     def _free_code(self, line_id: str) -> int:
         """Take the smallest code the line may hand out now, and hold it.
@@ -123,6 +123,21 @@ class ConversationQueries(TxBase):
         then keeps a bare ACK's lookup to the conversations still waiting
         (the decision log keeps who was paged)."""
         self._db.execute("DELETE FROM pages WHERE conversation_id = ?", (conversation_id,))
+
+    def start_last_call(self, conversation_id: int) -> bool:
+        """Mark the last round sent; False when it already was: it goes out once."""
+        return self._one(
+            "UPDATE conversations SET last_call_at = ? WHERE id = ? AND last_call_at IS NULL"
+            " RETURNING id", (self.now_text, conversation_id)) is not None
+
+    def responders_reached(self, conversation_id: int) -> list[str]:
+        """The responders a page of this conversation was sent to (Twilio took it)."""
+        rows = self._all(
+            "SELECT DISTINCT responder_id FROM outbox WHERE conversation_id = ?"
+            " AND purpose = 'page' AND status = 'sent' AND responder_id IS NOT NULL"
+            " AND COALESCE(delivery_status, '') NOT IN ('failed', 'undelivered')",
+            (conversation_id,))
+        return [row[0] for row in rows]
 
     def set_tier(self, conversation_id: int, tier: int) -> None:
         self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",

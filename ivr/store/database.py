@@ -93,6 +93,7 @@ class Store:
     def _apply_schema(self, tx: Tx) -> None:
         for statement in split_sql(SCHEMA_PATH.read_text("utf-8")):
             tx._db.execute(statement)
+        _add_missing_columns(tx)
         rebuilt = tx.rebuild_line_codes()
         if rebuilt:
             log.info("rebuilt %d conversation code(s) from the conversations table", rebuilt)
@@ -252,6 +253,19 @@ class Checkpointer(BackgroundWorker):
                 log.warning("WAL checkpoint failed (%s); trying again shortly", exc)
                 return None
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+# Columns added to a table after databases were made with it: CREATE TABLE
+# IF NOT EXISTS leaves an older table as it was, so they are added here.
+ADDED_COLUMNS = (("conversations", "last_call_at", "TEXT"),)
+
+
+def _add_missing_columns(tx: Tx) -> None:
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in tx._all(f"PRAGMA table_info({table})")}
+        if column not in present:
+            tx._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            log.info("added column %s.%s to an older database", table, column)
 
 
 def _select_one(tx: Tx) -> int:

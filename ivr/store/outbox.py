@@ -72,6 +72,10 @@ class OutboxQueries(TxBase):
                             early["error_code"] or (reported[1] if reported else None))
         return reported
 
+    def outbox_created_at(self, outbox_id: int) -> str:
+        row = self._one("SELECT created_at FROM outbox WHERE id = ?", (outbox_id,))
+        return row[0] if row else self.now_text
+
     def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
         self._db.execute(
             "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?,"

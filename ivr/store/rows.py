@@ -21,6 +21,7 @@ class Conversation:
     last_forward_at: str | None
     acked_at: str | None
     closed_at: str | None
+    last_call_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
 from .inbound import InboundQueries
+from .numbers import NumberQueries
+from .operators import OperatorQueries
 from .outbox import OutboxQueries
 from .preferences import PreferenceQueries
 from .timers import TimerQueries
 
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
-         PreferenceQueries, CallQueries, OutboxQueries):
+         PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
+         OperatorQueries):
     pass
