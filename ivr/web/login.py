@@ -1,21 +1,29 @@
 """The operator's login: the password (kept only as a scrypt hash),
 signed session cookies, a CSRF token on every form, and a limit on wrong
-passwords. The dashboard and /metrics both check the operator here."""
+passwords. The dashboard and /metrics both check the operator here.
+
+Every check of the password, the login form's and /metrics' HTTP Basic
+alike, goes through `check_operator_password`: it reserves the attempt in
+the store before verifying, so the limit holds however many requests
+arrive at once and whichever worker or instance answers them."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hmac
+import ipaddress
 import logging
+import math
+import os
 import secrets as random
-import time
-from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from hashlib import sha256
 from typing import Any, Awaitable, Callable
 
-from quart import Response, abort, current_app, redirect, render_template, request, session, url_for
+from quart import Response, abort, redirect, render_template, request, session, url_for
 
 from ..logs import event
 from ..passwords import verify_password
@@ -24,14 +32,56 @@ from .blueprint import blueprint
 
 log = logging.getLogger(__name__)
 
-LOGIN_FAILURES_ALLOWED = 5          # per address, per window, before logins are refused
-LOGIN_FAILURE_WINDOW = 300
-
+LOGIN_FAILURE_WINDOW = timedelta(minutes=5)
+LOGIN_FAILURES_ALLOWED = 5          # per address (an IPv6 /64), per window
+LOGIN_FAILURES_ALLOWED_OVERALL = 50  # from every address together, per window
 
 def session_key(secret: str) -> str:
     """Cookie-signing key: derived from a secret the service already has, so
     every worker and every restart signs alike."""
     return hmac.new(secret.encode(), b"ivr dashboard sessions", sha256).hexdigest()
+
+
+def client_key(remote: str | None) -> str:
+    """Whom the per-address limit counts: the address, or an IPv6 client's
+    /64 (one host is commonly given a whole /64)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "-"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    right: bool
+    retry_after: int | None = None  # seconds; set when refused unchecked (too many failures)
+
+
+async def check_operator_password(password: str, via: str) -> PasswordCheck:
+    """Check the operator password within the shared limit on failures."""
+    svc = current_services()
+    encoded = svc.secrets.operator_password_hash
+    address = client_key(request.remote_addr)
+    reservation = await svc.store.write(lambda tx: tx.reserve_login_attempt(
+        address, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED_OVERALL))
+    if reservation.attempt_id is None:
+        assert reservation.retry_at is not None
+        retry_after = max(1, math.ceil((reservation.retry_at - svc.clock.now()).total_seconds()))
+        event(log, logging.WARNING, "operator password not checked: too many wrong attempts",
+              remote=address, via=via, retry_after=retry_after, worker=os.getpid())
+        return PasswordCheck(False, retry_after)
+    attempt_id = reservation.attempt_id
+    right = bool(encoded) and await asyncio.to_thread(verify_password, password, encoded)
+    await svc.store.write(lambda tx: tx.finish_login_attempt(attempt_id, right))
+    if not right:
+        event(log, logging.WARNING, "operator password refused", remote=address, via=via,
+              worker=os.getpid())
+    return PasswordCheck(right)
 
 
 def logged_in() -> bool:
@@ -65,19 +115,6 @@ async def check_csrf() -> None:
         abort(400, "the form's CSRF token is missing or wrong; reload the page")
 
 
-def _failures() -> dict[str, deque[float]]:
-    """Failed logins by address, kept per app (per worker)."""
-    return current_app.extensions.setdefault("ivr_login_failures", defaultdict(deque))
-
-
-def _throttled(address: str) -> bool:
-    now = time.monotonic()
-    attempts = _failures()[address]
-    while attempts and now - attempts[0] > LOGIN_FAILURE_WINDOW:
-        attempts.popleft()
-    return len(attempts) >= LOGIN_FAILURES_ALLOWED
-
-
 @blueprint.get("/login")
 async def login() -> Any:
     return await render_template("login.html", csrf_token=csrf_token(), error=None)
@@ -85,24 +122,23 @@ async def login() -> Any:
 
 @blueprint.post("/login")
 async def login_post() -> Any:
-    svc = current_services()
     await check_csrf()
-    address = request.remote_addr or "-"
-    if _throttled(address):
-        return await render_template("login.html", csrf_token=csrf_token(),
-                                     error="Too many attempts; wait five minutes."), 429
     form = await request.form
-    encoded = svc.secrets.operator_password_hash
-    if encoded and await asyncio.to_thread(verify_password, form.get("password", ""), encoded):
-        session.clear()
-        session["operator"] = True
-        csrf_token()
-        event(log, logging.INFO, "operator logged in", remote=address)
-        return redirect(url_for("dashboard.index"))
-    _failures()[address].append(time.monotonic())
-    event(log, logging.WARNING, "operator login refused", remote=address)
-    return await render_template("login.html", csrf_token=csrf_token(),
-                                 error="That password is not right."), 401
+    checked = await check_operator_password(form.get("password", ""), via="login")
+    if checked.retry_after is not None:
+        minutes = math.ceil(checked.retry_after / 60)
+        body = await render_template(
+            "login.html", csrf_token=csrf_token(),
+            error=f"Too many wrong passwords; try again in {minutes} min.")
+        return body, 429, {"Retry-After": str(checked.retry_after)}
+    if not checked.right:
+        return await render_template("login.html", csrf_token=csrf_token(),
+                                     error="That password is not right."), 401
+    session.clear()
+    session["operator"] = True
+    csrf_token()
+    event(log, logging.INFO, "operator logged in", remote=client_key(request.remote_addr))
+    return redirect(url_for("dashboard.index"))
 
 
 @blueprint.post("/logout")
@@ -112,19 +148,24 @@ async def logout() -> Any:
     return redirect(url_for("dashboard.login"))
 
 
-def basic_auth_ok(header: str, encoded: str | None) -> bool:
-    """HTTP Basic with the operator password: what a Prometheus scrape sends."""
-    if not encoded or not header.startswith("Basic "):
-        return False
+def basic_auth_password(header: str) -> str | None:
+    """The password of an HTTP Basic header (any user name): what a
+    Prometheus scrape sends."""
+    if not header.startswith("Basic "):
+        return None
     try:
         _, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
     except (ValueError, UnicodeDecodeError):
-        return False
-    return verify_password(password, encoded)
+        return None
+    return password
 
 
-
-async def metrics_authorized(header: str) -> bool:
-    """A dashboard session, or HTTP Basic with the operator password."""
-    encoded = current_services().secrets.operator_password_hash
-    return logged_in() or await asyncio.to_thread(basic_auth_ok, header, encoded)
+async def metrics_authorized(header: str) -> PasswordCheck:
+    """A dashboard session, or HTTP Basic with the operator password (checked
+    within the same limit as the login form)."""
+    if logged_in():
+        return PasswordCheck(True)
+    password = basic_auth_password(header)
+    if password is None or current_services().secrets.operator_password_hash is None:
+        return PasswordCheck(False)
+    return await check_operator_password(password, via="metrics")

@@ -91,7 +91,12 @@ blueprint = Blueprint("metrics", __name__)
 @blueprint.get("/metrics")
 async def metrics() -> Response:
     svc = current_services()
-    if not await metrics_authorized(request.headers.get("Authorization", "")):
+    checked = await metrics_authorized(request.headers.get("Authorization", ""))
+    if checked.retry_after is not None:
+        # Even the right password is refused until the failures age out.
+        return Response("too many wrong operator passwords; try again later\n", 429,
+                        {"Retry-After": str(checked.retry_after)}, mimetype="text/plain")
+    if not checked.right:
         return Response("metrics need the operator password (HTTP Basic)\n", 401,
                         {"WWW-Authenticate": 'Basic realm="ivr metrics"'},
                         mimetype="text/plain")
