@@ -1,10 +1,12 @@
-"""The operator's password checks, kept in the store so every worker and
-every instance on the database sees the same ones.
+"""The operator's password checks and sessions, kept in the store so every
+worker and every instance on the database sees the same ones.
 
 A password check first reserves an attempt here (one transaction counts
 the recent failures and inserts the attempt, so two checks can never both
 take the last place), then verifies, then records the outcome. An attempt
-still being verified counts as a failure until it is known to be right."""
+still being verified counts as a failure until it is known to be right.
+A login is a random session id, kept hashed; its cookie carries the id, and
+logging out revokes it for every worker at once."""
 
 from __future__ import annotations
 
@@ -47,3 +49,20 @@ class OperatorQueries(TxBase):
         """A right password no longer counts against the limit; a wrong one does."""
         self._db.execute("UPDATE login_attempts SET outcome = ? WHERE id = ?",
                          ("ok" if right else "wrong", attempt_id))
+
+    def open_operator_session(self, id_hash: str, lifetime: timedelta) -> None:
+        self._db.execute("DELETE FROM operator_sessions WHERE expires_at <= ?", (self.now_text,))
+        self._db.execute(
+            "INSERT INTO operator_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)",
+            (id_hash, self.now_text, to_text(self.now + lifetime)))
+
+    def operator_session_live(self, id_hash: str) -> bool:
+        return self._one(
+            "SELECT 1 FROM operator_sessions WHERE id_hash = ? AND revoked_at IS NULL"
+            " AND expires_at > ?", (id_hash, self.now_text)) is not None
+
+    def revoke_operator_session(self, id_hash: str) -> bool:
+        """Says whether a live session was revoked."""
+        return self._one(
+            "UPDATE operator_sessions SET revoked_at = ? WHERE id_hash = ?"
+            " AND revoked_at IS NULL RETURNING id_hash", (self.now_text, id_hash)) is not None

@@ -20,7 +20,7 @@ from ..conversations.operator import operator_close, operator_hand_over
 from ..phone import mask
 from ..services import Services, current_services
 from .blueprint import blueprint
-from .login import check_csrf, csrf_token, login_required
+from .login import check_csrf, csrf_token, login_required, session_id_hash
 
 OPERATOR = "operator"
 EVENT_POLL_SECONDS = 1.0
@@ -93,15 +93,22 @@ async def live() -> Any:
 @blueprint.get("/events")
 @login_required
 async def events() -> Response:
-    """Server-Sent Events: 'changed' whenever the decision log grows."""
+    """Server-Sent Events: 'changed' whenever the decision log grows, for as
+    long as the login it was opened with lasts."""
     svc = current_services()
+    id_hash = session_id_hash()
+
+    def look(tx):
+        return tx.operator_session_live(id_hash), tx.latest_decision_id()
 
     async def stream():
         seen = None
         deadline = time.monotonic() + EVENT_STREAM_SECONDS
         yield b"retry: 2000\n\n"
         while time.monotonic() < deadline:
-            version = await svc.store.read(lambda tx: tx.latest_decision_id())
+            live, version = await svc.store.read(look)
+            if not live:
+                return          # logged out (from any worker) or expired: the stream ends
             if version != seen:
                 if seen is not None:
                     yield f"event: changed\ndata: {version}\n\n".encode()

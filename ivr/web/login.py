@@ -1,11 +1,13 @@
 """The operator's login: the password (kept only as a scrypt hash),
-signed session cookies, a CSRF token on every form, and a limit on wrong
-passwords. The dashboard and /metrics both check the operator here.
+sessions, a CSRF token on every form, and a limit on wrong passwords.
+The dashboard and /metrics both check the operator here.
 
 Every check of the password, the login form's and /metrics' HTTP Basic
 alike, goes through `check_operator_password`: it reserves the attempt in
 the store before verifying, so the limit holds however many requests
-arrive at once and whichever worker or instance answers them."""
+arrive at once and whichever worker or instance answers them. A login is a
+random session id kept in the store (the signed cookie carries it); every
+authenticated request checks it there, and logging out revokes it."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from functools import wraps
 from hashlib import sha256
 from typing import Any, Awaitable, Callable
 
-from quart import Response, abort, redirect, render_template, request, session, url_for
+from quart import Response, abort, current_app, redirect, render_template, request, session, url_for
 
 from ..logs import event
 from ..passwords import verify_password
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=5)
 LOGIN_FAILURES_ALLOWED = 5          # per address (an IPv6 /64), per window
 LOGIN_FAILURES_ALLOWED_OVERALL = 50  # from every address together, per window
+
+SESSION_ID = "sid"
+
 
 def session_key(secret: str) -> str:
     """Cookie-signing key: derived from a secret the service already has, so
@@ -84,8 +89,22 @@ async def check_operator_password(password: str, via: str) -> PasswordCheck:
     return PasswordCheck(right)
 
 
-def logged_in() -> bool:
-    return session.get("operator") is True
+def _hashed(session_id: str) -> str:
+    return sha256(session_id.encode()).hexdigest()
+
+
+def session_id_hash() -> str | None:
+    """The store's key for this request's login, if its cookie names one."""
+    session_id = session.get(SESSION_ID)
+    return _hashed(session_id) if isinstance(session_id, str) and session_id else None
+
+
+async def logged_in() -> bool:
+    """The cookie names a login that has not been revoked or expired."""
+    id_hash = session_id_hash()
+    if id_hash is None:
+        return False
+    return await current_services().store.read(lambda tx: tx.operator_session_live(id_hash))
 
 
 def login_required(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -95,7 +114,7 @@ def login_required(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awai
             return Response("The dashboard is off: set IVR_OPERATOR_PASSWORD (or "
                             "IVR_OPERATOR_PASSWORD_HASH) to turn it on.\n", 404,
                             mimetype="text/plain")
-        if not logged_in():
+        if not await logged_in():
             return redirect(url_for("dashboard.login"))
         return await handler(*args, **kwargs)
     return wrapper
@@ -135,7 +154,11 @@ async def login_post() -> Any:
         return await render_template("login.html", csrf_token=csrf_token(),
                                      error="That password is not right."), 401
     session.clear()
-    session["operator"] = True
+    session_id = random.token_urlsafe(32)
+    lifetime = current_app.permanent_session_lifetime
+    await current_services().store.write(
+        lambda tx: tx.open_operator_session(_hashed(session_id), lifetime))
+    session[SESSION_ID] = session_id
     csrf_token()
     event(log, logging.INFO, "operator logged in", remote=client_key(request.remote_addr))
     return redirect(url_for("dashboard.index"))
@@ -144,6 +167,9 @@ async def login_post() -> Any:
 @blueprint.post("/logout")
 async def logout() -> Any:
     await check_csrf()
+    id_hash = session_id_hash()
+    if id_hash is not None:
+        await current_services().store.write(lambda tx: tx.revoke_operator_session(id_hash))
     session.clear()
     return redirect(url_for("dashboard.login"))
 
@@ -163,7 +189,7 @@ def basic_auth_password(header: str) -> str | None:
 async def metrics_authorized(header: str) -> PasswordCheck:
     """A dashboard session, or HTTP Basic with the operator password (checked
     within the same limit as the login form)."""
-    if logged_in():
+    if await logged_in():
         return PasswordCheck(True)
     password = basic_auth_password(header)
     if password is None or current_services().secrets.operator_password_hash is None:
