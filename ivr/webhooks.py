@@ -3,6 +3,7 @@ that Twilio always gets valid TwiML back, never a bare 500."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import inspect
 import logging
@@ -90,25 +91,36 @@ def twilio_webhook(channel: Channel, on_error: ErrorAnswer
             except Exception as exc:
                 sid = form.get("MessageSid") or form.get("CallSid") or None
                 log.exception("webhook failed inside path=%s sid=%s", request.path, sid or "-")
-                await _record_failure(svc, channel, sid, f"{type(exc).__name__} in "
-                                      f"{request.path}; Twilio was answered with fallback TwiML")
                 svc.metrics.webhooks.labels(route, "200-fallback").inc()
+                # The answer first: it may need the store (a text's stored
+                # answer), and the record of the failure can wait for it.
                 try:
                     answer = on_error(svc, form)
-                    return await answer if inspect.isawaitable(answer) else answer
+                    fallback = await answer if inspect.isawaitable(answer) else answer
                 except Exception:
                     log.exception("the error answer failed too path=%s", request.path)
-                    return twiml_response("sms_reply.xml", message=None)
+                    fallback = twiml_response("sms_reply.xml", message=None)
+                await _record_failure(svc, channel, sid, f"{type(exc).__name__} in "
+                                      f"{request.path}; Twilio was answered with fallback TwiML")
+                return fallback
 
         return endpoint
 
     return decorate
 
 
+# Recording a failure must not hold up the answer Twilio waits for (15 s in
+# all): with the database locked elsewhere, every write waits out the busy
+# timeout, and the handler's own write has already waited once.
+RECORD_FAILURE_SECONDS = 1
+
+
 async def _record_failure(svc: Services, channel: Channel, sid: str | None, reason: str) -> None:
-    """Best effort: the failure may be the database itself."""
+    """Best effort: the failure may be the database itself. The write is
+    shielded, so one that outlasts the wait may still land later."""
     try:
-        await svc.store.write(lambda tx: tx.decide(Decision(
-            DecisionKind.HANDLER_ERROR, channel, sid=sid, reason=reason)))
+        async with asyncio.timeout(RECORD_FAILURE_SECONDS):
+            await svc.store.write(lambda tx: tx.decide(Decision(
+                DecisionKind.HANDLER_ERROR, channel, sid=sid, reason=reason)))
     except Exception:
         log.warning("could not record the handler error in the decision log")

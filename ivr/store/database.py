@@ -41,6 +41,13 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5_000
 
 
+# /healthz's write check answers within this, and waits this long for a
+# lock held by another connection, so a probe learns the truth before it
+# gives up.
+WRITE_CHECK_SECONDS = 2
+WRITE_CHECK_BUSY_MS = 1_000
+
+
 DEFAULT_AUTOCHECKPOINT_PAGES = 1_000  # SQLite's own default
 
 
@@ -125,6 +132,47 @@ class Store:
         except Exception:  # any failure means "not healthy"; the caller says so
             log.exception("database ping failed")
             return False
+
+    async def write_problem(self) -> str | None:
+        """None when a write can commit now, or why it cannot, in one line.
+
+        A real write, committed: BEGIN IMMEDIATE alone succeeds while the
+        write-ahead log cannot be written (a full disk, an immutable file),
+        since nothing reaches the disk before COMMIT. It rewrites
+        PRAGMA user_version with its own value, so nothing changes and no
+        table is needed, through the same lock as every write, with a short
+        busy timeout so a database locked elsewhere is reported, not waited
+        out."""
+        try:
+            db = self._connection()
+            async with asyncio.timeout(WRITE_CHECK_SECONDS):
+                await db._execute(self._check_write_now, db._conn)
+        except TimeoutError:
+            return f"database write check took over {WRITE_CHECK_SECONDS} s: writes are stuck"
+        except Exception as exc:  # whatever it is, writes fail; say what it was
+            return "database cannot write: " + " ".join(str(exc).split())[:200]
+        return None
+
+    def _check_write_now(self, conn: sqlite3.Connection) -> None:
+        if self._write_lock is not None:
+            fcntl.flock(self._write_lock, fcntl.LOCK_EX)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {WRITE_CHECK_BUSY_MS}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    (version,) = conn.execute("PRAGMA user_version").fetchone()
+                    conn.execute(f"PRAGMA user_version = {int(version)}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        finally:
+            if self._write_lock is not None:
+                fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(tx)` in one transaction in the database thread.
