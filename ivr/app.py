@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart
+from quart import Quart, request
 
 from . import DASHBOARD_TEMPLATES_PATH
 from .calendars import CalendarCache
@@ -33,6 +33,19 @@ log = logging.getLogger(__name__)
 # A Twilio webhook is a few kilobytes; refuse anything far larger before
 # parsing it, so a stranger cannot make us buffer megabytes.
 MAX_REQUEST_BYTES = 64 * 1024
+
+# What a browser may do with the dashboard's and /metrics' answers: load
+# script, styles and data from the service itself only (the templates have
+# no inline script or style), be framed by nobody, send no Referer on.
+OPERATOR_PATHS = ("/dashboard", "/metrics")
+OPERATOR_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
@@ -67,6 +80,16 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
                       SESSION_COOKIE_SECURE=base.startswith("https://"),
                       SESSION_COOKIE_NAME="ivr_session", PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.extensions["ivr"] = services
+
+    @app.after_request
+    async def operator_headers(response):
+        if request.path.startswith(OPERATOR_PATHS):
+            response.headers.update(OPERATOR_HEADERS)
+            if not request.path.startswith("/dashboard/static/"):
+                # Nothing an operator saw stays in a browser's cache after signing out.
+                response.headers["Cache-Control"] = "no-store"
+        return response
+
     for blueprint in (sms_routes.blueprint, voice_routes.blueprint, dashboard.blueprint,
                       metrics_routes.blueprint, health.blueprint):
         app.register_blueprint(blueprint)
