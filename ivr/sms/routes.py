@@ -43,6 +43,17 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         event(log, logging.WARNING, "text without MessageSid or a phone number in From ignored",
               line=line.id, sid=sid or None)
         return empty_reply(svc, form)
+    own = svc.config.line_for_number(sender)
+    if own is not None:
+        # A line's own number is nobody to answer: a conversation with it
+        # would have every reply sent To = From = the line (Twilio: 21266).
+        await svc.store.write(lambda tx: tx.decide(Decision(
+            DecisionKind.INVALID_SENDER, Channel.SMS, line_id=line.id, sid=sid,
+            reason=f"From is the number of line {own.id}, not a customer; nothing "
+                   "forwarded, nothing sent")))
+        event(log, logging.WARNING, "text from a line's own number ignored", line=line.id,
+              sid=sid, **{"from": mask(sender)})
+        return empty_reply(svc, form)
     text = inbound(line, sender, form)
     document = await svc.store.write(lambda tx: handle_text(tx, svc.roster, text))
     event(log, logging.INFO, "text handled", line=line.id, sid=sid, **{"from": mask(sender)})

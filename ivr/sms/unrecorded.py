@@ -33,6 +33,11 @@ async def deliver_unrecorded(svc: Services, form: MultiDict[str, str]) -> Respon
     sid = message_sid(form)
     if line is None or sender is None:
         return empty_reply(svc, form)
+    if svc.config.line_for_number(sender) is not None:
+        # Never a <Message> to a line's own number, nor a page about it.
+        event(log, logging.WARNING, "text from a line's own number ignored", line=line.id,
+              sid=sid or None, **{"from": mask(sender)})
+        return empty_reply(svc, form)
     if sid:
         # What failed may have come after the commit: then the text is on its
         # way already, and its stored answer is the one to give.

@@ -19,6 +19,7 @@ from .after_dial import CALLER_GONE
 from .answers import (
     apologise_then_voicemail,
     empty,
+    hang_up,
     line_for,
     not_in_service,
     nothing,
@@ -61,6 +62,17 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
             DecisionKind.UNKNOWN_LINE, Channel.VOICE,
             f"no line is configured for To={mask(form.get('To'))}", sid=call_sid or None)))
         return twiml_text(not_in_service())
+    own = svc.config.line_for_number(try_normalise(form.get("From")))
+    if own is not None:
+        # A line calling itself (or another line) is a loop or a forgery,
+        # never a customer: nothing is dialed, recorded or texted.
+        await svc.store.write(lambda tx: tx.decide(decision(
+            DecisionKind.INVALID_SENDER, Channel.VOICE,
+            f"From is the number of line {own.id}, not a caller; hung up, nothing dialed",
+            line=line, sid=call_sid)))
+        event(log, logging.WARNING, "call from a line's own number hung up", line=line.id,
+              sid=call_sid, **{"from": mask(own.number)})
+        return twiml_text(hang_up())
     caller = try_normalise(form.get("From")) or (form.get("From") or "anonymous")
     document = await svc.store.write(
         lambda tx: cascade.call_received(tx, svc, line, call_sid, caller))
