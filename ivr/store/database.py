@@ -149,7 +149,7 @@ class Store:
                 await db._execute(self._check_write_now, db._conn)
         except TimeoutError:
             return f"database write check took over {WRITE_CHECK_SECONDS} s: writes are stuck"
-        except Exception as exc:  # whatever it is, writes fail; say what it was
+        except Exception as exc:  # noqa: BLE001 - whatever it is, writes fail: say what
             return "database cannot write: " + " ".join(str(exc).split())[:200]
         return None
 
