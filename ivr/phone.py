@@ -41,6 +41,26 @@ def try_normalise(raw: str | None) -> str | None:
         return None
 
 
+# How a caller with no number arrives: a withheld number as a word, or as
+# Twilio's digits for "ANONYMOUS" on a keypad.
+_WITHHELD = frozenset({"anonymous", "restricted", "unknown", "blocked", "private",
+                       "unavailable", "withheld", "+266696687", "266696687"})
+
+
+def no_number_kind(raw: str | None) -> str:
+    """What a From that is no phone number is, in one word safe to log
+    (never the identity itself): missing, withheld, client (a Twilio
+    Client app), sip (a SIP trunk) or other."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return "missing"
+    if value.startswith("client:"):
+        return "client"
+    if value.startswith("sip:"):
+        return "sip"
+    return "withheld" if value in _WITHHELD else "other"
+
+
 def mask(number: str | None) -> str:
     """+16195550100 -> +1619***0100: enough to tell numbers apart in a log,
     not enough to call anyone."""

@@ -1,5 +1,10 @@
 """The voice webhooks: each parses Twilio's request, makes one call into
-the cascade, whisper or voicemail, and answers TwiML."""
+the cascade, whisper or voicemail, and answers TwiML.
+
+Who is calling is decided here, once: a phone number, or "anonymous" for
+every From that is none (withheld, client:..., sip:..., garbage), which is
+put through all the same; a line's own number is hung up on. A voicemail
+from a caller with no number opens no conversation (the end of this file)."""
 
 from __future__ import annotations
 
@@ -8,10 +13,14 @@ import logging
 from quart import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
+from ..config import Line
+from ..conversations.sending import send_to_responder
+from ..conversations.tiers import everyone
 from ..decisions import Channel, DecisionKind, decision
 from ..logs import event
-from ..phone import mask, try_normalise
+from ..phone import mask, no_number_kind, try_normalise
 from ..services import Services
+from ..store import Tx
 from ..twiml import twiml_text
 from ..webhooks import twilio_webhook
 from . import cascade, voicemail, whisper
@@ -41,8 +50,26 @@ def _attempt_args() -> tuple[int, str]:
     return attempt_id, request.args.get("responder", "")
 
 
-def _caller(form: MultiDict[str, str]) -> str:
-    return try_normalise(form.get("From")) or "anonymous"
+# Every caller who is not a phone number a text could reach (a withheld
+# number, a Twilio Client app, a SIP address, garbage) is recorded as this,
+# and is still put through: a person is calling.
+NO_NUMBER = "anonymous"
+
+
+def _caller(svc: Services, form: MultiDict[str, str]) -> str:
+    """The caller as recorded: their E.164 number, or NO_NUMBER. A line's
+    own number is no caller's: a conversation with it would text the line."""
+    number = try_normalise(form.get("From"))
+    if number is None or svc.config.line_for_number(number) is not None:
+        return NO_NUMBER
+    return number
+
+
+def _textable(svc: Services, caller: str | None) -> bool:
+    """Whether a voicemail from `caller` may open a conversation: only a
+    phone number, never a line's own, can be texted back."""
+    number = try_normalise(caller)
+    return number is not None and number == caller and svc.config.line_for_number(number) is None
 
 
 def _duration(form: MultiDict[str, str], name: str) -> int:
@@ -73,10 +100,15 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
         event(log, logging.WARNING, "call from a line's own number hung up", line=line.id,
               sid=call_sid, **{"from": mask(own.number)})
         return twiml_text(hang_up())
-    caller = try_normalise(form.get("From")) or (form.get("From") or "anonymous")
+    caller = _caller(svc, form)
     document = await svc.store.write(
         lambda tx: cascade.call_received(tx, svc, line, call_sid, caller))
-    event(log, logging.INFO, "call received", line=line.id, sid=call_sid, **{"from": mask(caller)})
+    if caller == NO_NUMBER:
+        event(log, logging.INFO, "call received from a caller with no number", line=line.id,
+              sid=call_sid, caller=no_number_kind(form.get("From")))
+    else:
+        event(log, logging.INFO, "call received", line=line.id, sid=call_sid,
+              **{"from": mask(caller)})
     return twiml_text(document)
 
 
@@ -131,7 +163,7 @@ async def voicemail_step(svc: Services, form: MultiDict[str, str]) -> Response:
     call_sid = form.get("CallSid", "")
     try:
         return twiml_text(await svc.store.write(lambda tx: voicemail.voicemail_after_error(
-            tx, svc, line, call_sid, _caller(form))))
+            tx, svc, line, call_sid, _caller(svc, form))))
     except Exception:
         log.exception("could not record the voicemail step sid=%s; taking the message anyway",
                       call_sid)
@@ -154,9 +186,18 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
               sid=call_sid)
         return nothing()
     status = (form.get("RecordingStatus") or "").lower()
-    await svc.store.write(lambda tx: voicemail.recording_arrived(
-        tx, svc, line, call_sid, recording_sid, status, _duration(form, "RecordingDuration"),
-        form.get("RecordingUrl") or ""))
+    duration, url = _duration(form, "RecordingDuration"), form.get("RecordingUrl") or ""
+
+    def arrived(tx: Tx) -> None:
+        call = tx.call(call_sid)
+        if call is not None and _textable(svc, call.caller):
+            voicemail.recording_arrived(tx, svc, line, call_sid, recording_sid, status,
+                                        duration, url)
+        else:
+            _recording_without_number(tx, svc, line, call_sid, recording_sid, status,
+                                      duration, url)
+
+    await svc.store.write(arrived)
     return nothing()
 
 
@@ -169,9 +210,22 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
         return nothing()
     status = (form.get("TranscriptionStatus") or "").lower()
     text = (form.get("TranscriptionText") or "").strip()
-    await svc.store.write(lambda tx: voicemail.transcription_arrived(
-        tx, svc, line, call_sid, recording_sid, status, text, _caller(form),
-        form.get("RecordingUrl") or ""))
+    url = form.get("RecordingUrl") or ""
+
+    def arrived(tx: Tx) -> None:
+        existing = tx.voicemail(recording_sid)
+        call = tx.call(call_sid)
+        if existing is not None:
+            with_number = existing.conversation_id is not None
+        else:
+            with_number = _textable(svc, call.caller if call else _caller(svc, form))
+        if with_number or status != "completed" or not text:
+            voicemail.transcription_arrived(tx, svc, line, call_sid, recording_sid, status,
+                                            text, _caller(svc, form), url)
+        else:
+            _transcription_without_number(tx, svc, line, call_sid, recording_sid, text, url)
+
+    await svc.store.write(arrived)
     return nothing()
 
 
@@ -182,3 +236,65 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     if (form.get("CallStatus") or "").lower() in CALLER_GONE:
         await svc.store.write(lambda tx: cascade.call_status(tx, call_sid))
     return nothing()
+
+
+# A voicemail from a caller with no number. Nobody can call or text them
+# back, so it opens no conversation (a conversation's replies and notices go
+# to its customer): every responder of the line is texted the recording,
+# and later its transcription, as a notice, and the decision log keeps it.
+# (Its rules mirror voicemail.recording_arrived and transcription_arrived.)
+
+def _recording_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
+                              recording_sid: str, status: str, duration: int,
+                              url: str) -> None:
+    if status != "completed" or duration <= 0 or not url.startswith("https://"):
+        # Nothing to hear: the voicemail module logs it and pages nobody.
+        voicemail.recording_arrived(tx, svc, line, call_sid, recording_sid, status,
+                                    duration, url)
+        return
+    if tx.call(call_sid) is not None:
+        tx.end_call(call_sid)
+    if tx.voicemail(recording_sid) is not None:
+        tx.decide(decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.VOICE,
+                           "this voicemail was already received", line=line, sid=call_sid))
+        return
+    tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, url, duration)
+    page = (f"[{line.code}] voicemail from a caller with no number at "
+            f"{tx.now.strftime('%H:%M UTC')}, {duration} s {url} - they cannot be called "
+            "or texted back")
+    _notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
+                     f"a {duration} s voicemail from a caller with no number: every responder "
+                     "is texted; no conversation, since nothing can reach the caller", page)
+
+
+def _transcription_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
+                                  recording_sid: str, text: str, url: str) -> None:
+    existing = tx.voicemail(recording_sid)
+    if existing is not None:
+        if existing.transcription:
+            return  # a retried callback
+        tx.set_transcription(recording_sid, text)
+        _notify_everyone(tx, svc, line, call_sid, DecisionKind.TRANSCRIPTION_RECEIVED,
+                         "the transcription of a voicemail from a caller with no number is "
+                         "texted to every responder",
+                         f"[{line.code}] the voicemail from a caller with no number says: "
+                         f"{text}")
+        return
+    # The transcription came first: it carries all a page needs.
+    recording = url if url.startswith("https://") else ""
+    tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, recording, 0)
+    tx.set_transcription(recording_sid, text)
+    _notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
+                     "a voicemail from a caller with no number (its transcription first): "
+                     "every responder is texted; no conversation, since nothing can reach "
+                     "the caller",
+                     f"[{line.code}] voicemail from a caller with no number at "
+                     f"{tx.now.strftime('%H:%M UTC')}: {text} {recording}".rstrip()
+                     + " - they cannot be called or texted back")
+
+
+def _notify_everyone(tx: Tx, svc: Services, line: Line, call_sid: str, kind: DecisionKind,
+                     reason: str, text: str) -> None:
+    decision_id = tx.decide(decision(kind, Channel.VOICE, reason, line=line, sid=call_sid))
+    for responder in everyone(svc.config, line):
+        send_to_responder(tx, line, None, decision_id, responder, text, purpose="notice")
