@@ -34,7 +34,7 @@ class Harness:
                    Servers(tmp, workers, patches))
 
     @property
-    def twilio(self) -> TwilioSink:
+    def fake_twilio(self) -> TwilioSink:
         """The fake Twilio, once started."""
         assert self.sink is not None, "start the fake Twilio first"
         return self.sink

@@ -33,8 +33,8 @@ def measure_history(harness: Harness, service_logs: list[Path]) -> dict[str, Any
     built = history.build(big_db, decisions, conversations)
     log(f"built: {built}")
     empty = harness.servers.start_service("service-empty", harness.tmp / "empty.sqlite3",
-                                          harness.twilio)
-    big = harness.servers.start_service("service-history", big_db, harness.twilio)
+                                          harness.fake_twilio)
+    big = harness.servers.start_service("service-history", big_db, harness.fake_twilio)
     service_logs += [empty.log_path, big.log_path]
     out: dict[str, Any] = {"built": built}
     try:
@@ -75,7 +75,7 @@ def _texts_empty_and_history(harness: Harness, empty: Server, big: Server) -> di
         for key, server in (("empty", empty), ("history", big)):
             wait_until_outbox_sent(server.db)
             requests, sids = new_texts(server.url, n, "h")
-            run = harness.drive(server, requests, 16, keep_body=True, sink=harness.twilio,
+            run = harness.drive(server, requests, 16, keep_body=True, sink=harness.fake_twilio,
                                 expected_sends=len(requests))
             states = check_texts(server.db, sids)  # type: ignore[arg-type]
             lost[key] += sum(1 for s in run.sids_answered(sids) if states[s] != "complete")

@@ -100,7 +100,7 @@ class Benchmark:
         for level in LEVELS:
             service = self.servers.start_service(f"service-c{level}",
                                                  self.harness.tmp / f"ivr-c{level}.sqlite3",
-                                                 self.harness.twilio)
+                                                 self.harness.fake_twilio)
             log(f"--- {level} connection(s): service {service.url} (pids {service.pids})")
             try:
                 webhooks_load.warm_up(self.harness, service, baseline)
@@ -115,7 +115,7 @@ class Benchmark:
     def _one_service_tests(self, baseline: Server) -> dict[str, float | None]:
         """Paced texts, disconnects and timers on one more service; its memory after."""
         service = self.servers.start_service("service", self.harness.tmp / "ivr.sqlite3",
-                                             self.harness.twilio)
+                                             self.harness.fake_twilio)
         try:
             webhooks_load.warm_up(self.harness, service, baseline)
             self.results["text_to_rest_paced"] = send_latency.paced_texts(self.harness, service)

@@ -46,7 +46,7 @@ def text_to_rest(sink: TwilioSink, runs: list[LoadRun], since: int) -> dict[str,
 def paced_texts(harness: Harness, service: Server) -> dict[str, Any]:
     """One text at a time, 20 ms apart: the pipeline's own latency."""
     n = 60 if harness.quick else 500
-    sink = harness.twilio
+    sink = harness.fake_twilio
     wait_until_outbox_sent(service.db)
     since = sink.count()
     requests, sids = new_texts(service.url, n, "p")

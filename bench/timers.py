@@ -170,7 +170,7 @@ def _timer_test(harness: Harness, service: Server, db: Path, total: int, due_soo
     retire(db)
     wait_until_outbox_sent(db)
     first_id, due = _insert_timers(db, total, due_soon, prefix_start)
-    sink = harness.twilio
+    sink = harness.fake_twilio
     since = sink.count()
     cpu_before = service.cpu()
     soon = {cid for cid, at in due.items()

@@ -43,7 +43,7 @@ def warm_up(harness: Harness, service: Server, baseline: Server) -> None:
     dials = dial_actions(service.url, ((r[4], s) for r, s in zip(run.results, sids) if r))
     harness.drive(service, dials, 16)
     harness.drive(baseline, texts, 16)
-    harness.twilio.wait_for(harness.twilio.count() + 1, seconds=2)
+    harness.fake_twilio.wait_for(harness.fake_twilio.count() + 1, seconds=2)
     retire(service.db)  # type: ignore[arg-type]
 
 
@@ -58,7 +58,8 @@ def interleaved(harness: Harness, service: Server, baseline: Server,
     for _ in range(2):
         requests = make()
         base_runs.append(harness.drive(baseline, baseline_like(requests), concurrency))
-        run = harness.drive(service, requests, concurrency, keep_body=True, sink=harness.twilio,
+        run = harness.drive(service, requests, concurrency, keep_body=True,
+                            sink=harness.fake_twilio,
                             expected_sends=expected_sends * len(requests))
         run.sids = message_sids(requests)
         if after_service_run:
@@ -97,12 +98,12 @@ def _texts(harness: Harness, service: Server, baseline: Server, level: int,
         text_sids.extend(sids)
         return requests
 
-    sink_before = harness.twilio.count()
+    sink_before = harness.fake_twilio.count()
     # no ACK timeout of one run may fire in a later one
     svc, base, runs = interleaved(harness, service, baseline, make_texts, level,
                                   answer_marker="will reply shortly", expected_sends=1,
                                   after_service_run=lambda: cancel_timers(db))
-    latency = text_to_rest(harness.twilio, runs, sink_before)
+    latency = text_to_rest(harness.fake_twilio, runs, sink_before)
     states = check_texts(db, text_sids)
     ok_sids = [sid for run in runs for sid in run.sids_answered(run.sids)]
     lost = sum(1 for sid in ok_sids if states.get(sid) != "complete")
