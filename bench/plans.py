@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
@@ -32,8 +34,13 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 sys.path.insert(0, str(BENCH))
 
 import history  # noqa: E402
-import run as bench  # noqa: E402
+from dashboard_queries import dashboard_reads  # noqa: E402
 from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET, FakeTwilio  # noqa: E402
+from paths import CONFIG  # noqa: E402
+from twilio_requests import (AUTH_TOKEN, LINE, SERGIO, Request, call_params,  # noqa: E402
+                             dial_actions, signed, sms_params)
+
+PUBLIC = "http://bench.invalid"  # the service's public URL, which nothing needs to reach
 
 
 def normalise(sql: str) -> str:
@@ -43,6 +50,8 @@ def normalise(sql: str) -> str:
 
 
 async def drive(db: Path, patches: str) -> list[str]:
+    """The usual webhooks, the outbox, a timer sweep and the dashboard's reads,
+    in-process on `db` with SQLite's trace on: every statement they ran."""
     if patches:
         import patched_run
         patched_run.apply(patches)
@@ -51,91 +60,86 @@ async def drive(db: Path, patches: str) -> list[str]:
     from ivr.secrets import load_secrets
 
     fake = await FakeTwilio().start()
-    public = "http://bench.invalid"
-    env = {"TWILIO_AUTH_TOKEN": bench.AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_API_KEY": API_KEY, "TWILIO_API_SECRET": API_SECRET,
-           "TWILIO_API_BASE": fake.url, "IVR_PUBLIC_BASE_URL": public}
-    config = load_config(bench.CONFIG, database_override=str(db))
+           "TWILIO_API_BASE": fake.url, "IVR_PUBLIC_BASE_URL": PUBLIC}
+    config = load_config(CONFIG, database_override=str(db))
     app = create_app(config, load_secrets(env), background=False)
     statements: list[str] = []
     try:
         async with app.test_app() as test_app:
             client = test_app.test_client()
             svc = app.extensions["ivr"]
-            raw = svc.store._db
-            connection = getattr(raw, "_conn", None) or getattr(raw, "_connection")
-            if hasattr(raw, "_execute"):  # aiosqlite: the connection lives in its thread
-                await raw._execute(connection.set_trace_callback, statements.append)
-            else:
-                connection.set_trace_callback(statements.append)
+            await _trace(svc.store._db, statements.append)
 
-            async def post(request: bench.Request) -> str:
+            async def post(request: Request) -> str:
                 _, target, body, headers = request
                 response = await client.post(target, data=body.encode(), headers=dict(headers))
                 assert response.status_code == 200, (target, response.status_code)
                 return await response.get_data(as_text=True)
 
-            customer = "+14155550177"
-            sid = f"SM{'1' * 32}"
-            await post(bench.signed(public, "/sms/incoming",
-                                    bench.sms_params(customer, "first text", sid)))
-            await post(bench.signed(public, "/sms/incoming", bench.sms_params(
-                customer, "a follow-up", f"SM{'2' * 32}")))
-            await svc.outbox.drain()
-            await post(bench.signed(public, "/sms/incoming", bench.sms_params(
-                bench.SERGIO, "ACK", f"SM{'3' * 32}")))
-            await post(bench.signed(public, "/sms/incoming", bench.sms_params(
-                bench.SERGIO, "On my way", f"SM{'4' * 32}")))
-            await post(bench.signed(public, "/sms/incoming", bench.sms_params(
-                bench.SERGIO, "CLOSE", f"SM{'5' * 32}")))
-            await post(bench.signed(public, "/sms/incoming", bench.sms_params(
-                bench.SERGIO, "ACK", f"SM{'6' * 32}")))
-            await svc.outbox.drain()
-            sent = fake.messages[0].sid if fake.messages else "SMunknown"
-            await post(bench.signed(public, "/sms/status", [
-                ("MessageSid", sent), ("SmsSid", sent), ("MessageStatus", "delivered"),
-                ("SmsStatus", "delivered"), ("AccountSid", ACCOUNT_SID),
-                ("From", bench.LINE), ("To", bench.SERGIO), ("ApiVersion", "2010-04-01")]))
-            call_sid = f"CA{'7' * 32}"
-            twiml = await post(bench.signed(public, "/voice/incoming",
-                                            bench.call_params(call_sid, "+14155550178")))
-            for request in bench.dial_actions(public, [(twiml, call_sid)]):
-                await post(request)
+            await _webhooks(post, svc, fake)
             await svc.timers.fire_due()
-            from ivr.store import Tx
-
-            def dashboard_sync(tx):  # what ivr/dashboard.py and /metrics read
-                if hasattr(Tx, "open_conversations"):
-                    for c in tx.open_conversations():
-                        tx.recent_decisions(limit=50, conversation_id=c.id)
-                    for c in tx.recent_calls(20):
-                        tx.recent_decisions(limit=50, sid=c.call_sid)
-                    tx.latest_decision_id()
-                if hasattr(Tx, "counts"):
-                    tx.counts()
-                tx.recent_decisions(100, line_id="qdn")
-
-            async def dashboard_async(tx):  # the same, for a store whose Tx is async
-                if hasattr(Tx, "open_conversations"):
-                    for c in await tx.open_conversations():
-                        await tx.recent_decisions(limit=50, conversation_id=c.id)
-                    for c in await tx.recent_calls(20):
-                        await tx.recent_decisions(limit=50, sid=c.call_sid)
-                    await tx.latest_decision_id()
-                if hasattr(Tx, "counts"):
-                    await tx.counts()
-                await tx.recent_decisions(100, line_id="qdn")
-
-            import inspect
-            asynchronous = inspect.iscoroutinefunction(Tx.recent_decisions)
-            await svc.store.read(dashboard_async if asynchronous else dashboard_sync)
-            if hasattr(raw, "_execute"):
-                await raw._execute(connection.set_trace_callback, None)
-            else:
-                connection.set_trace_callback(None)
+            await svc.store.read(_dashboard_reads())
+            await _trace(svc.store._db, None)
     finally:
         await fake.stop()
     return statements
+
+
+async def _trace(raw: Any, callback: Callable[[str], Any] | None) -> None:
+    """SQLite's trace callback on the store's connection (None: off)."""
+    connection = getattr(raw, "_conn", None) or getattr(raw, "_connection")
+    if hasattr(raw, "_execute"):  # aiosqlite: the connection lives in its thread
+        await raw._execute(connection.set_trace_callback, callback)
+    else:
+        connection.set_trace_callback(callback)
+
+
+async def _webhooks(post: Callable[[Request], Awaitable[str]], svc: Any, fake: Any) -> None:
+    """A new text, a follow-up, ACK, a relay, CLOSE, a bare ACK, a delivery
+    status, a call and its Dial action with no answer; the outbox drained."""
+    customer = "+14155550177"
+    await post(signed(PUBLIC, "/sms/incoming", sms_params(customer, "first text", f"SM{'1' * 32}")))
+    await post(signed(PUBLIC, "/sms/incoming", sms_params(
+        customer, "a follow-up", f"SM{'2' * 32}")))
+    await svc.outbox.drain()
+    for digit, body in (("3", "ACK"), ("4", "On my way"), ("5", "CLOSE"), ("6", "ACK")):
+        await post(signed(PUBLIC, "/sms/incoming", sms_params(SERGIO, body, f"SM{digit * 32}")))
+    await svc.outbox.drain()
+    sent = fake.messages[0].sid if fake.messages else "SMunknown"
+    await post(signed(PUBLIC, "/sms/status", [
+        ("MessageSid", sent), ("SmsSid", sent), ("MessageStatus", "delivered"),
+        ("SmsStatus", "delivered"), ("AccountSid", ACCOUNT_SID),
+        ("From", LINE), ("To", SERGIO), ("ApiVersion", "2010-04-01")]))
+    call_sid = f"CA{'7' * 32}"
+    twiml = await post(signed(PUBLIC, "/voice/incoming", call_params(call_sid, "+14155550178")))
+    for request in dial_actions(PUBLIC, [(twiml, call_sid)]):
+        await post(request)
+
+
+def _dashboard_reads() -> Callable[[Any], Any]:
+    """What ivr/dashboard.py's live view and /metrics read, and a line's recent
+    decisions, as one store.read (a coroutine for a store whose Tx is async)."""
+    from ivr.store import Tx
+
+    _, live_view = dashboard_reads(Tx)
+    if inspect.iscoroutinefunction(Tx.recent_decisions):
+        async def read_async(tx: Any) -> None:
+            if hasattr(Tx, "open_conversations"):
+                await live_view(tx)
+            if hasattr(Tx, "counts"):
+                await tx.counts()
+            await tx.recent_decisions(100, line_id="qdn")
+        return read_async
+
+    def read(tx: Any) -> None:
+        if hasattr(Tx, "open_conversations"):
+            live_view(tx)
+        if hasattr(Tx, "counts"):
+            tx.counts()
+        tx.recent_decisions(100, line_id="qdn")
+    return read
 
 
 def explain(db: Path, statements: list[str]) -> list[dict]:

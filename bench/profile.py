@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import run as bench  # noqa: E402
+from harness import Harness  # noqa: E402
+from servers import Server  # noqa: E402
+from service_db import cancel_timers  # noqa: E402
+from stats import summarise  # noqa: E402
+from twilio_requests import Request, acks, dial_actions, new_calls, new_texts  # noqa: E402
 
 PYSPY = str(Path(sys.executable).parent / "py-spy")
 
@@ -36,7 +41,8 @@ IDLE_LEAVES = ("EpollSelector.select (selectors.py", "_connection_worker_thread 
                "wait (threading.py")
 
 
-def summarise(path: Path, top: int = 40) -> str:
+def summarise_profile(path: Path, top: int = 40) -> str:
+    """Per worker: the share of busy samples in each function, inclusive and self."""
     inclusive: collections.Counter[str] = collections.Counter()
     leaf: collections.Counter[str] = collections.Counter()
     total = idle = 0
@@ -86,7 +92,7 @@ def _short(frame: str) -> str:
     return f"{name} ({'/'.join(parts)})"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", choices=("sms", "ack", "voice", "dial"), default="sms")
     parser.add_argument("--connections", type=int, default=64)
@@ -98,63 +104,76 @@ def main() -> int:
     parser.add_argument("--no-spy", action="store_true",
                         help="only the load run's figures, no sampling (for quick A/B runs)")
     parser.add_argument("--patches", default="", help="as bench/run.py --patches")
-    args = parser.parse_args()
-    ns = argparse.Namespace(quick=True, requests=args.requests, workers=args.workers,
-                            client="raw", patches=args.patches)
-    b = bench.Bench(ns)
+    return parser.parse_args()
+
+
+def requests_for(harness: Harness, service: Server, endpoint: str, n: int) -> list[Request]:
+    """`n` requests to `endpoint`, after what each needs first (texts to ACK,
+    calls whose Dial action to post)."""
+    url = service.url
+    if endpoint == "ack":
+        texts, _ = new_texts(url, n, "t")
+        harness.drive(service, texts, 16)
+        cancel_timers(service.db)  # type: ignore[arg-type]
+        return acks(url, n)
+    if endpoint in ("voice", "dial"):
+        calls, sids = new_calls(url, n)
+        if endpoint == "voice":
+            return calls
+        run = harness.drive(service, calls, 16, keep_body=True)
+        return dial_actions(url, ((r[4], s) for r, s in zip(run.results, sids) if r))
+    requests, _ = new_texts(url, n, "t")
+    return requests
+
+
+def start_spies(harness: Harness, service: Server, args: argparse.Namespace,
+                out_dir: Path) -> list[tuple[subprocess.Popen, Path]]:
+    """One py-spy per worker (none with --no-spy), and the file each writes."""
+    spies = []
+    for pid in ([] if args.no_spy else service.worker_pids):
+        tag = f"-{args.patches.replace(',', '+')}" if args.patches else ""
+        path = out_dir / f"{args.endpoint}-{args.connections}{tag}-{pid}.txt"
+        cmd = [PYSPY, "record", "--pid", str(pid), "--format", "raw", "--output", str(path),
+               "--rate", str(args.rate), "--nonblocking"]
+        if args.gil:
+            cmd.append("--gil")
+        spies.append((harness.servers.procs.start(cmd, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL), path))
+    return spies
+
+
+def main() -> int:
+    args = parse_args()
+    harness = Harness.create(requests=args.requests, quick=True, workers=args.workers,
+                             client="raw", patches=args.patches)
     out_dir = BENCH / "profiles"
     out_dir.mkdir(exist_ok=True)
     try:
-        sink = bench.Sink(b.procs, b.tmp)
-        b.sink = sink
-        db = b.tmp / "ivr.sqlite3"
+        sink = harness.start_sink()
+        db = harness.tmp / "ivr.sqlite3"
         if args.db:
             shutil.copy(args.db, db)
-        service = b.start_service("service", db, sink)
-        url = service.url
-        # what each endpoint needs first
-        if args.endpoint == "ack":
-            texts, _ = bench.new_texts(url, args.requests, "t")
-            bench.load(service, texts, 16, tmp=b.tmp, client="raw")
-            bench.cancel_timers(db)
-            requests = bench.acks(url, args.requests)
-        elif args.endpoint in ("voice", "dial"):
-            calls, sids = bench.new_calls(url, args.requests)
-            if args.endpoint == "voice":
-                requests = calls
-            else:
-                run = bench.load(service, calls, 16, tmp=b.tmp, client="raw", keep_body=True)
-                requests = bench.dial_actions(url, ((r[4], s) for r, s in
-                                                    zip(run.results, sids) if r))
-        else:
-            requests, _ = bench.new_texts(url, args.requests, "t")
-        spies = []
-        for pid in ([] if args.no_spy else service.worker_pids):
-            tag = f"-{args.patches.replace(',', '+')}" if args.patches else ""
-            path = out_dir / f"{args.endpoint}-{args.connections}{tag}-{pid}.txt"
-            cmd = [PYSPY, "record", "--pid", str(pid), "--format", "raw", "--output", str(path),
-                   "--rate", str(args.rate), "--nonblocking"]
-            if args.gil:
-                cmd.append("--gil")
-            spies.append((b.procs.start(cmd, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL), path))
+        service = harness.servers.start_service("service", db, sink)
+        requests = requests_for(harness, service, args.endpoint, args.requests)
+        spies = start_spies(harness, service, args, out_dir)
         time.sleep(1.0)
-        run = bench.load(service, requests, args.connections, tmp=b.tmp, client="raw",
-                         sink=sink, expected_sends=len(requests) if args.endpoint in
-                         ("sms", "ack") else 0)
-        s = bench.summarise([run])
+        run = harness.drive(service, requests, args.connections, sink=sink,
+                            expected_sends=len(requests) if args.endpoint in
+                            ("sms", "ack") else 0)
+        s = summarise([run])
         print(f"{args.endpoint} at {args.connections}: {s['rps']:.0f} req/s, p50 "
               f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, cpu {s['cpu_s_per_1000']:.2f} "
               f"s/1000, errors {s['errors']}, RSS MB "
               + " ".join(f"{v:.1f}" for v in service.rss().values() if v is not None))
         for spy, _ in spies:
-            b.procs.stop(spy, seconds=30, sig=bench.signal.SIGINT)  # py-spy writes, then exits
+            # py-spy writes, then exits
+            harness.servers.procs.stop(spy, seconds=30, sig=signal.SIGINT)
         for _, path in spies:
             if path.exists():
-                print(summarise(path))
+                print(summarise_profile(path))
     finally:
-        b.procs.stop_all()
-        shutil.rmtree(b.tmp, ignore_errors=True)
+        harness.servers.stop_all()
+        shutil.rmtree(harness.tmp, ignore_errors=True)
     return 0
 
 

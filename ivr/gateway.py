@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, AsyncIterator, Iterator, Sequence
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -22,6 +22,9 @@ from .secrets import DEFAULT_API_BASE, Secrets
 
 log = logging.getLogger(__name__)
 
+# The longest any REST request may take, answer read included. It must stay
+# well inside the outbox's claim lease (ivr/outbox.py LEASE, SEND_START_MARGIN):
+# a hung send has to be given up before another claim could send it again.
 REQUEST_TIMEOUT_SECONDS = 10
 
 
@@ -86,9 +89,17 @@ class PhoneNumberConfig:
 
 
 class TwilioGateway:
-    def __init__(self, secrets: Secrets, *, admin: bool = False):
+    def __init__(self, secrets: Secrets, *, admin: bool = False,
+                 timeout: float = REQUEST_TIMEOUT_SECONDS):
         """`admin` uses the account SID and auth token, as setting up the
-        account's numbers requires; otherwise the run-time credentials."""
+        account's numbers requires; otherwise the run-time credentials.
+        `timeout` bounds every REST request (seconds); it may be shortened
+        (tests), not lengthened past what the outbox's lease allows for."""
+        if not 0 < timeout <= REQUEST_TIMEOUT_SECONDS:
+            raise ValueError(f"timeout={timeout!r}: a REST request may take more than 0 and at "
+                             f"most {REQUEST_TIMEOUT_SECONDS} s, or the outbox's claim could "
+                             f"run out under it and the message be sent twice")
+        self.timeout = timeout
         if admin:
             if not (secrets.account_sid and secrets.auth_token):
                 raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed")
@@ -110,7 +121,9 @@ class TwilioGateway:
 
     async def start(self) -> None:
         # aiohttp wants its session created inside the running loop.
-        self._http = _RebasedHttpClient(self._api_base, timeout=REQUEST_TIMEOUT_SECONDS)
+        # twilio-python 9.13 stores this timeout but hands aiohttp timeout=None
+        # (which also overrides the session's default): _rest_call enforces it.
+        self._http = _RebasedHttpClient(self._api_base, timeout=self.timeout)
         username, password, account_sid = self._credentials
         self._client = Client(username, password, account_sid, http_client=self._http)
 
@@ -128,14 +141,14 @@ class TwilioGateway:
             params["media_url"] = list(media_urls)
         if status_callback:
             params["status_callback"] = status_callback
-        with _rest_errors(f"sending to {mask(to)}"):
+        async with self._rest_call(f"sending to {mask(to)}"):
             message = await client.messages.create_async(**params)
         status = getattr(message.status, "value", message.status)
         return SendResult(sid=message.sid or "", status=str(status) if status else None)
 
     async def find_number(self, phone_number: str) -> PhoneNumberConfig | None:
         client = await self._ready()
-        with _rest_errors(f"listing {mask(phone_number)}"):
+        async with self._rest_call(f"listing {mask(phone_number)}"):
             found = await client.incoming_phone_numbers.list_async(phone_number=phone_number,
                                                                   limit=2)
         return _number_config(found[0]) if found else None
@@ -143,11 +156,27 @@ class TwilioGateway:
     async def set_number_webhooks(self, sid: str, *, voice_url: str, sms_url: str,
                                   status_callback: str) -> PhoneNumberConfig:
         client = await self._ready()
-        with _rest_errors(f"updating {sid}"):
+        async with self._rest_call(f"updating {sid}"):
             updated = await client.incoming_phone_numbers(sid).update_async(
                 voice_url=voice_url, voice_method="POST", sms_url=sms_url, sms_method="POST",
                 status_callback=status_callback, status_callback_method="POST")
         return _number_config(updated)
+
+    @asynccontextmanager
+    async def _rest_call(self, doing: str) -> AsyncIterator[None]:
+        """One REST request, bounded by `timeout`: a request Twilio accepts and
+        never answers becomes a retryable SendError, which frees the caller
+        (an outbox send slot) instead of holding it until Twilio answers."""
+        deadline = asyncio.timeout(self.timeout)
+        with _rest_errors(doing):
+            try:
+                async with deadline:
+                    yield
+            except TimeoutError:
+                if not deadline.expired():
+                    raise   # a timeout of aiohttp's own: _rest_errors words it
+                raise SendError(f"Twilio did not answer within {self.timeout:g} s {doing}",
+                                retryable=True) from None
 
     async def _ready(self) -> Client:
         if self._client is None:

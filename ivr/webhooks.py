@@ -28,7 +28,16 @@ Handler = Callable[[Services, MultiDict[str, str]], Awaitable[Response]]
 class SignatureChecker:
     """Checks X-Twilio-Signature against the URL Twilio requested: the public
     base URL plus the path and query this request arrived with, so the check
-    holds behind a TLS-terminating proxy that rewrote scheme, host or port."""
+    holds behind a TLS-terminating proxy that rewrote scheme, host or port.
+
+    A signature counts only over a URL Twilio could have requested for that
+    public URL: with its port as configured, or, when that port is the
+    scheme's default (443, 80), with the port written or left out, since
+    Twilio is inconsistent about it. RequestValidator.validate also strips
+    any other port, which would accept a signature over http://host/ for a
+    service configured at http://host:8080; it is not used."""
+
+    _DEFAULT_PORTS = {"http": 80, "https": 443}
 
     def __init__(self, tokens: tuple[str, ...], public_base_url: str):
         self._validators = tuple(RequestValidator(token) for token in tokens)
@@ -41,15 +50,39 @@ class SignatureChecker:
     def valid(self, url: str, form: MultiDict[str, str], signature: str | None) -> bool:
         if not signature:
             return False
-        # The URL as requested first: one HMAC per token. RequestValidator's
-        # validate always computes two (the URL with and without its default
-        # port), which was a sixth of a call webhook's CPU; it stays the
-        # fallback for a signature made over the other form of the URL.
+        # The URL as requested first: one HMAC per token. Only a URL on the
+        # default port has a second form, tried when the first did not match.
         given = signature.encode("utf-8", "replace")
-        if any(hmac.compare_digest(v.compute_signature(url, form).encode("ascii"), given)
-               for v in self._validators):
+        if self._signed(url, form, given):
             return True
-        return any(v.validate(url, form, signature) for v in self._validators)
+        twin = self._default_port_twin(url)
+        return twin is not None and self._signed(twin, form, given)
+
+    def _signed(self, url: str, form: MultiDict[str, str], given: bytes) -> bool:
+        return any(hmac.compare_digest(v.compute_signature(url, form).encode("ascii"), given)
+                   for v in self._validators)
+
+    @classmethod
+    def _default_port_twin(cls, url: str) -> str | None:
+        """The same URL with the scheme's default port written out, or left
+        out if it is written; None when the URL names any other port."""
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        default = cls._DEFAULT_PORTS.get(parts.scheme.lower())
+        prefix = f"{parts.scheme}://{parts.netloc}"
+        if default is None or not parts.hostname or not url.startswith(prefix):
+            return None
+        try:
+            port = parts.port
+        except ValueError:
+            return None
+        if port is None:
+            netloc = f"{parts.netloc}:{default}"
+        elif port == default:
+            netloc = parts.netloc.rpartition(":")[0]
+        else:
+            return None
+        return f"{parts.scheme}://{netloc}{url[len(prefix):]}"
 
 
 def _raw_path() -> str:
