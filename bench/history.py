@@ -29,7 +29,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from ivr import SCHEMA_PATH  # noqa: E402
-from ivr.store import _split_sql  # noqa: E402
+from ivr.store import split_sql  # noqa: E402
 
 LINE_ID = "qdn"
 LINE_NUMBER = "+16195550100"
@@ -55,7 +55,7 @@ def build(path: str | Path, decisions: int = 1_000_000, conversations: int = 100
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    statements = _split_sql(SCHEMA_PATH.read_text("utf-8"))
+    statements = split_sql(SCHEMA_PATH.read_text("utf-8"))
     for statement in statements:
         if statement.lstrip().upper().startswith("CREATE TABLE"):
             db.execute(statement)

@@ -5,13 +5,13 @@ it up (nor the database and its write-ahead log)."""
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG, REPO
 from ivr.config import load_config
 from ivr.server import local_state_path
+
+from .support.harness import EXAMPLE_CONFIG, REPO
 
 pytestmark = pytest.mark.skipif(
     shutil.which("git") is None or not (REPO / ".git").exists(),

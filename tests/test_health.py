@@ -32,9 +32,8 @@ import pytest
 from ivr.store.database import BUSY_TIMEOUT_MS, WRITE_CHECK_SECONDS
 
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
-from .support.processes import free_port, stop, wait_until_healthy
+from .support.processes import free_port, post, rows, sms, start, stop, wait_until_healthy
 from .support.twiml_check import check_twiml
-from .test_reliability import post, rows, sms, start
 
 
 def _chattr(flag: str, path: Path) -> bool:

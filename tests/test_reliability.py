@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,44 +14,10 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .support.driver import sign
-from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from .support.harness import AUTH_TOKEN, BACKUP, EXAMPLE_CONFIG, LINE, REPO, SERGIO
-from .support.processes import clean_environ, free_port, stop, wait_for, wait_until_healthy
+from .support.harness import AUTH_TOKEN, BACKUP, EXAMPLE_CONFIG, SERGIO
+from .support.processes import free_port, post, rows, sms, start, stop, wait_for, wait_until_healthy
 
 ACK_SECONDS = 15   # the shortest the config allows: the crash test waits it out for real
-
-
-def start(tmp_path: Path, fake_url: str, port: int, workers: int,
-          config: Path = EXAMPLE_CONFIG) -> subprocess.Popen:
-    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
-                        TWILIO_API_BASE=fake_url,
-                        IVR_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "run.py"), "--config", str(config), "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers)], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def sms(message_sid: str, sender: str, body: str) -> dict[str, str]:
-    return {"MessageSid": message_sid, "SmsSid": message_sid, "AccountSid": ACCOUNT_SID,
-            "From": sender, "To": LINE, "Body": body, "NumMedia": "0",
-            "SmsStatus": "received", "ApiVersion": "2010-04-01"}
-
-
-async def post(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> tuple[int, str]:
-    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, params)}
-    async with session.post(url, data=params, headers=headers) as response:
-        return response.status, await response.text()
-
-
-def rows(db_path: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(db_path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def short_ack_config(tmp_path: Path) -> Path:

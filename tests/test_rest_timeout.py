@@ -14,15 +14,15 @@ from datetime import datetime
 import aiohttp
 import pytest
 
-from conftest import CUSTOMER, LINE, SERGIO, test_secrets
-from driver import TwilioDriver
-from fake_twilio import SentMessage
 from ivr.app import create_app
 from ivr.clock import FrozenClock
 from ivr.gateway import REQUEST_TIMEOUT_SECONDS, SendError, TwilioGateway
 from ivr.outbox import LEASE, MAX_IN_FLIGHT, SEND_START_MARGIN
-from test_reliability import post, rows, sms, start
-from test_serve import free_port, stop, wait_for, wait_until_healthy
+
+from .support.driver import TwilioDriver
+from .support.fake_twilio import SentMessage
+from .support.harness import CUSTOMER, LINE, SERGIO, secrets_for
+from .support.processes import free_port, post, rows, sms, start, stop, wait_for, wait_until_healthy
 
 SHORT = 0.5  # the in-process tests' timeout, in seconds
 
@@ -91,17 +91,17 @@ async def expect_timeout(call, timeout: float) -> tuple[SendError, float]:
 
 
 async def test_the_default_timeout_ends_a_send_well_inside_its_claim(fake_twilio):
-    gateway = TwilioGateway(test_secrets(fake_twilio))
+    gateway = TwilioGateway(secrets_for(fake_twilio))
     assert gateway.timeout == REQUEST_TIMEOUT_SECONDS == 10
     # A send starts at the latest SEND_START_MARGIN before its lease ends, so
     # a hung one is given up before another claim can send the row again.
     assert gateway.timeout < SEND_START_MARGIN.total_seconds() < LEASE.total_seconds()
     with pytest.raises(ValueError):
-        TwilioGateway(test_secrets(fake_twilio), timeout=LEASE.total_seconds())
+        TwilioGateway(secrets_for(fake_twilio), timeout=LEASE.total_seconds())
 
 
 async def test_a_send_twilio_never_answers_is_a_retryable_send_error(fake_twilio, hang):
-    gateway = TwilioGateway(test_secrets(fake_twilio), timeout=SHORT)
+    gateway = TwilioGateway(secrets_for(fake_twilio), timeout=SHORT)
     await gateway.start()
     try:
         error, took = await expect_timeout(
@@ -117,7 +117,7 @@ async def test_a_send_twilio_never_answers_is_a_retryable_send_error(fake_twilio
 @pytest.mark.parametrize("what", ["send_sms", "find_number", "set_number_webhooks"])
 async def test_every_rest_call_of_the_gateway_is_bounded(fake_twilio, silent_twilio, what):
     url, connections = silent_twilio
-    secrets = test_secrets(fake_twilio, api_base=url)
+    secrets = secrets_for(fake_twilio, api_base=url)
     gateway = TwilioGateway(secrets, admin=what != "send_sms", timeout=SHORT)
     await gateway.start()
     try:
@@ -138,7 +138,7 @@ async def test_every_rest_call_of_the_gateway_is_bounded(fake_twilio, silent_twi
 
 async def test_the_outbox_retries_a_hung_send_and_sends_it_once(config, fake_twilio, hang):
     clock = FrozenClock()
-    secrets = test_secrets(fake_twilio)
+    secrets = secrets_for(fake_twilio)
     app = create_app(config, secrets, clock=clock, background=False,
                      gateway=TwilioGateway(secrets, timeout=SHORT))
     async with app.test_app() as test_app:

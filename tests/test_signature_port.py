@@ -9,10 +9,11 @@ public URL is http://host:8080."""
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from conftest import AUTH_TOKEN, CUSTOMER, LINE, PREVIOUS_TOKEN, test_secrets
-from driver import TwilioDriver, sign
 from ivr.app import create_app
 from ivr.webhooks import SignatureChecker
+
+from .support.driver import TwilioDriver, sign
+from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, PREVIOUS_TOKEN, secrets_for
 
 PARAMS = {"MessageSid": "SM" + "1" * 32, "From": CUSTOMER, "To": LINE, "Body": "port?"}
 
@@ -51,7 +52,7 @@ def test_only_the_configured_port_or_the_schemes_default_counts(configured, sign
 def app_at(config, fake_twilio):
     """A test client of the app whose IVR_PUBLIC_BASE_URL is `base`."""
     def build(base: str):
-        return create_app(config, test_secrets(fake_twilio, public_base_url=base),
+        return create_app(config, secrets_for(fake_twilio, public_base_url=base),
                           background=False)
     return build
 

@@ -7,9 +7,16 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
+import sys
+from pathlib import Path
 
 import aiohttp
+
+from .driver import sign
+from .fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from .harness import AUTH_TOKEN, EXAMPLE_CONFIG, LINE, REPO
 
 
 def free_port() -> int:
@@ -57,4 +64,37 @@ def stop(process: subprocess.Popen) -> tuple[int, str, str]:
         out, err = process.communicate()
         raise AssertionError(f"SIGTERM did not stop the server:\n{err}")
     return process.returncode, out, err
+
+
+def start(tmp_path: Path, fake_url: str, port: int, workers: int,
+          config: Path = EXAMPLE_CONFIG) -> subprocess.Popen:
+    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
+                        TWILIO_API_BASE=fake_url,
+                        IVR_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(config), "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def sms(message_sid: str, sender: str, body: str) -> dict[str, str]:
+    return {"MessageSid": message_sid, "SmsSid": message_sid, "AccountSid": ACCOUNT_SID,
+            "From": sender, "To": LINE, "Body": body, "NumMedia": "0",
+            "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+
+
+async def post(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> tuple[int, str]:
+    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, params)}
+    async with session.post(url, data=params, headers=headers) as response:
+        return response.status, await response.text()
+
+
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    db = sqlite3.connect(db_path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
 
