@@ -80,21 +80,21 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
                       SESSION_COOKIE_SECURE=base.startswith("https://"),
                       SESSION_COOKIE_NAME="ivr_session", PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.extensions["ivr"] = services
-
-    @app.after_request
-    async def operator_headers(response):
-        if request.path.startswith(OPERATOR_PATHS):
-            response.headers.update(OPERATOR_HEADERS)
-            if not request.path.startswith("/dashboard/static/"):
-                # Nothing an operator saw stays in a browser's cache after signing out.
-                response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.after_request(_operator_headers)
     for blueprint in (sms_routes.blueprint, voice_routes.blueprint, dashboard.blueprint,
                       metrics_routes.blueprint, health.blueprint):
         app.register_blueprint(blueprint)
     _run_with_app(app, services, background)
     return app
+
+
+async def _operator_headers(response):
+    if request.path.startswith(OPERATOR_PATHS):
+        response.headers.update(OPERATOR_HEADERS)
+        if not request.path.startswith("/dashboard/static/"):
+            # Nothing an operator saw stays in a browser's cache after signing out.
+            response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _run_with_app(app: Quart, svc: Services, background: bool) -> None:

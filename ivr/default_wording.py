@@ -75,6 +75,12 @@ DEFAULT_MESSAGES: dict[str, str] = {
                       " {{ recording }} - reply ACK {{ code }} to take it",
     "transcription_page": "[{{ line_code }} #{{ code }}] the voicemail from {{ customer }} says:"
                           " {{ transcription }}",
+    "voicemail_page_no_number": "[{{ line_code }}] voicemail from a caller with no number at"
+                                " {{ time }}{% if duration %}, {{ duration }} s{% endif %}"
+                                "{% if transcription %}: {{ transcription }}{% endif %}"
+                                " {{ recording }} - they cannot be called or texted back",
+    "transcription_page_no_number": "[{{ line_code }}] the voicemail from a caller with no"
+                                    " number says: {{ transcription }}",
 }
 
 # The variables each message is rendered with (besides line and line_code);
@@ -118,6 +124,8 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "whisper_unavailable": (),
     "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
     "transcription_page": ("code", "customer", "transcription"),
+    "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),
+    "transcription_page_no_number": ("transcription",),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 

@@ -5,6 +5,7 @@ optional menu, and voicemail that is texted to every responder.
   cascade.py     a call's way: greeting, menu, one <Dial> per tier, resume after a retry
   whisper.py     a responder's leg: "press 1 to take it", and who got the call
   voicemail.py   taking a message, and texting it (then its transcription) to responders
+  voicemail_without_number.py  the same for a caller with no number: no conversation
   answers.py     what a caller or responder hears when something failed
   after_dial.py  pure: what a call does after each Dial; menu repeats; spoken numbers
 

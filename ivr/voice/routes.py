@@ -4,7 +4,7 @@ the cascade, whisper or voicemail, and answers TwiML.
 Who is calling is decided here, once: a phone number, or "anonymous" for
 every From that is none (withheld, client:..., sip:..., garbage), which is
 put through all the same; a line's own number is hung up on. A voicemail
-from a caller with no number opens no conversation (the end of this file)."""
+from a caller with no number opens no conversation (voicemail_without_number.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ import logging
 from quart import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from ..config import Line
-from ..conversations.sending import send_to_responder
-from ..conversations.tiers import everyone
 from ..decisions import Channel, DecisionKind, decision
 from ..logs import event
 from ..phone import mask, no_number_kind, try_normalise
@@ -23,7 +20,7 @@ from ..services import Services
 from ..store import Tx
 from ..twiml import twiml_text
 from ..webhooks import twilio_webhook
-from . import cascade, voicemail, whisper
+from . import cascade, voicemail, voicemail_without_number, whisper
 from .after_dial import CALLER_GONE
 from .answers import (
     apologise_then_voicemail,
@@ -36,6 +33,7 @@ from .answers import (
     spoken,
     whisper_failed,
 )
+from .voicemail_without_number import NO_NUMBER
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,6 @@ def _attempt_args() -> tuple[int, str]:
 # Every caller who is not a phone number a text could reach (a withheld
 # number, a Twilio Client app, a SIP address, garbage) is recorded as this,
 # and is still put through: a person is calling.
-NO_NUMBER = "anonymous"
 
 
 def _caller(svc: Services, form: MultiDict[str, str]) -> str:
@@ -194,7 +191,7 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
             voicemail.recording_arrived(tx, svc, line, call_sid, recording_sid, status,
                                         duration, url)
         else:
-            _recording_without_number(tx, svc, line, call_sid, recording_sid, status,
+            voicemail_without_number.recording_without_number(tx, svc, line, call_sid, recording_sid, status,
                                       duration, url)
 
     await svc.store.write(arrived)
@@ -223,7 +220,7 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
             voicemail.transcription_arrived(tx, svc, line, call_sid, recording_sid, status,
                                             text, _caller(svc, form), url)
         else:
-            _transcription_without_number(tx, svc, line, call_sid, recording_sid, text, url)
+            voicemail_without_number.transcription_without_number(tx, svc, line, call_sid, recording_sid, text, url)
 
     await svc.store.write(arrived)
     return nothing()
@@ -236,65 +233,3 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     if (form.get("CallStatus") or "").lower() in CALLER_GONE:
         await svc.store.write(lambda tx: cascade.call_status(tx, call_sid))
     return nothing()
-
-
-# A voicemail from a caller with no number. Nobody can call or text them
-# back, so it opens no conversation (a conversation's replies and notices go
-# to its customer): every responder of the line is texted the recording,
-# and later its transcription, as a notice, and the decision log keeps it.
-# (Its rules mirror voicemail.recording_arrived and transcription_arrived.)
-
-def _recording_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
-                              recording_sid: str, status: str, duration: int,
-                              url: str) -> None:
-    if status != "completed" or duration <= 0 or not url.startswith("https://"):
-        # Nothing to hear: the voicemail module logs it and pages nobody.
-        voicemail.recording_arrived(tx, svc, line, call_sid, recording_sid, status,
-                                    duration, url)
-        return
-    if tx.call(call_sid) is not None:
-        tx.end_call(call_sid)
-    if tx.voicemail(recording_sid) is not None:
-        tx.decide(decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.VOICE,
-                           "this voicemail was already received", line=line, sid=call_sid))
-        return
-    tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, url, duration)
-    page = (f"[{line.code}] voicemail from a caller with no number at "
-            f"{tx.now.strftime('%H:%M UTC')}, {duration} s {url} - they cannot be called "
-            "or texted back")
-    _notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
-                     f"a {duration} s voicemail from a caller with no number: every responder "
-                     "is texted; no conversation, since nothing can reach the caller", page)
-
-
-def _transcription_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
-                                  recording_sid: str, text: str, url: str) -> None:
-    existing = tx.voicemail(recording_sid)
-    if existing is not None:
-        if existing.transcription:
-            return  # a retried callback
-        tx.set_transcription(recording_sid, text)
-        _notify_everyone(tx, svc, line, call_sid, DecisionKind.TRANSCRIPTION_RECEIVED,
-                         "the transcription of a voicemail from a caller with no number is "
-                         "texted to every responder",
-                         f"[{line.code}] the voicemail from a caller with no number says: "
-                         f"{text}")
-        return
-    # The transcription came first: it carries all a page needs.
-    recording = url if url.startswith("https://") else ""
-    tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, recording, 0)
-    tx.set_transcription(recording_sid, text)
-    _notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
-                     "a voicemail from a caller with no number (its transcription first): "
-                     "every responder is texted; no conversation, since nothing can reach "
-                     "the caller",
-                     f"[{line.code}] voicemail from a caller with no number at "
-                     f"{tx.now.strftime('%H:%M UTC')}: {text} {recording}".rstrip()
-                     + " - they cannot be called or texted back")
-
-
-def _notify_everyone(tx: Tx, svc: Services, line: Line, call_sid: str, kind: DecisionKind,
-                     reason: str, text: str) -> None:
-    decision_id = tx.decide(decision(kind, Channel.VOICE, reason, line=line, sid=call_sid))
-    for responder in everyone(svc.config, line):
-        send_to_responder(tx, line, None, decision_id, responder, text, purpose="notice")
