@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import stat
 import sys
 from dataclasses import dataclass
@@ -13,14 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from .calendars import CalendarCache
+from twilio.base.exceptions import TwilioException
+
+from .calendars import WINDOW_AFTER, CalendarCache, describe_source
 from .clock import SystemClock, from_text
 from .config import Config
 from .gateway import SendError, TwilioGateway
 from .passwords import hash_password
 from .phone import InvalidPhoneNumber, mask, normalise
 from .secrets import Secrets
-from .server import StartupError
+from .server import (ServeOptions, StartupError, database_error, database_problem,
+                     database_source, serve_settings)
 from .store import DecisionRow, Store
 
 VOICE_PATH, SMS_PATH, STATUS_PATH = "/voice/incoming", "/sms/incoming", "/voice/status"
@@ -29,7 +33,9 @@ VOICE_PATH, SMS_PATH, STATUS_PATH = "/voice/incoming", "/sms/incoming", "/voice/
 # -- check ---------------------------------------------------------------------------
 
 async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO) -> int:
-    """Config and secrets were validated by loading them; report what they say."""
+    """Config and secrets were validated by loading them; report what they say,
+    and what `ivr serve` would do with them (it runs the same checks)."""
+    settings = serve_settings(ServeOptions(config=None, bind=None, workers=1))
     out.write(f"config {config.path}: OK - {len(config.lines)} line(s), "
               f"{len(config.responders)} responder(s)\n")
     for line in config.lines.values():
@@ -37,6 +43,12 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
         hours = "always open" if line.hours is None else f"hours, after hours {line.hours.after_hours}"
         out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
                   f"{', menu' if line.menu else ''})\n")
+    problem = database_problem(config.database)
+    if problem:
+        raise StartupError(database_error(config, problem, database_source(config)))
+    out.write(f"database {config.database}: OK ("
+              + ("exists" if Path(config.database).exists() else "created at the first start")
+              + ")\n")
     if env_file:
         mode = stat.S_IMODE(Path(env_file).stat().st_mode)
         out.write(f"env file {env_file}: OK (mode {mode:o})\n")
@@ -47,24 +59,23 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
                 else "account SID and auth token (set TWILIO_API_KEY/SECRET to use a key)")
         out.write(f"secrets from {secrets.source}: OK - signatures checked with "
                   f"{len(secrets.signing_tokens())} token(s); REST client uses {rest}\n")
-    out.write("dashboard: " + ("on (operator password set)\n" if secrets.operator_password_hash
-                               else "off (set IVR_OPERATOR_PASSWORD to turn it on)\n"))
+    if secrets.operator_password_hash:
+        dashboard = "on (operator password set)"
+    elif secrets.local:
+        dashboard = ("on (LOCAL MODE: `ivr serve` generates a password and prints it in its "
+                     "banner; set IVR_OPERATOR_PASSWORD to choose one)")
+    else:
+        dashboard = "off (set IVR_OPERATOR_PASSWORD to turn it on)"
+    out.write(f"dashboard: {dashboard}\n")
     if config.calendars:
-        cache = CalendarCache(config.calendars, SystemClock())
-        for source in config.calendars:
-            try:
-                await cache._read(source)
-                out.write(f"calendar {source}: readable\n")
-            except Exception as exc:
-                out.write(f"calendar {source}: NOT readable ({type(exc).__name__}); routing "
-                          f"goes on without it\n")
+        await _check_calendars(config, out)
     base = secrets.public_base_url
     if not base:
         if not secrets.local:
             raise StartupError("IVR_PUBLIC_BASE_URL is not set. Fix: set it to the https "
                                "address Twilio reaches, then run `ivr check` again")
-        out.write("IVR_PUBLIC_BASE_URL is not set; in local mode the service uses "
-                  "http://HOST:PORT of --bind\n")
+        out.write(f"IVR_PUBLIC_BASE_URL is not set; in local mode the service uses "
+                  f"http://{settings.bind} ({settings.bind_from}; --bind changes it)\n")
         base = "https://YOUR-HOST"
     out.write("\nPaste into the Twilio console, for each line's number:\n"
               f"  A call comes in      (Webhook, HTTP POST): {base}{VOICE_PATH}\n"
@@ -72,6 +83,33 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
               f"  Call status changes  (optional, HTTP POST): {base}{STATUS_PATH}\n"
               "or let `ivr twilio configure` set them.\n")
     return 0
+
+
+async def _check_calendars(config: Config, out: TextIO) -> None:
+    """Each calendar read and expanded as the service does, with what it skips."""
+    cache = CalendarCache(config.calendars, SystemClock())
+    quiet = logging.getLogger("ivr.calendars")
+    was_disabled, quiet.disabled = quiet.disabled, True   # said below, not logged twice
+    try:
+        await cache.refresh()
+    finally:
+        quiet.disabled = was_disabled
+    for source in config.calendars:
+        status = cache.status(source)
+        name = describe_source(source)
+        if not status.loaded:
+            out.write(f"calendar {name}: NOT readable - {status.problem}; routing goes on "
+                      f"without it\n")
+            continue
+        out.write(f"calendar {name}: readable - {status.events} event(s) in the coming "
+                  f"{WINDOW_AFTER.days} days")
+        if status.skipped:
+            out.write(f"; {len(status.skipped)} event(s) skipped, the rest applies. Fix: "
+                      f"correct or delete them in the tool that writes the calendar\n")
+            for skipped in status.skipped:
+                out.write(f"  skipped {skipped.describe()}\n")
+        else:
+            out.write("\n")
 
 
 # -- log and conversations --------------------------------------------------------------
@@ -197,7 +235,11 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
             try:
                 current = await gateway.find_number(line.number)
             except SendError as exc:
-                raise StartupError(f"{exc}. Fix: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+                raise StartupError(rest_problem(exc, secrets)) from None
+            except TwilioException as exc:
+                # A list page twilio-python cannot fetch raises its base class,
+                # which the gateway does not translate.
+                raise StartupError(rest_problem(_page_error(exc, line.number), secrets)) from None
             if current is None:
                 err.write(f"ivr: {line.id}: {line.number} is not a number of account "
                                  f"{secrets.account_sid}. Fix: buy or port it, or correct "
@@ -214,12 +256,37 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
             for name, (old, new) in changes.items():
                 out.write(f"  {name}: {old or '(none)'} -> {new}\n")
             if not dry_run:
-                await gateway.set_number_webhooks(current.sid, voice_url=wanted["voice_url"],
-                                                  sms_url=wanted["sms_url"],
-                                                  status_callback=wanted["status_callback"])
+                try:
+                    await gateway.set_number_webhooks(current.sid, voice_url=wanted["voice_url"],
+                                                      sms_url=wanted["sms_url"],
+                                                      status_callback=wanted["status_callback"])
+                except SendError as exc:
+                    raise StartupError(rest_problem(exc, secrets)) from None
     finally:
         await gateway.close()
     return 1 if problems else 0
+
+
+def _page_error(exc: TwilioException, number: str) -> SendError:
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    return SendError(f"Twilio answered HTTP {status} listing {mask(number)}",
+                     retryable=False, http_status=status)
+
+
+def rest_problem(exc: SendError, secrets: Secrets) -> str:
+    """Twilio out of reach, the credentials refused, and anything else Twilio
+    answered are three different fixes."""
+    if exc.http_status is None:
+        return (f"Twilio could not be reached at {secrets.api_base}: {exc}. Nothing was changed. "
+                f"Fix: check this machine's network connection, proxy and DNS (or "
+                f"TWILIO_API_BASE, if it is set), then run it again")
+    if exc.http_status in (401, 403):
+        return (f"Twilio refused the credentials ({exc}). Fix: check TWILIO_ACCOUNT_SID and "
+                f"TWILIO_AUTH_TOKEN against the Twilio console (the auth token of that account, "
+                f"not an API key's secret)")
+    return (f"{exc}. Fix: see Twilio's error code above "
+            f"(https://www.twilio.com/docs/api/errors), then run it again")
 
 
 # -- hash-password ---------------------------------------------------------------------

@@ -80,32 +80,57 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="Hypercorn worker processes")
 
 
+# What a shell reports for a command whose reader went away (128 + SIGPIPE),
+# as `seq 100000 | head -1` does.
+CLOSED_STDOUT = 141
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
          err: TextIO = sys.stderr) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "serve":
-            return serve(ServeOptions(args.config, args.bind, args.workers), out)
-        if args.command == "simulate":
-            return asyncio.run(run_simulation(args, out))
-        if args.command == "hash-password":
-            return admin.hash_password_command(out)
-        config, secrets = load_everything(config_path(args.config))
-        if args.command == "check":
-            return asyncio.run(admin.check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
-        if args.command == "log":
-            wanted = admin.LogFilter(args.line, args.number, args.conversation)
-            return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))
-        if args.command == "conversations":
-            return asyncio.run(admin.conversations(config, out))
-        if args.command == "twilio":
-            return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
+        code = _run(args, out, err)
+        out.flush()   # inside the try: a reader that went away is caught below
+        return code
     except StartupError as exc:
         err.write(f"ivr: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `ivr log | head -1`: the reader has what it wanted. Anything still
+        # buffered for stdout goes nowhere, so exiting prints no second error.
+        _discard_stdout(out)
+        return CLOSED_STDOUT
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "serve":
+        return serve(ServeOptions(args.config, args.bind, args.workers), out)
+    if args.command == "simulate":
+        return asyncio.run(run_simulation(args, out))
+    if args.command == "hash-password":
+        return admin.hash_password_command(out)
+    config, secrets = load_everything(config_path(args.config))
+    if args.command == "check":
+        return asyncio.run(admin.check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
+    if args.command == "log":
+        wanted = admin.LogFilter(args.line, args.number, args.conversation)
+        return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))
+    if args.command == "conversations":
+        return asyncio.run(admin.conversations(config, out))
+    if args.command == "twilio":
+        return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
     return 2
+
+
+def _discard_stdout(out: TextIO) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):   # not a real file (a test's StringIO)
+        pass
 
 
 async def run_simulation(args: argparse.Namespace, out: TextIO) -> int:

@@ -5,8 +5,10 @@ Nothing here is ever formatted into a log line: Secrets' repr hides values.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,13 @@ KNOWN_NAMES = SECRET_NAMES + (
     "IVR_PUBLIC_BASE_URL",
     "IVR_OPERATOR_PASSWORD_HASH",
 )
+
+# Settings read from the environment only: the env file holds the secrets.
+ENVIRONMENT_ONLY = ("IVR_CONFIG", "IVR_BIND", "IVR_DATABASE", "IVR_ENV_FILE", "IVR_LOG_LEVEL",
+                    "IVR_LOG_FORMAT")
+# A key is named in an error only if it looks like a variable name: a line
+# such as `c2VjcmV0=` may be a pasted secret, not a key.
+_NAME_LIKE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")
 
 
 class SecretsError(Exception):
@@ -98,8 +107,16 @@ def read_env_file(path: str | Path) -> dict[str, str]:
         raise SecretsError(
             f"{path}: the env file is readable by group or others "
             f"(mode {stat.S_IMODE(mode):o}) and holds secrets. Fix: chmod 600 {path}")
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError:
+        raise SecretsError(f"{path}: the env file is not UTF-8 text. "
+                           f"Fix: save it as UTF-8 (KEY=VALUE lines)") from None
+    except OSError as exc:
+        raise SecretsError(f"{path}: IVR_ENV_FILE cannot be read ({exc.strerror}). "
+                           f"Fix: point IVR_ENV_FILE at a readable KEY=VALUE file") from None
     values: dict[str, str] = {}
-    for number, raw_line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
@@ -111,11 +128,24 @@ def read_env_file(path: str | Path) -> dict[str, str]:
             # The line may hold a secret: name its number, never its text.
             raise SecretsError(f"{path}: line {number} is not KEY=VALUE. "
                                f"Fix: write it as NAME=value")
+        if name not in KNOWN_NAMES and name not in ENVIRONMENT_ONLY:
+            raise SecretsError(_unknown_key(path, number, name))
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         values[name] = value
     return values
+
+
+def _unknown_key(path: Path, number: int, name: str) -> str:
+    """A misspelt key would otherwise be read as a missing one ("TWILIO_AUTH_TOKEN
+    is not set"), naming neither the file nor the typo."""
+    shown = name if _NAME_LIKE.fullmatch(name) else "the key"
+    close = difflib.get_close_matches(name.upper(), KNOWN_NAMES + ENVIRONMENT_ONLY, n=1,
+                                      cutoff=0.6)
+    hint = f"; did you mean {close[0]}? Fix: rename it to {close[0]}" if close else (
+        f". Fix: use one of {', '.join(KNOWN_NAMES)}")
+    return f"{path}: line {number}: {shown} is not a setting ivr reads{hint}"
 
 
 def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
@@ -126,7 +156,16 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
     source = "environment"
     env_file = environ.get("IVR_ENV_FILE")
     if env_file:
-        merged.update(read_env_file(env_file))
+        from_file = read_env_file(env_file)
+        for name in ENVIRONMENT_ONLY:
+            # Fine where the file is also the service's environment (systemd's
+            # EnvironmentFile=); otherwise the line would be silently ignored.
+            if name in from_file and environ.get(name) != from_file[name]:
+                raise SecretsError(
+                    f"{env_file}: {name} is read from the environment, not from the env file, "
+                    f"so this line has no effect. Fix: set {name} in the service's environment "
+                    f"and remove the line")
+        merged.update({k: v for k, v in from_file.items() if k in KNOWN_NAMES})
         source = f"environment and {env_file}"
     merged.update({k: v for k, v in environ.items() if k in KNOWN_NAMES and v})
 
