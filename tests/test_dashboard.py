@@ -3,30 +3,13 @@ operator actions; the browser test is in test_browser.py."""
 
 import asyncio
 import base64
-import re
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr.passwords import hash_password, verify_password
 
 from .support.harness import BACKUP, CUSTOMER, LINE, open_harness
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def harness(config, fake_twilio):
-    """The usual harness, with an operator password set."""
-    async with open_harness(config, fake_twilio,
-                            operator_password_hash=hash_password(PASSWORD)) as built:
-        yield built
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
+from .support.operator import PASSWORD, csrf_of, harness  # noqa: F401 (harness is a fixture)
 
 
 # The session cookie is Secure (the public URL is https), so the browser side

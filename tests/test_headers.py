@@ -8,26 +8,8 @@ import asyncio
 import base64
 import re
 
-import pytest
-
-from ivr.passwords import hash_password
-
-from .support.harness import CUSTOMER, LINE, REPO, open_harness
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def harness(config, fake_twilio):
-    async with open_harness(config, fake_twilio,
-                            operator_password_hash=hash_password(PASSWORD)) as built:
-        yield built
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
+from .support.harness import CUSTOMER, LINE, REPO
+from .support.operator import PASSWORD, csrf_of, harness  # noqa: F401 (harness is a fixture)
 
 
 def policy(headers) -> dict[str, str]:

@@ -16,22 +16,15 @@ import aiohttp
 import pytest
 
 import ivr.web.login as login_module
-from ivr.passwords import hash_password
 from ivr.web.login import LOGIN_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED_OVERALL, client_key
 
 from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from .support.harness import AUTH_TOKEN, EXAMPLE_CONFIG, REPO, open_harness
+from .support.harness import AUTH_TOKEN, EXAMPLE_CONFIG, REPO
+from .support.operator import PASSWORD, harness  # noqa: F401 (harness is a fixture)
 from .support.processes import clean_environ, free_port, wait_until_healthy
 
-PASSWORD = "correct horse battery"
 WRONG = "not the password"
 
-
-@pytest.fixture
-async def harness(config, fake_twilio):
-    async with open_harness(config, fake_twilio,
-                            operator_password_hash=hash_password(PASSWORD)) as built:
-        yield built
 
 
 @pytest.fixture

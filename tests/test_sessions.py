@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
-
-import pytest
 
 from ivr.passwords import hash_password
 
 from .support.harness import CUSTOMER, LINE, open_harness
+from .support.operator import PASSWORD, csrf_of, harness  # noqa: F401 (harness is a fixture)
 
-PASSWORD = "correct horse battery"
 PAGES = ("/dashboard/", "/dashboard/live", "/dashboard/events", "/metrics")
 
 
-@pytest.fixture
-async def harness(config, fake_twilio):
-    async with open_harness(config, fake_twilio,
-                            operator_password_hash=hash_password(PASSWORD)) as built:
-        yield built
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 async def log_in(client) -> str:
