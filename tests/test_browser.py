@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import aiohttp
 import pytest
 
 from .support.driver import sign
-from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, REPO, SERGIO
-from .support.processes import clean_environ, free_port, stop, wait_until_healthy
+from .support.fake_twilio import ACCOUNT_SID
+from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, REPO, SERGIO
+from .support.processes import free_port, start, stop, wait_until_healthy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -41,15 +39,8 @@ async def text(url: str, params: dict[str, str]) -> None:
 async def test_an_operator_watches_a_conversation_live_and_closes_it(tmp_path, fake_twilio):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
-                        TWILIO_API_BASE=fake_twilio.url, IVR_PUBLIC_BASE_URL=base,
-                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"),
-                        IVR_OPERATOR_PASSWORD=PASSWORD)
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG), "--bind",
-         f"127.0.0.1:{port}", "--workers", "2"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = start(tmp_path, fake_twilio.url, port, 2,
+                   IVR_OPERATOR_PASSWORD=PASSWORD)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         await wait_until_healthy(base, server)

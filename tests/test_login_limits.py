@@ -9,7 +9,6 @@ import base64
 import re
 import signal
 import subprocess
-import sys
 import threading
 
 import aiohttp
@@ -18,10 +17,8 @@ import pytest
 import ivr.web.login as login_module
 from ivr.web.login import LOGIN_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED_OVERALL, client_key
 
-from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from .support.harness import AUTH_TOKEN, EXAMPLE_CONFIG, REPO
 from .support.operator import PASSWORD, harness  # noqa: F401 (harness is a fixture)
-from .support.processes import clean_environ, free_port, wait_until_healthy
+from .support.processes import free_port, start, wait_until_healthy
 
 WRONG = "not the password"
 
@@ -149,15 +146,8 @@ async def test_wrong_guesses_over_two_workers_share_one_limit(tmp_path, fake_twi
     workers answer some): no more than the limit are checked in total."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
-                        TWILIO_API_BASE=fake_twilio.url, IVR_PUBLIC_BASE_URL=base,
-                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"),
-                        IVR_OPERATOR_PASSWORD=PASSWORD)
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG), "--bind",
-         f"127.0.0.1:{port}", "--workers", "2"], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = start(tmp_path, fake_twilio.url, port, 2, stdout=subprocess.DEVNULL,
+                   IVR_OPERATOR_PASSWORD=PASSWORD)
     log_lines: list[str] = []
     reader = threading.Thread(target=lambda: log_lines.extend(server.stderr), daemon=True)
     reader.start()
