@@ -4,7 +4,6 @@ should not be; oversized bodies are refused before they are read."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from urllib.parse import urlencode
@@ -13,13 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.app import MAX_REQUEST_BYTES, create_app
-from ivr.clock import FrozenClock
-from ivr.config import load_config
+from ivr.app import MAX_REQUEST_BYTES
 
-from .support.driver import TwilioDriver
-from .support.fake_twilio import FakeTwilio
-from .support.harness import AUTH_TOKEN, EXAMPLE_CONFIG, PUBLIC_BASE_URL, secrets_for
+from .support.harness import LoopedService
 from .support.twiml_check import check_twiml
 
 LINE, SERGIO = "+16195550100", "+16195550101"
@@ -56,27 +51,8 @@ FORMS = st.lists(st.tuples(st.one_of(st.sampled_from(TWILIO_NAMES), st.text(max_
 E164 = re.compile(r"^\+\d{8,15}$")
 
 
-class Service:
+class Service(LoopedService):
     """One app for all examples, on its own event loop."""
-
-    def __init__(self, tmp_path):
-        self.runner = asyncio.Runner()
-        self.fake = self.runner.run(FakeTwilio().start())
-        config = load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "ivr.sqlite3"))
-        self.app = create_app(config, secrets_for(self.fake), clock=FrozenClock(),
-                              background=False)
-        self.context = self.app.test_app()
-        test_app = self.runner.run(self.context.__aenter__())
-        self.driver = TwilioDriver(test_app.test_client(), AUTH_TOKEN, PUBLIC_BASE_URL)
-        self.db_path = config.database
-
-    def post(self, path, pairs):
-        return self.runner.run(self.driver.post(path, pairs))
-
-    def close(self):
-        self.runner.run(self.context.__aexit__(None, None, None))
-        self.runner.run(self.fake.stop())
-        self.runner.close()
 
 
 @pytest.fixture(scope="module")

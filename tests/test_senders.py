@@ -10,7 +10,6 @@ texted to every responder without opening a conversation that would text
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sqlite3
@@ -20,24 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.app import create_app
-from ivr.clock import FrozenClock
 from ivr.config import parse_config
 from ivr.logs import TextFormatter
 from ivr.store import Store
 
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, CallSimulator
-from .support.driver import TwilioDriver, sid
-from .support.fake_twilio import ACCOUNT_SID, FakeTwilio
-from .support.harness import (
-    AUTH_TOKEN,
-    BACKUP,
-    CUSTOMER,
-    LINE,
-    PUBLIC_BASE_URL,
-    SERGIO,
-    secrets_for,
-)
+from .support.driver import sid
+from .support.fake_twilio import ACCOUNT_SID
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, LoopedService
 from .support.twiml_check import check_twiml
 
 OTHER_LINE = "+16195550200"
@@ -223,31 +212,14 @@ STEPS = st.tuples(st.booleans(), st.lists(
     lambda s: (["incoming"] if s[0] else []) + s[1])
 
 
-class Service:
+class Service(LoopedService):
     """One app for all examples, on its own event loop."""
 
     def __init__(self, tmp_path: Path):
-        self.runner = asyncio.Runner()
-        self.fake = self.runner.run(FakeTwilio().start())
-        config = two_lines(str(tmp_path / "ivr.sqlite3"))
-        self.app = create_app(config, secrets_for(self.fake), clock=FrozenClock(),
-                              background=False)
-        self.context = self.app.test_app()
-        test_app = self.runner.run(self.context.__aenter__())
-        self.driver = TwilioDriver(test_app.test_client(), AUTH_TOKEN, PUBLIC_BASE_URL)
-        self.services = self.app.extensions["ivr"]
-        self.db_path = config.database
-
-    def post(self, path, pairs):
-        return self.runner.run(self.driver.post(path, pairs))
+        super().__init__(tmp_path, two_lines(str(tmp_path / "ivr.sqlite3")))
 
     def drain(self):
-        return self.runner.run(self.services.outbox.drain())
-
-    def close(self):
-        self.runner.run(self.context.__aexit__(None, None, None))
-        self.runner.run(self.fake.stop())
-        self.runner.close()
+        return self.run(self.services.outbox.drain())
 
 
 @pytest.fixture(scope="module")

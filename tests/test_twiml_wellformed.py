@@ -5,7 +5,6 @@ on when the store cannot write: it is the text's only way to anyone."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import xml.etree.ElementTree as ET
 
@@ -13,24 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.app import create_app
-from ivr.clock import FrozenClock
-from ivr.config import load_config
 from ivr.conversations.commands import customer_keyword
 from ivr.store import Store
 from ivr.twiml import render
 
-from .support.driver import TwilioDriver
-from .support.fake_twilio import FakeTwilio
-from .support.harness import (
-    AUTH_TOKEN,
-    CUSTOMER,
-    EXAMPLE_CONFIG,
-    LINE,
-    PUBLIC_BASE_URL,
-    SERGIO,
-    secrets_for,
-)
+from .support.harness import CUSTOMER, LINE, SERGIO, LoopedService
 from .support.twiml_check import check_twiml
 
 # The bodies that made unparseable TwiML in issue 14, and their cousins.
@@ -115,31 +101,15 @@ async def test_a_text_the_store_cannot_write_is_carried_in_well_formed_twiml(
     assert messages[1][1] == "Thanks, we got your message. Sergio will reply shortly."
 
 
-class FailingService:
+class FailingService(LoopedService):
     """One app for all examples, its store refusing every write."""
-
-    def __init__(self, tmp_path):
-        self.runner = asyncio.Runner()
-        self.fake = self.runner.run(FakeTwilio().start())
-        config = load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "ivr.sqlite3"))
-        self.app = create_app(config, secrets_for(self.fake), clock=FrozenClock(),
-                              background=False)
-        self.context = self.app.test_app()
-        test_app = self.runner.run(self.context.__aenter__())
-        self.driver = TwilioDriver(test_app.test_client(), AUTH_TOKEN, PUBLIC_BASE_URL)
-        self.store = self.app.extensions["ivr"].store
 
     def text(self, **params):
         self.store.write = failing_write.__get__(self.store)
         try:
-            return self.runner.run(self.driver.text(**params))
+            return self.run(self.driver.text(**params))
         finally:
             del self.store.write
-
-    def close(self):
-        self.runner.run(self.context.__aexit__(None, None, None))
-        self.runner.run(self.fake.stop())
-        self.runner.close()
 
 
 @pytest.fixture(scope="module")

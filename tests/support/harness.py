@@ -3,6 +3,7 @@ create_app around its own store, a fake Twilio and a frozen clock."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from quart import Quart
 
 from ivr.app import create_app
 from ivr.clock import FrozenClock
-from ivr.config import Config
+from ivr.config import Config, load_config
 from ivr.secrets import Secrets
 from ivr.services import Services
 from ivr.store import Store
@@ -77,3 +78,31 @@ async def open_harness(config: Config, fake: FakeTwilio, clock: FrozenClock | No
         yield Harness(app=app, client=client,
                       twilio=TwilioDriver(client, AUTH_TOKEN, PUBLIC_BASE_URL),
                       fake=fake, clock=clock, services=app.extensions["ivr"])
+
+
+class LoopedService:
+    """One app on an event loop of its own, kept across a module's
+    hypothesis examples (hypothesis drives sync test functions)."""
+
+    def __init__(self, tmp_path: Path, config: Config | None = None):
+        self.runner = asyncio.Runner()
+        self.fake = self.runner.run(FakeTwilio().start())
+        config = config or load_config(EXAMPLE_CONFIG,
+                                       database_override=str(tmp_path / "ivr.sqlite3"))
+        self._context = open_harness(config, self.fake)
+        self.harness = self.runner.run(self._context.__aenter__())
+        self.driver = self.harness.twilio
+        self.services = self.harness.services
+        self.store = self.services.store
+        self.db_path = config.database
+
+    def run(self, coroutine):
+        return self.runner.run(coroutine)
+
+    def post(self, path, pairs):
+        return self.run(self.driver.post(path, pairs))
+
+    def close(self) -> None:
+        self.run(self._context.__aexit__(None, None, None))
+        self.run(self.fake.stop())
+        self.runner.close()
