@@ -36,15 +36,11 @@ class DecisionQueries(TxBase):
         if after_id:
             where.append("id > ?")
             params.append(after_id)
-        if line_id is not None:
-            where.append("line_id = ?")
-            params.append(line_id)
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
-        if sid is not None:
-            where.append("sid = ?")
-            params.append(sid)
+        for column, value in (("line_id", line_id), ("conversation_id", conversation_id),
+                              ("sid", sid)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
         if number is not None:
             # A union of indexed lookups: an OR of these would scan every decision.
             where.append(
