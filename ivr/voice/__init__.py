@@ -8,6 +8,7 @@ optional menu, and voicemail that is texted to every responder.
   voicemail_without_number.py  the same for a caller with no number: no conversation
   answers.py     what a caller or responder hears when something failed
   after_dial.py  pure: what a call does after each Dial; menu repeats; spoken numbers
+  ring_time.py   pure: each Dial's timeout, within the call's deadline
 
 Twilio fetches TwiML from these routes as the call goes on:
 

@@ -22,6 +22,7 @@ from ..store import Call, Tx
 from ..twiml import render
 from .after_dial import DialOutcome, after_dial, menu_step, parse_bridged
 from .answers import hang_up
+from .ring_time import MIN_DIAL_SECONDS, dial_timeout
 from .voicemail import take_voicemail, voicemail_twiml
 
 
@@ -43,7 +44,12 @@ def tiers_of(line: Line, call: Call) -> tuple[tuple[str, ...], ...]:
 def dial_tier(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str,
               say: str | None = None) -> str:
     """Dial the first tier from `start` with someone available, or, with
-    nobody left to try, take a voicemail."""
+    nobody left to try, take a voicemail. The Dial rings no longer than
+    the call's deadline allows."""
+    timeout = dial_timeout(line.ring_seconds, tx.now, from_text(call.deadline_at))
+    if timeout is None:
+        return take_voicemail(tx, svc, line, call.call_sid, f"{reason}; the call's deadline "
+                              f"leaves less than {MIN_DIAL_SECONDS} s to ring", say=say)
     tiers = tiers_of(line, call)
     plan = svc.roster.plan(tx, line, tiers, start, Channel.VOICE, call.call_sid)
     if plan.choice.exhausted:
@@ -55,13 +61,15 @@ def dial_tier(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason:
     responders = [svc.config.responders[rid] for rid in plan.choice.members]
     attempt_id = tx.start_attempt(call.call_sid, tier, [r.id for r in responders])
     tx.update_call(call.call_sid, status="ringing", tier=tier)
+    rings = (f"rings {timeout} s" if timeout == line.ring_seconds
+             else f"rings {timeout} s, all the call's deadline leaves")
     for responder in responders:
-        _decide(tx, DecisionKind.TIER_DIALED, f"tier {tier + 1} of {len(tiers)}: {reason}",
-                line, call.call_sid, tier=tier, responder_id=responder.id)
+        _decide(tx, DecisionKind.TIER_DIALED, f"tier {tier + 1} of {len(tiers)}: {reason}; "
+                f"{rings}", line, call.call_sid, tier=tier, responder_id=responder.id)
     numbers = [{"phone": r.phone,
                 "url": svc.callback_url("/voice/whisper", attempt=attempt_id, responder=r.id)}
                for r in responders]
-    return render("voice_dial.xml", say=say, timeout=line.ring_seconds, caller_id=line.number,
+    return render("voice_dial.xml", say=say, timeout=timeout, caller_id=line.number,
                   action=svc.callback_url("/voice/dial-result", attempt=attempt_id),
                   numbers=numbers)
 
@@ -181,9 +189,12 @@ def dial_ended(tx: Tx, svc: Services, line: Line, attempt_id: int,
     if call.status == "ended":
         caller_status = "completed"  # the status callback said so first
     outcome = DialOutcome(dial_status, bridged, attempt.accepted_by, caller_status)
+    deadline = from_text(call.deadline_at)
+    # The timeout this Dial was given, for "nobody answered within N s".
+    rang = dial_timeout(line.ring_seconds, from_text(attempt.started_at), deadline)
     step = after_dial(outcome, tier=attempt.tier, tier_count=len(tiers_of(line, call)),
-                      deadline_passed=tx.now >= from_text(call.deadline_at),
-                      ring_seconds=line.ring_seconds)
+                      deadline_passed=tx.now >= deadline,
+                      ring_seconds=rang or line.ring_seconds)
     if step.kind == "connected":
         tx.update_call(call.call_sid, status="connected", connected_to=attempt.accepted_by)
         _decide(tx, DecisionKind.CALL_CONNECTED,
