@@ -35,7 +35,7 @@ sys.path.insert(0, str(BENCH))
 
 import history  # noqa: E402
 from dashboard_queries import dashboard_reads  # noqa: E402
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET, FakeTwilio  # noqa: E402
+from tests.support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET, FakeTwilio  # noqa: E402
 from paths import CONFIG  # noqa: E402
 from twilio_requests import (AUTH_TOKEN, LINE, SERGIO, Request, call_params,  # noqa: E402
                              dial_actions, signed, sms_params)

@@ -4,7 +4,7 @@ same run (issue 8). Run by hand, never in CI:
     .venv/bin/python bench/run.py [--quick] [--requests N] [--workers 2]
 
 It starts, all on 127.0.0.1 and all stopped again at the end:
-  - a fake Twilio REST API (tests/fake_twilio.py in bench/twilio_sink.py's
+  - a fake Twilio REST API (tests/support/fake_twilio.py in bench/twilio_sink.py's
     process) that stamps when each REST send arrives;
   - the real service, `run.py --workers W`, on a fresh SQLite file;
   - the baseline: Hypercorn with W workers serving bench/baseline_app.py,

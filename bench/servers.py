@@ -19,7 +19,7 @@ from typing import Any
 
 from paths import BENCH, CONFIG, PY, REPO
 from console import log
-from fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
+from tests.support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
 from procfs import cmdline, cpu_seconds, descendants, rss_mb
 from twilio_requests import AUTH_TOKEN
 

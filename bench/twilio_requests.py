@@ -1,5 +1,5 @@
 """The webhook requests the benchmark sends, as Twilio sends them: form POSTs
-with Twilio's parameter names (those of tests/driver.py), signed with
+with Twilio's parameter names (those of tests/support/driver.py), signed with
 `twilio.request_validator` for the service's public URL. New texts and calls
 come from a new customer number each; ACKs from the responder of
 examples/ivr.toml; the Dial action is the one each call's TwiML names."""
@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from urllib.parse import urlencode
 
 import paths  # noqa: F401 - puts tests/ on sys.path for fake_twilio
-from fake_twilio import ACCOUNT_SID
+from tests.support.fake_twilio import ACCOUNT_SID
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
@@ -41,7 +41,7 @@ def signed(base: str, target: str, params: list[tuple[str, str]]) -> Request:
 
 
 def sms_params(from_: str, body: str, message_sid: str) -> list[tuple[str, str]]:
-    """An inbound SMS as Twilio posts it (tests/driver.py sms_params)."""
+    """An inbound SMS as Twilio posts it (tests/support/driver.py sms_params)."""
     return [
         ("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", message_sid),
         ("NumMedia", "0"), ("ToCity", "SAN DIEGO"), ("FromZip", "92101"),

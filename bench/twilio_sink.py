@@ -1,4 +1,4 @@
-"""tests/fake_twilio.py in its own process, stamping when each REST send
+"""tests/support/fake_twilio.py in its own process, stamping when each REST send
 arrives, so the benchmark can time "inbound text -> REST send started".
 
     python bench/twilio_sink.py     # prints "URL http://127.0.0.1:PORT" when ready
@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this copy's ivr
 
 from aiohttp import web  # noqa: E402
 
-from fake_twilio import FakeTwilio  # noqa: E402
+from tests.support.fake_twilio import FakeTwilio  # noqa: E402
 from ivr.local_twilio import serve  # noqa: E402
 
 
