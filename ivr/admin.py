@@ -1,13 +1,12 @@
-"""The operator's commands: check, log, conversations, twilio configure,
-hash-password. Output goes to `out`; problems raise StartupError, which the
-CLI prints to stderr with a non-zero exit."""
+"""The operator's commands: log, conversations, twilio configure,
+hash-password (`ivr check` is in check.py). Output goes to `out`;
+problems raise StartupError, which the CLI prints to stderr with a
+non-zero exit."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
-import stat
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,100 +15,16 @@ from typing import TextIO
 
 from twilio.base.exceptions import TwilioException
 
-from .calendars import WINDOW_AFTER, CalendarCache, describe_source
 from .clock import SystemClock, from_text
 from .config import Config
-from .gateway import SendError, TwilioGateway
+from .gateway import PhoneNumberConfig, SendError, TwilioGateway
 from .passwords import hash_password
 from .phone import InvalidPhoneNumber, mask, normalise
 from .secrets import Secrets
-from .server import (ServeOptions, StartupError, database_error, database_problem,
-                     database_source, serve_settings)
+from .startup_checks import StartupError
 from .store import DecisionRow, Store
 
 VOICE_PATH, SMS_PATH, STATUS_PATH = "/voice/incoming", "/sms/incoming", "/voice/status"
-
-
-# -- check ---------------------------------------------------------------------------
-
-async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO) -> int:
-    """Config and secrets were validated by loading them; report what they say,
-    and what `ivr serve` would do with them (it runs the same checks)."""
-    settings = serve_settings(ServeOptions(config=None, bind=None, workers=1))
-    out.write(f"config {config.path}: OK - {len(config.lines)} line(s), "
-              f"{len(config.responders)} responder(s)\n")
-    for line in config.lines.values():
-        tiers = " -> ".join("+".join(tier) for tier in line.tiers)
-        hours = "always open" if line.hours is None else f"hours, after hours {line.hours.after_hours}"
-        out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
-                  f"{', menu' if line.menu else ''})\n")
-    problem = database_problem(config.database)
-    if problem:
-        raise StartupError(database_error(config, problem, database_source(config)))
-    out.write(f"database {config.database}: OK ("
-              + ("exists" if Path(config.database).exists() else "created at the first start")
-              + ")\n")
-    if env_file:
-        mode = stat.S_IMODE(Path(env_file).stat().st_mode)
-        out.write(f"env file {env_file}: OK (mode {mode:o})\n")
-    if secrets.local:
-        out.write("secrets: none set - `ivr serve` would run in LOCAL MODE with a fake Twilio\n")
-    else:
-        rest = ("API key " + (secrets.api_key or "") if not secrets.uses_account_pair
-                else "account SID and auth token (set TWILIO_API_KEY/SECRET to use a key)")
-        out.write(f"secrets from {secrets.source}: OK - signatures checked with "
-                  f"{len(secrets.signing_tokens())} token(s); REST client uses {rest}\n")
-    if secrets.operator_password_hash:
-        dashboard = "on (operator password set)"
-    elif secrets.local:
-        dashboard = ("on (LOCAL MODE: `ivr serve` generates a password and prints it in its "
-                     "banner; set IVR_OPERATOR_PASSWORD to choose one)")
-    else:
-        dashboard = "off (set IVR_OPERATOR_PASSWORD to turn it on)"
-    out.write(f"dashboard: {dashboard}\n")
-    if config.calendars:
-        await _check_calendars(config, out)
-    base = secrets.public_base_url
-    if not base:
-        if not secrets.local:
-            raise StartupError("IVR_PUBLIC_BASE_URL is not set. Fix: set it to the https "
-                               "address Twilio reaches, then run `ivr check` again")
-        out.write(f"IVR_PUBLIC_BASE_URL is not set; in local mode the service uses "
-                  f"http://{settings.bind} ({settings.bind_from}; --bind changes it)\n")
-        base = "https://YOUR-HOST"
-    out.write("\nPaste into the Twilio console, for each line's number:\n"
-              f"  A call comes in      (Webhook, HTTP POST): {base}{VOICE_PATH}\n"
-              f"  A message comes in   (Webhook, HTTP POST): {base}{SMS_PATH}\n"
-              f"  Call status changes  (optional, HTTP POST): {base}{STATUS_PATH}\n"
-              "or let `ivr twilio configure` set them.\n")
-    return 0
-
-
-async def _check_calendars(config: Config, out: TextIO) -> None:
-    """Each calendar read and expanded as the service does, with what it skips."""
-    cache = CalendarCache(config.calendars, SystemClock())
-    quiet = logging.getLogger("ivr.calendars")
-    was_disabled, quiet.disabled = quiet.disabled, True   # said below, not logged twice
-    try:
-        await cache.refresh()
-    finally:
-        quiet.disabled = was_disabled
-    for source in config.calendars:
-        status = cache.status(source)
-        name = describe_source(source)
-        if not status.loaded:
-            out.write(f"calendar {name}: NOT readable - {status.problem}; routing goes on "
-                      f"without it\n")
-            continue
-        out.write(f"calendar {name}: readable - {status.events} event(s) in the coming "
-                  f"{WINDOW_AFTER.days} days")
-        if status.skipped:
-            out.write(f"; {len(status.skipped)} event(s) skipped, the rest applies. Fix: "
-                      f"correct or delete them in the tool that writes the calendar\n")
-            for skipped in status.skipped:
-                out.write(f"  skipped {skipped.describe()}\n")
-        else:
-            out.write("\n")
 
 
 # -- log and conversations --------------------------------------------------------------
@@ -130,27 +45,10 @@ def format_decision(row: DecisionRow, code: int | None) -> str:
 
 async def log(config: Config, wanted: LogFilter, limit: int, follow: bool, out: TextIO,
               poll_seconds: float = 1.0, max_polls: int | None = None) -> int:
-    if wanted.line and wanted.line not in config.lines:
-        raise StartupError(f"--line {wanted.line!r} is not a line. Fix: use one of: "
-                           f"{', '.join(config.lines)}")
-    number = None
-    if wanted.number:
-        try:
-            number = normalise(wanted.number)
-        except InvalidPhoneNumber as exc:
-            raise StartupError(f"--number: {exc}. Fix: give a number like +16195550142")
-    responder_id = next((r.id for r in config.responders.values() if r.phone == number), None)
+    number, responder_id = _number_filter(config, wanted)
     store = await _open_store(config)
     try:
-        conversation_id = None
-        if wanted.conversation is not None:
-            found = await store.read(lambda tx: tx.conversation_by_code(wanted.conversation,
-                                                                        wanted.line))
-            if found is None:
-                raise StartupError(f"no conversation #{wanted.conversation}"
-                                   + (f" on {wanted.line}" if wanted.line else "")
-                                   + ". Fix: see `ivr conversations` for the open ones")
-            conversation_id = found.id
+        conversation_id = await _conversation_filter(store, wanted)
         after = 0
         polls = 0
         while True:
@@ -174,6 +72,34 @@ async def log(config: Config, wanted: LogFilter, limit: int, follow: bool, out: 
             await asyncio.sleep(poll_seconds)
     finally:
         await store.close()
+
+
+def _number_filter(config: Config, wanted: LogFilter) -> tuple[str | None, str | None]:
+    """--line checked, and --number as E.164 with the responder it belongs to."""
+    if wanted.line and wanted.line not in config.lines:
+        raise StartupError(f"--line {wanted.line!r} is not a line. Fix: use one of: "
+                           f"{', '.join(config.lines)}")
+    number = None
+    if wanted.number:
+        try:
+            number = normalise(wanted.number)
+        except InvalidPhoneNumber as exc:
+            raise StartupError(f"--number: {exc}. Fix: give a number like +16195550142")
+    responder_id = next((r.id for r in config.responders.values() if r.phone == number), None)
+    return number, responder_id
+
+
+async def _conversation_filter(store: Store, wanted: LogFilter) -> int | None:
+    """--conversation CODE as the id of the latest conversation with that code."""
+    if wanted.conversation is None:
+        return None
+    found = await store.read(lambda tx: tx.conversation_by_code(wanted.conversation,
+                                                                wanted.line))
+    if found is None:
+        raise StartupError(f"no conversation #{wanted.conversation}"
+                           + (f" on {wanted.line}" if wanted.line else "")
+                           + ". Fix: see `ivr conversations` for the open ones")
+    return found.id
 
 
 async def conversations(config: Config, out: TextIO, now: datetime | None = None) -> int:
@@ -232,39 +158,53 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
     problems = 0
     try:
         for line in config.lines.values():
-            try:
-                current = await gateway.find_number(line.number)
-            except SendError as exc:
-                raise StartupError(rest_problem(exc, secrets)) from None
-            except TwilioException as exc:
-                # A list page twilio-python cannot fetch raises its base class,
-                # which the gateway does not translate.
-                raise StartupError(rest_problem(_page_error(exc, line.number), secrets)) from None
+            current = await _find_number(gateway, line.number, secrets)
             if current is None:
                 err.write(f"ivr: {line.id}: {line.number} is not a number of account "
-                                 f"{secrets.account_sid}. Fix: buy or port it, or correct "
-                                 f"lines.{line.id}.number\n")
+                          f"{secrets.account_sid}. Fix: buy or port it, or correct "
+                          f"lines.{line.id}.number\n")
                 problems += 1
                 continue
-            changes = {name: (getattr(current, name), value) for name, value in wanted.items()
-                       if getattr(current, name) != value}
-            if not changes:
-                out.write(f"{line.id} {line.number} ({current.sid}): already set\n")
-                continue
-            verb = "would set" if dry_run else "setting"
-            out.write(f"{line.id} {line.number} ({current.sid}): {verb}\n")
-            for name, (old, new) in changes.items():
-                out.write(f"  {name}: {old or '(none)'} -> {new}\n")
-            if not dry_run:
-                try:
-                    await gateway.set_number_webhooks(current.sid, voice_url=wanted["voice_url"],
-                                                      sms_url=wanted["sms_url"],
-                                                      status_callback=wanted["status_callback"])
-                except SendError as exc:
-                    raise StartupError(rest_problem(exc, secrets)) from None
+            await _point_number(gateway, line.id, line.number, current, wanted, dry_run,
+                                secrets, out)
     finally:
         await gateway.close()
     return 1 if problems else 0
+
+
+async def _find_number(gateway: TwilioGateway, number: str,
+                       secrets: Secrets) -> PhoneNumberConfig | None:
+    try:
+        return await gateway.find_number(number)
+    except SendError as exc:
+        raise StartupError(rest_problem(exc, secrets)) from None
+    except TwilioException as exc:
+        # A list page twilio-python cannot fetch raises its base class,
+        # which the gateway does not translate.
+        raise StartupError(rest_problem(_page_error(exc, number), secrets)) from None
+
+
+async def _point_number(gateway: TwilioGateway, line_id: str, number: str,
+                        current: PhoneNumberConfig, wanted: dict[str, str], dry_run: bool,
+                        secrets: Secrets, out: TextIO) -> None:
+    """One number's webhooks set to `wanted` (or, dry, what would change printed)."""
+    changes = {name: (getattr(current, name), value) for name, value in wanted.items()
+               if getattr(current, name) != value}
+    if not changes:
+        out.write(f"{line_id} {number} ({current.sid}): already set\n")
+        return
+    verb = "would set" if dry_run else "setting"
+    out.write(f"{line_id} {number} ({current.sid}): {verb}\n")
+    for name, (old, new) in changes.items():
+        out.write(f"  {name}: {old or '(none)'} -> {new}\n")
+    if dry_run:
+        return
+    try:
+        await gateway.set_number_webhooks(current.sid, voice_url=wanted["voice_url"],
+                                          sms_url=wanted["sms_url"],
+                                          status_callback=wanted["status_callback"])
+    except SendError as exc:
+        raise StartupError(rest_problem(exc, secrets)) from None
 
 
 def _page_error(exc: TwilioException, number: str) -> SendError:

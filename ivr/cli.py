@@ -11,23 +11,36 @@ import sys
 from typing import Sequence, TextIO
 
 from . import admin, simulate
-from .server import (DEFAULT_BIND, ServeOptions, StartupError, config_path, load_everything,
-                     serve)
+from .check import check
+from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
+from .startup_checks import StartupError
+
+
+CONFIG_HELP = "TOML config (default: $IVR_CONFIG or ivr.toml)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-
-    serve_parser = commands.add_parser("serve", help="serve the webhooks on Hypercorn")
-    add_serve_arguments(serve_parser)
-
+    add_serve_arguments(commands.add_parser("serve", help="serve the webhooks on Hypercorn"))
     check = commands.add_parser("check", help="validate the config and secrets, print the "
                                               "webhook URLs for the Twilio console")
-    check.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    check.add_argument("--config", help=CONFIG_HELP)
+    _add_log(commands)
+    conversations = commands.add_parser("conversations",
+                                        help="open conversations, who owns each, how long "
+                                             "they have waited")
+    conversations.add_argument("--config", help=CONFIG_HELP)
+    _add_twilio(commands)
+    commands.add_parser("hash-password", help="hash an operator password for "
+                                              "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
+    _add_simulate(commands)
+    return parser
 
+
+def _add_log(commands: argparse._SubParsersAction) -> None:
     log = commands.add_parser("log", help="recent routing decisions")
-    log.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    log.add_argument("--config", help=CONFIG_HELP)
     log.add_argument("--line", help="only this line id")
     log.add_argument("--number", help="only what concerns this phone number")
     log.add_argument("--conversation", type=int, metavar="CODE",
@@ -35,24 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
 
-    conversations = commands.add_parser("conversations",
-                                        help="open conversations, who owns each, how long "
-                                             "they have waited")
-    conversations.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
 
+def _add_twilio(commands: argparse._SubParsersAction) -> None:
     twilio = commands.add_parser("twilio", help="set up the Twilio account")
     twilio_actions = twilio.add_subparsers(dest="twilio_action", required=True)
     configure = twilio_actions.add_parser(
         "configure", help="point each line number's voice and SMS webhooks at this service")
-    configure.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    configure.add_argument("--config", help=CONFIG_HELP)
     configure.add_argument("--dry-run", action="store_true", help="print what would change")
 
-    commands.add_parser("hash-password", help="hash an operator password for "
-                                              "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
 
+def _add_simulate(commands: argparse._SubParsersAction) -> None:
     simulator = commands.add_parser(
         "simulate", help="text or call a running service as Twilio would (signed webhooks)")
-    simulator.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    simulator.add_argument("--config", help=CONFIG_HELP)
     simulator.add_argument("--url", help="the service's base URL (default: local mode's)")
     simulator.add_argument("--line", help="line id (default: the first line)")
     actions = simulator.add_subparsers(dest="action", required=True)
@@ -71,11 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--answer", metavar="RESPONDER",
                       help="the responder who answers and presses 1 (default: nobody)")
     call.add_argument("--message", help="the voicemail the caller leaves (default: none)")
-    return parser
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML config (default: $IVR_CONFIG or ivr.toml)")
+    parser.add_argument("--config", help=CONFIG_HELP)
     parser.add_argument("--bind", help=f"HOST:PORT (default: $IVR_BIND or {DEFAULT_BIND})")
     parser.add_argument("--workers", type=int, default=1, help="Hypercorn worker processes")
 
@@ -113,7 +121,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return admin.hash_password_command(out)
     config, secrets = load_everything(config_path(args.config))
     if args.command == "check":
-        return asyncio.run(admin.check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
+        return asyncio.run(check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
     if args.command == "log":
         wanted = admin.LogFilter(args.line, args.number, args.conversation)
         return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))

@@ -149,26 +149,8 @@ def _unknown_key(path: Path, number: int, name: str) -> str:
 
 
 def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
-    """The environment wins over the env file, so one variable can be
-    overridden for a single run without editing the shared file."""
     environ = os.environ if environ is None else environ
-    merged: dict[str, str] = {}
-    source = "environment"
-    env_file = environ.get("IVR_ENV_FILE")
-    if env_file:
-        from_file = read_env_file(env_file)
-        for name in ENVIRONMENT_ONLY:
-            # Fine where the file is also the service's environment (systemd's
-            # EnvironmentFile=); otherwise the line would be silently ignored.
-            if name in from_file and environ.get(name) != from_file[name]:
-                raise SecretsError(
-                    f"{env_file}: {name} is read from the environment, not from the env file, "
-                    f"so this line has no effect. Fix: set {name} in the service's environment "
-                    f"and remove the line")
-        merged.update({k: v for k, v in from_file.items() if k in KNOWN_NAMES})
-        source = f"environment and {env_file}"
-    merged.update({k: v for k, v in environ.items() if k in KNOWN_NAMES and v})
-
+    merged, source = _merged(environ)
     public = merged.get("IVR_PUBLIC_BASE_URL")
     if public:
         public = _check_url("IVR_PUBLIC_BASE_URL", public)
@@ -186,6 +168,35 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
         operator_password_hash=_operator_hash(merged),
         session_secret=merged.get("IVR_SESSION_SECRET") or None,
     )
+    _check_twilio_settings(secrets)
+    return secrets
+
+
+def _merged(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The known settings and where they came from. The environment wins over
+    the env file, so one variable can be overridden for a single run without
+    editing the shared file."""
+    merged: dict[str, str] = {}
+    source = "environment"
+    env_file = environ.get("IVR_ENV_FILE")
+    if env_file:
+        from_file = read_env_file(env_file)
+        for name in ENVIRONMENT_ONLY:
+            # Fine where the file is also the service's environment (systemd's
+            # EnvironmentFile=); otherwise the line would be silently ignored.
+            if name in from_file and environ.get(name) != from_file[name]:
+                raise SecretsError(
+                    f"{env_file}: {name} is read from the environment, not from the env file, "
+                    f"so this line has no effect. Fix: set {name} in the service's environment "
+                    f"and remove the line")
+        merged.update({k: v for k, v in from_file.items() if k in KNOWN_NAMES})
+        source = f"environment and {env_file}"
+    merged.update({k: v for k, v in environ.items() if k in KNOWN_NAMES and v})
+    return merged, source
+
+
+def _check_twilio_settings(secrets: Secrets) -> None:
+    """The Twilio settings that only work together, and the SIDs' shapes."""
     if secrets.api_key and not secrets.api_secret:
         raise SecretsError("TWILIO_API_KEY is set without TWILIO_API_SECRET. "
                            "Fix: set both, or neither to use the account SID and auth token")
@@ -202,7 +213,6 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
     if secrets.api_key and not secrets.api_key.startswith("SK"):
         raise SecretsError("TWILIO_API_KEY does not start with 'SK'. "
                            "Fix: use the API key's SID, not its friendly name")
-    return secrets
 
 
 def _operator_hash(merged: Mapping[str, str]) -> str | None:

@@ -1,0 +1,114 @@
+"""`ivr check`: what the config and secrets say, and what `ivr serve` would
+do with them (it runs the same checks), without starting anything or
+writing any file."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from pathlib import Path
+from typing import TextIO
+
+from .admin import SMS_PATH, STATUS_PATH, VOICE_PATH
+from .calendars import WINDOW_AFTER, CalendarCache, describe_source
+from .clock import SystemClock
+from .config import Config
+from .secrets import Secrets
+from .server import ServeOptions, ServeSettings, serve_settings
+from .startup_checks import StartupError, database_error, database_problem, database_source
+
+
+async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO) -> int:
+    """Config and secrets were validated by loading them; report what they say,
+    and what `ivr serve` would do with them (it runs the same checks)."""
+    settings = serve_settings(ServeOptions(config=None, bind=None, workers=1))
+    _report_lines(config, out)
+    _report_database(config, out)
+    _report_secrets(secrets, env_file, out)
+    if config.calendars:
+        await _check_calendars(config, out)
+    _report_webhooks(secrets, settings, out)
+    return 0
+
+
+def _report_lines(config: Config, out: TextIO) -> None:
+    out.write(f"config {config.path}: OK - {len(config.lines)} line(s), "
+              f"{len(config.responders)} responder(s)\n")
+    for line in config.lines.values():
+        tiers = " -> ".join("+".join(tier) for tier in line.tiers)
+        hours = "always open" if line.hours is None else f"hours, after hours {line.hours.after_hours}"
+        out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
+                  f"{', menu' if line.menu else ''})\n")
+
+
+def _report_database(config: Config, out: TextIO) -> None:
+    problem = database_problem(config.database)
+    if problem:
+        raise StartupError(database_error(config, problem, database_source(config)))
+    out.write(f"database {config.database}: OK ("
+              + ("exists" if Path(config.database).exists() else "created at the first start")
+              + ")\n")
+
+
+def _report_secrets(secrets: Secrets, env_file: str | None, out: TextIO) -> None:
+    if env_file:
+        mode = stat.S_IMODE(Path(env_file).stat().st_mode)
+        out.write(f"env file {env_file}: OK (mode {mode:o})\n")
+    if secrets.local:
+        out.write("secrets: none set - `ivr serve` would run in LOCAL MODE with a fake Twilio\n")
+    else:
+        rest = ("API key " + (secrets.api_key or "") if not secrets.uses_account_pair
+                else "account SID and auth token (set TWILIO_API_KEY/SECRET to use a key)")
+        out.write(f"secrets from {secrets.source}: OK - signatures checked with "
+                  f"{len(secrets.signing_tokens())} token(s); REST client uses {rest}\n")
+    if secrets.operator_password_hash:
+        dashboard = "on (operator password set)"
+    elif secrets.local:
+        dashboard = ("on (LOCAL MODE: `ivr serve` generates a password and prints it in its "
+                     "banner; set IVR_OPERATOR_PASSWORD to choose one)")
+    else:
+        dashboard = "off (set IVR_OPERATOR_PASSWORD to turn it on)"
+    out.write(f"dashboard: {dashboard}\n")
+
+
+def _report_webhooks(secrets: Secrets, settings: ServeSettings, out: TextIO) -> None:
+    base = secrets.public_base_url
+    if not base:
+        if not secrets.local:
+            raise StartupError("IVR_PUBLIC_BASE_URL is not set. Fix: set it to the https "
+                               "address Twilio reaches, then run `ivr check` again")
+        out.write(f"IVR_PUBLIC_BASE_URL is not set; in local mode the service uses "
+                  f"http://{settings.bind} ({settings.bind_from}; --bind changes it)\n")
+        base = "https://YOUR-HOST"
+    out.write("\nPaste into the Twilio console, for each line's number:\n"
+              f"  A call comes in      (Webhook, HTTP POST): {base}{VOICE_PATH}\n"
+              f"  A message comes in   (Webhook, HTTP POST): {base}{SMS_PATH}\n"
+              f"  Call status changes  (optional, HTTP POST): {base}{STATUS_PATH}\n"
+              "or let `ivr twilio configure` set them.\n")
+
+
+async def _check_calendars(config: Config, out: TextIO) -> None:
+    """Each calendar read and expanded as the service does, with what it skips."""
+    cache = CalendarCache(config.calendars, SystemClock())
+    quiet = logging.getLogger("ivr.calendars")
+    was_disabled, quiet.disabled = quiet.disabled, True   # said below, not logged twice
+    try:
+        await cache.refresh()
+    finally:
+        quiet.disabled = was_disabled
+    for source in config.calendars:
+        status = cache.status(source)
+        name = describe_source(source)
+        if not status.loaded:
+            out.write(f"calendar {name}: NOT readable - {status.problem}; routing goes on "
+                      f"without it\n")
+            continue
+        out.write(f"calendar {name}: readable - {status.events} event(s) in the coming "
+                  f"{WINDOW_AFTER.days} days")
+        if status.skipped:
+            out.write(f"; {len(status.skipped)} event(s) skipped, the rest applies. Fix: "
+                      f"correct or delete them in the tool that writes the calendar\n")
+            for skipped in status.skipped:
+                out.write(f"  skipped {skipped.describe()}\n")
+        else:
+            out.write("\n")
