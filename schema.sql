@@ -240,3 +240,19 @@ CREATE TABLE IF NOT EXISTS operator_sessions (
     expires_at  TEXT    NOT NULL,
     revoked_at  TEXT
 );
+
+-- Numbers blocked by a responder's text (or the store's block function):
+-- their texts page nobody and their calls are rejected. line_id '*' blocks
+-- a number on every line. Numbers blocked in the config are not here.
+CREATE TABLE IF NOT EXISTS blocked_numbers (
+    line_id     TEXT NOT NULL,
+    number      TEXT NOT NULL,          -- E.164
+    blocked_by  TEXT NOT NULL,          -- a responder id, or who else blocked it
+    reason      TEXT NOT NULL,
+    blocked_at  TEXT NOT NULL,
+    PRIMARY KEY (line_id, number)
+);
+
+-- The flood limit counts one number's recent texts to a line.
+CREATE INDEX IF NOT EXISTS inbound_by_line_sender_time
+    ON inbound_messages (line_id, sender, received_at);

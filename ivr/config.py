@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .phone import InvalidPhoneNumber, normalise
 from .schedule import Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window, zone
 
@@ -84,6 +85,7 @@ class Line:
     menu: Menu | None = None
     hours: Hours | None = None
     flood_seconds: int = 30
+    policy: LinePolicy = LinePolicy()
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -156,13 +158,13 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     v.only_keys(data, "", {"service", "responders", "lines"})
 
     service = v.table(data, "service", required=False)
-    v.only_keys(service, "service", {"database", "timezone", "calendars"})
+    v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked"})
     database = database_override or v.string(service, "service.database", "database",
                                              default="ivr.sqlite3")
     default_tz = v.timezone(service, "service.timezone", "UTC")
     calendars = v.calendars(service, "service.calendars")
     responders = _parse_responders(v, data, default_tz.key)
-    lines = _parse_lines(v, data, responders, default_tz.key)
+    lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
                   _lines_by_number={line.number: line for line in lines.values()})
@@ -226,7 +228,7 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
                 responders: dict[str, Responder], default_tz: str) -> Line:
     v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                              "ack_seconds", "messages", "voicemail_seconds",
-                             "call_deadline_seconds", "menu", "hours", "flood_seconds"})
+                             "call_deadline_seconds", "menu", "hours", "flood_seconds"} | LINE_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(

@@ -24,6 +24,8 @@ class DecisionKind(StrEnum):
     MESSAGE_FORWARDED = "message_forwarded"    # a responder paged with the customer's text
     FOLLOW_UP_FORWARDED = "follow_up_forwarded"
     FLOOD_HELD = "flood_held"                  # a text within the flood window: sent later, combined
+    BLOCKED = "blocked"                        # a blocked number's text or call: logged, nothing more
+    NUMBER_BLOCKED = "number_blocked"          # a responder's BLOCK: the number is blocked
     CUSTOMER_ACKNOWLEDGED = "customer_acknowledged"  # the acknowledgement template answered
     OPTED_OUT = "opted_out"                    # STOP and its synonyms
     OPTED_IN = "opted_in"                      # START and its synonyms

@@ -150,25 +150,29 @@ async def test_a_refused_page_escalates_at_once(harness):
     assert await sent(harness, BACKUP) == ["[QDN #1] +1 619-555-0142: urgent - reply ACK to take it"]
 
 
-async def test_a_flood_from_one_customer_pages_at_most_once_per_window_and_loses_nothing(harness):
+async def test_a_flood_from_one_customer_is_held_past_flood_texts_and_loses_nothing(harness):
+    # The default limit: up to 10 texts within 30 s reach the tier at once.
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="first")
-    for i in range(10):
+    for i in range(14):
         harness.clock.advance(1)
         await harness.twilio.text(from_=CUSTOMER, to=LINE, body=f"again {i}")
-    assert len(await sent(harness, SERGIO)) == 1
+    assert len(await sent(harness, SERGIO)) == 10
     held = [d for d in await harness.decisions() if d.kind == "flood_held"]
-    assert len(held) == 10 and "within 30 s of the last forward" in held[0].reason
-    harness.clock.advance(20)   # the window (30 s from the first page) closes
+    assert len(held) == 5
+    assert "sent 11 texts within 30 s (more than flood_texts = 10)" in held[0].reason
+    harness.clock.advance(30)   # the hold (30 s from the first text held) ends
     assert await harness.fire_timers() == 1
     pages = await sent(harness, SERGIO)
-    assert len(pages) == 2
-    assert pages[1] == ("[QDN #1] +1 619-555-0142: " + " / ".join(f"again {i}" for i in range(10))
-                        + " - reply ACK to take it")
+    assert len(pages) == 11
+    assert pages[10] == ("[QDN #1] +1 619-555-0142: "
+                         + " / ".join(f"again {i}" for i in range(9, 14))
+                         + " - reply ACK to take it")
     # Held texts reach the owner too, and a close sends them before closing.
     await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
-    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="one more")
+    for i in range(11):
+        await harness.twilio.text(from_=CUSTOMER, to=LINE, body=f"more {i}")
     await harness.twilio.text(from_=SERGIO, to=LINE, body="CLOSE 1")
-    assert (await sent(harness, SERGIO))[-1] == "[QDN #1] +1 619-555-0142: one more"
+    assert (await sent(harness, SERGIO))[-1] == "[QDN #1] +1 619-555-0142: more 10"
 
 
 async def test_follow_ups_join_the_pending_page_without_restarting_the_timer(harness):

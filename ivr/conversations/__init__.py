@@ -8,7 +8,8 @@ outbox rows it causes. Where to look:
   opening.py         open a conversation for a customer, or join the open one
   customer_text.py   a customer's text: STOP/START/HELP, a first text, a follow-up
   follow_up.py       a later text goes to the owner, or joins the pending page
-  flood.py           texts close together are held and sent as one
+  flood.py           the flood limit: only a number over it has texts held and batched
+  blocking.py        blocked numbers: texts logged and dropped, calls rejected
   responder_text.py  a responder's text: ACK, CLOSE, OFF/ON, a reply relayed
   paging.py          choose the tier to page and page its responders
   sending.py         queue a text to a responder or to the customer (the outbox)

@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..answer_once import answer_once
 from ..config import Line
+from ..conversations.blocking import drop_if_blocked
 from ..conversations.customer_text import customer_text
 from ..conversations.delivery import delivery_reported
 from ..conversations.inbound import Inbound
@@ -44,6 +45,8 @@ def handle_text(tx: Tx, roster: Roster, text: Inbound) -> str:
         responder = roster.config.responder_by_phone(text.line, text.sender)
         if responder is not None:
             reply = responder_text(tx, roster, text, responder)
+        elif drop_if_blocked(tx, text.line, text.sender, Channel.SMS, text.message_sid):
+            reply = None
         else:
             reply = customer_text(tx, roster, text)
         return render("sms_reply.xml", message=reply)

@@ -1,7 +1,7 @@
 """All SQL lives in this package: one connection per process, one write
 path (database.py), and a transaction object (Tx) composed of one part
 per noun: decisions, conversations, inbound texts, timers, preferences,
-calls and the outbox."""
+calls, the outbox, blocked numbers and floods."""
 
 from .database import Checkpointer, Store, split_sql
 from .rows import Call, Conversation, DecisionRow, DialAttempt, OutboxMessage, Timer, Voicemail

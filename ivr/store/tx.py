@@ -3,9 +3,11 @@ valid inside Store.write or Store.read."""
 
 from __future__ import annotations
 
+from .blocks import BlockQueries
 from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
+from .floods import FloodQueries
 from .inbound import InboundQueries
 from .numbers import NumberQueries
 from .operators import OperatorQueries
@@ -16,5 +18,5 @@ from .timers import TimerQueries
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
-         OperatorQueries):
+         OperatorQueries, BlockQueries, FloodQueries):
     pass

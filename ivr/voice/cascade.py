@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from ..answer_once import answer_once
 from ..clock import from_text
 from ..config import Line
+from ..conversations.blocking import drop_if_blocked
 from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
 from ..phone import mask, try_normalise
@@ -95,6 +96,9 @@ def call_received(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str)
 
 
 def _first_answer(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str) -> str:
+    if drop_if_blocked(tx, line, caller, Channel.VOICE, call_sid):
+        # Not answered, so the caller pays nothing and hears no greeting.
+        return render("voice_reject.xml")
     is_open, why_open = line_open(line.hours, tx.now)
     offer_menu = bool(line.menu) and is_open
     tx.start_call(call_sid, line.id, caller, "menu" if offer_menu else "ringing",
