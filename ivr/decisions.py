@@ -41,6 +41,10 @@ class DecisionKind(StrEnum):
     RESPONDER_HELP = "responder_help"          # a reply that names no conversation they own
     CLOSED = "closed"
     HANDED_OVER = "handed_over"                # an operator gave it to a responder
+    PASSED = "passed"                          # a responder texted PASS: the next tier now
+    RELEASED = "released"                      # its owner texted RELEASE: back to the cascade
+    LISTED = "listed"                          # a responder texted LIST or HELP
+    COMMAND_REFUSED = "command_refused"        # PASS, HANDOVER or RELEASE that cannot apply
     # Calls
     CALL_RECEIVED = "call_received"
     MENU_OFFERED = "menu_offered"

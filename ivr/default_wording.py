@@ -42,6 +42,25 @@ DEFAULT_MESSAGES: dict[str, str] = {
                  " are not sent.",
     "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
                     "{% endif %}. Text ON or OFF to change it.",
+    # A responder's commands by text (PASS, HANDOVER, RELEASE, LIST, HELP)
+    "commands": "[{{ line_code }}] ACK [code] takes it; PASS [code] sends it to the next tier"
+                " now; HANDOVER name [code] gives it to someone; RELEASE [code] gives it back;"
+                " CLOSE [code] closes it; LIST shows yours; OFF or ON. To text a customer"
+                " something starting with one of these words, start with the code:"
+                " \"12 pass the salt\".",
+    "listed": "[{{ line_code }}] yours:{% for c in owned %} #{{ c.code }} {{ c.customer }}"
+              "{% else %} none{% endfor %}{% if waiting %}; waiting for an ACK:"
+              "{% for c in waiting %} #{{ c.code }} {{ c.customer }}{% endfor %}{% endif %}.",
+    "passed": "[{{ line_code }} #{{ code }}] passed on to {{ responder }}.",
+    "nothing_to_pass": "[{{ line_code }}] nothing to {{ command }}: add the code, e.g."
+                       " \"{{ command }} 12\" (LIST shows yours).",
+    "unknown_responder": "[{{ line_code }}] nobody called {{ typed }} answers {{ line }}; try"
+                         " {{ names }}.",
+    "handed_to_you": "[{{ line_code }} #{{ code }}] {{ customer }}: {{ body }}"
+                     "{% if media %} {{ media | join(' ') }}{% endif %} (handed to you"
+                     "{% if by %} by {{ by }}{% endif %}; replies go to the customer)",
+    "handover_confirm": "[{{ line_code }} #{{ code }}] handed to {{ responder }}.",
+    "released_confirm": "[{{ line_code }} #{{ code }}] released; it went to {{ responder }}.",
     # When the store cannot take a text, the webhook's TwiML carries it instead
     "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
                           "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
@@ -107,6 +126,14 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "nothing_owned": (),
     "close_confirm": ("code",),
     "opted_out": ("code",),
+    "commands": (),
+    "listed": ("owned", "waiting"),
+    "passed": ("code", "responder"),
+    "nothing_to_pass": ("command",),
+    "unknown_responder": ("typed", "names"),
+    "handed_to_you": ("code", "customer", "body", "media", "by"),
+    "handover_confirm": ("code", "responder"),
+    "released_confirm": ("code", "responder"),
     "forward_unrecorded": ("customer", "body", "media"),
     "reply_unrecorded": (),
     "greeting": (),
@@ -145,4 +172,10 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "duration": 42,
     "transcription": "Hi, the bin is full.",
     "recording": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+    "owned": [{"code": 3, "customer": "+1 619-555-0100"}],
+    "waiting": [{"code": 12, "customer": "+1 619-555-0142"}],
+    "command": "PASS",
+    "typed": "bakup",
+    "names": "Sergio, Backup",
+    "by": "Sergio",
 }

@@ -11,6 +11,8 @@ outbox rows it causes. Where to look:
   flood.py           the flood limit: only a number over it has texts held and batched
   blocking.py        blocked numbers: texts logged and dropped, calls rejected
   responder_text.py  a responder's text: ACK, CLOSE, OFF/ON, a reply relayed
+  responder_commands.py  PASS, HANDOVER, RELEASE, LIST, HELP by text
+  returning.py       back to the cascade: owner cleared, current tier paged again
   paging.py          choose the tier to page and page its responders
   sending.py         queue a text to a responder or to the customer (the outbox)
   escalation.py      a text nobody ACKs in time: the next tier, then the last call

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ..config import Responder
 from ..decisions import Channel, Decision, DecisionKind, decision
 from ..roster import Roster
 from ..store import Conversation, Tx
@@ -15,25 +16,28 @@ from .tiers import everyone, next_tier
 from .wording import message, names
 
 
-def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> None:
+def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str,
+             passed_by: str | None = None) -> list[Responder]:
+    """Returns who was paged. `passed_by`: a responder who texted PASS, told
+    by their own answer rather than the moved-on notice."""
     config = roster.config
     line = config.lines.get(conversation.line_id)
     if line is None:
         tx.decide(Decision(DecisionKind.UNANSWERED, Channel.SMS,
                            f"{why}; line {conversation.line_id!r} is no longer configured",
                            line_id=conversation.line_id, conversation_id=conversation.id))
-        return
+        return []
     following = next_tier(line, conversation.tier)
     if following is None:
         if not tx.start_last_call(conversation.id):
-            return  # the last round goes out once, whatever asks for it again
+            return []  # the last round goes out once, whatever asks for it again
         tx.decide(decision(DecisionKind.UNANSWERED, Channel.SMS,
                            f"{why} at the last tier; everyone on the line is paged once "
                            "more and the cascade stops", line=line,
                            conversation=conversation, tier=conversation.tier))
         page_conversation(tx, line, conversation, everyone(config, line), conversation.tier,
                           "unanswered", "last call: nobody has taken it")
-        return
+        return everyone(config, line)
 
     # Only those whose page reached Twilio hear that it moved on: a page
     # that never went out (an outage, a landline) was never theirs to miss.
@@ -52,8 +56,9 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str) -> No
     notice = message(line, "moved_on", code=conversation.code, responder=names(upcoming))
     for rid in previously:
         responder = config.responders.get(rid)
-        if responder is not None and responder not in upcoming:
+        if responder is not None and responder not in upcoming and rid != passed_by:
             send_to_responder(tx, line, conversation, decision_id, responder, notice,
                               purpose="notice")
     send_to_customer(tx, line, conversation, decision_id,
                      message(line, "escalation", responder=names(upcoming)))
+    return upcoming

@@ -1,9 +1,11 @@
 """What an operator does from the dashboard: close a conversation, or
-hand it to a responder. Both are logged and the people concerned told."""
+hand it to a responder. Both are logged and the people concerned told.
+`hand_over_to` is the hand-over itself, shared with a responder's
+HANDOVER text (responder_commands.py)."""
 
 from __future__ import annotations
 
-from ..config import Line
+from ..config import Line, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..phone import display
 from ..roster import Roster
@@ -43,25 +45,39 @@ def operator_hand_over(tx: Tx, roster: Roster, conversation_id: int, responder_i
     if found is None or responder is None or responder.id not in found[1].responder_ids:
         return False
     conversation, line = found
+    hand_over_to(tx, roster, line, conversation, responder, who=operator)
+    return True
+
+
+def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
+                 responder: Responder, *, who: str, by: Responder | None = None,
+                 sid: str | None = None) -> None:
+    """Make `responder` the owner, whoever had it: they get the conversation,
+    the customer hears who is on it, and the previous owner and those paged
+    for it hear who took it (except `by`, a responder who handed it over
+    by text and is answered directly)."""
     previous = conversation.owner
+    paged = tx.paged_responders(conversation.id)  # read before hand_over settles them
     tx.hand_over(conversation.id, responder.id)
     tx.cancel_timers(conversation.id)
     decision_id = tx.decide(decision(
         DecisionKind.HANDED_OVER, Channel.SMS,
-        f"{operator} handed #{conversation.code} to {responder.name}"
-        + (f" (was {previous})" if previous else ""), line=line, conversation=conversation,
-        responder_id=responder.id))
+        f"{who} handed #{conversation.code} to {responder.name}"
+        + (f" (was {previous})" if previous else ""), line=line, sid=sid,
+        conversation=conversation, responder_id=responder.id))
     body, media = joined_texts(tx.conversation_texts(conversation.id))
-    text = message(line, "follow_up", code=conversation.code,
-                   customer=display(conversation.customer), body=body, media=list(media))
     send_to_responder(tx, line, conversation, decision_id, responder,
-                      f"{text} (handed to you; replies go to the customer)", media,
-                      purpose="notice")
-    if previous and previous != responder.id and previous in roster.config.responders:
-        send_to_responder(tx, line, conversation, decision_id,
-                          roster.config.responders[previous],
-                          message(line, "taken_by_other", code=conversation.code,
-                                  responder=responder.name), purpose="notice")
+                      message(line, "handed_to_you", code=conversation.code,
+                              customer=display(conversation.customer), body=body,
+                              media=list(media), by=by.name if by else None),
+                      media, purpose="notice")
+    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
+    told = {responder.id, by.id if by else ""}
+    for other_id in ([previous] if previous else []) + paged:
+        other = roster.config.responders.get(other_id)
+        if other is not None and other.id not in told:
+            told.add(other.id)
+            send_to_responder(tx, line, conversation, decision_id, other, notice,
+                              purpose="notice")
     send_to_customer(tx, line, conversation, decision_id,
                      message(line, "taken", responder=responder.name))
-    return True

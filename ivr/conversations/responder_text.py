@@ -1,5 +1,6 @@
-"""A responder's text: OFF/ON, ACK (take a conversation), CLOSE, or a
-reply relayed to the customer from the line's number."""
+"""A responder's text: OFF/ON, ACK (take a conversation), CLOSE, the
+commands of responder_commands (PASS, HANDOVER, RELEASE, LIST, HELP), or
+a reply relayed to the customer from the line's number."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ from ..decisions import Channel, DecisionKind, decision
 from ..roster import Roster
 from ..store import Conversation, Tx
 from .closing import close_conversation
-from .commands import Ack, Close, Presence, Reply, parse_responder_text
+from . import responder_commands
+from .commands import (
+    Ack,
+    Close,
+    CommandHelp,
+    Handover,
+    ListOwn,
+    Pass,
+    Presence,
+    Release,
+    Reply,
+    parse_responder_text,
+)
 from .inbound import Inbound
 from .sending import send_to_customer, send_to_responder
 from .wording import message
@@ -28,7 +41,22 @@ def responder_text(tx: Tx, roster: Roster, text: Inbound,
         return _ack(tx, roster.config, text, responder, command.code)
     if isinstance(command, Close):
         return _close(tx, roster, text, responder, command.code)
-    return _relay(tx, text, responder, command)
+    if isinstance(command, Reply):
+        return _relay(tx, text, responder, command)
+    return _other_command(tx, roster, text, responder, command)
+
+
+def _other_command(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
+                   command: Pass | Handover | Release | ListOwn | CommandHelp) -> str:
+    if isinstance(command, Pass):
+        return responder_commands.pass_on(tx, roster, text, responder, command.code)
+    if isinstance(command, Handover):
+        return responder_commands.hand_over(tx, roster, text, responder, command)
+    if isinstance(command, Release):
+        return responder_commands.release(tx, roster, text, responder, command.code)
+    if isinstance(command, ListOwn):
+        return responder_commands.list_own(tx, text, responder)
+    return responder_commands.command_help(tx, text, responder, command)
 
 
 def _decide(tx: Tx, kind: DecisionKind, reason: str, text: Inbound, responder: Responder,

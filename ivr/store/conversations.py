@@ -118,6 +118,20 @@ class ConversationQueries(TxBase):
             (responder_id, self.now_text, conversation_id))
         self._settle_pages(conversation_id)
 
+    def release(self, conversation_id: int) -> bool:
+        """Clear the owner: the conversation waits for an ACK again. False when
+        it had none (already released, or closed)."""
+        return self._one(
+            "UPDATE conversations SET owner = NULL WHERE id = ? AND owner IS NOT NULL"
+            " AND status = 'open' RETURNING id", (conversation_id,)) is not None
+
+    def unowned_paged_to(self, line_id: str, responder_id: str) -> list[Conversation]:
+        """Open conversations paged to the responder that nobody has taken."""
+        return self._conversations(
+            "SELECT DISTINCT c.* FROM conversations c JOIN pages p ON p.conversation_id = c.id"
+            " WHERE c.line_id = ? AND c.status = 'open' AND c.owner IS NULL"
+            " AND p.responder_id = ? ORDER BY c.code", (line_id, responder_id))
+
     def _settle_pages(self, conversation_id: int) -> None:
         """Pages matter only while nobody owns the conversation; dropping them
         then keeps a bare ACK's lookup to the conversations still waiting
