@@ -10,6 +10,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Iterator, Sequence
 
 import aiohttp
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 # well inside the outbox's claim lease (ivr/outbox.py LEASE, SEND_START_MARGIN):
 # a hung send has to be given up before another claim could send it again.
 REQUEST_TIMEOUT_SECONDS = 10
+
+# find_sent looks at this many of the newest messages between two numbers:
+# one page, and more than a line sends one responder within a claim's lease.
+FIND_SENT_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,25 @@ class TwilioGateway:
             message = await client.messages.create_async(**params)
         status = getattr(message.status, "value", message.status)
         return SendResult(sid=message.sid or "", status=str(status) if status else None)
+
+    async def find_sent(self, *, to: str, from_: str, body: str,
+                        since: datetime) -> SendResult | None:
+        """A message already sent from `from_` to `to` with this body since
+        `since`, or None: what a send that crashed before its record may
+        have left. One listing (the newest FIND_SENT_LIMIT), bounded by the
+        timeout like every call; DateSent is compared by day at Twilio, so
+        the day before is asked for too, and the body is compared here."""
+        client = await self._ready()
+        async with self._rest_call(f"listing messages to {mask(to)}"):
+            # One page, not list_async: that follows next_page_uri for more.
+            page = await client.messages.page_async(
+                to=to, from_=from_, date_sent_after=since - timedelta(days=1),
+                page_size=FIND_SENT_LIMIT)
+        for message in page:
+            if message.body == body:
+                status = getattr(message.status, "value", message.status)
+                return SendResult(sid=message.sid or "", status=str(status) if status else None)
+        return None
 
     async def find_number(self, phone_number: str) -> PhoneNumberConfig | None:
         client = await self._ready()

@@ -13,22 +13,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from datetime import datetime, timedelta
 
 from .background import BackgroundWorker
-from .clock import Clock
+from .clock import Clock, from_text
 from .conversations.delivery import delivery_reported, send_refused, still_matters
 from .gateway import REQUEST_TIMEOUT_SECONDS, SendError, SendResult, TwilioGateway
 from .logs import event
 from .phone import mask
 from .roster import Roster
 from .store import OutboxMessage, Store, Tx
+from .store.outbox import FirstInLine
 from .web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20
-LEASE = timedelta(seconds=60)  # longer than the gateway's 10 s request timeout
+
+
+def _lease() -> timedelta:
+    """60 s, far longer than the gateway's 10 s request timeout. The crash
+    tests shorten it (IVR_OUTBOX_LEASE_SECONDS) so as not to wait a minute
+    for an expired claim; never below twice the timeout, or a send that
+    started in time could still be under way when another claim sends it."""
+    seconds = float(os.environ.get("IVR_OUTBOX_LEASE_SECONDS") or 60)
+    if seconds < 2 * REQUEST_TIMEOUT_SECONDS:
+        raise ValueError(f"IVR_OUTBOX_LEASE_SECONDS={seconds:g}: at least "
+                         f"{2 * REQUEST_TIMEOUT_SECONDS} s, twice the REST timeout")
+    return timedelta(seconds=seconds)
+
+
+LEASE = _lease()
 # A send must start early enough in its lease to finish inside it; later,
 # the row is left to the next claim rather than sent twice at once.
 SEND_START_MARGIN = timedelta(seconds=REQUEST_TIMEOUT_SECONDS + 5)
@@ -46,6 +63,14 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts, 60))
 
 
+def _claim(tx: Tx) -> tuple[list[OutboxMessage], set[int]]:
+    batch = tx.claim_due_outbox(BATCH_SIZE, LEASE)
+    return batch, tx.unrecorded_claims(message.id for message in batch)
+
+
+Accepted = tuple[OutboxMessage, SendResult, datetime, float]
+
+
 class OutboxWorker(BackgroundWorker):
     name = "ivr-outbox"
 
@@ -60,9 +85,12 @@ class OutboxWorker(BackgroundWorker):
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Sends Twilio accepted, not yet recorded: (message, result, accepted at).
-        self._accepted: list[tuple[OutboxMessage, SendResult, datetime]] = []
+        # Sends Twilio accepted, not yet recorded: (message, result, accepted
+        # at, and by time.monotonic for the record's delay in the log).
+        self._accepted: list[Accepted] = []
         self._recorder: asyncio.Task[None] | None = None
+        # Records go first in line: until one commits, a crash sends it again.
+        self._records = FirstInLine(store)
         store.on_commit(self._after_commit)
 
     def start(self) -> None:
@@ -83,6 +111,7 @@ class OutboxWorker(BackgroundWorker):
             _, pending = await asyncio.wait({self._recorder}, timeout=5)
             for task in pending:  # the store is about to close
                 task.cancel()
+        await self._records.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,10 +155,11 @@ class OutboxWorker(BackgroundWorker):
         while True:
             self._wake.clear()
             claimed_at = self.clock.now()
-            batch = await self.store.write(lambda tx: tx.claim_due_outbox(BATCH_SIZE, LEASE))
+            batch, unrecorded = await self.store.write(_claim)
             if not batch:
                 return tried
-            await asyncio.gather(*(self._send(message, claimed_at) for message in batch))
+            await asyncio.gather(*(self._send(message, claimed_at, message.id in unrecorded)
+                                   for message in batch))
             tried += len(batch)
 
     async def flush(self) -> None:
@@ -144,27 +174,50 @@ class OutboxWorker(BackgroundWorker):
             elif self._accepted:
                 self._start_recorder()
 
-    async def _send(self, message: OutboxMessage, claimed_at: datetime) -> None:
+    async def _send(self, message: OutboxMessage, claimed_at: datetime,
+                    ask_first: bool = False) -> None:
         async with self._slots:
             if self.clock.now() > claimed_at + LEASE - SEND_START_MARGIN:
                 event(log, logging.WARNING, "send left to the next claim: its lease is too "
                       "short now", line=message.line_id, outbox=message.id)
                 return
             try:
-                result = await self.gateway.send_sms(
+                found = await self._already_sent(message) if ask_first else None
+                result = found or await self.gateway.send_sms(
                     to=message.to_number, from_=message.from_number, body=message.body,
                     media_urls=message.media_urls, status_callback=self.status_callback_url)
             except SendError as exc:
                 failure = exc
             else:
-                self._accepted.append((message, result, self.clock.now()))
+                self._accepted.append((message, result, self.clock.now(), time.monotonic()))
                 self._start_recorder()
-                event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id,
-                      sid=result.sid, to=mask(message.to_number))
                 return
         if self.metrics is not None:
             self.metrics.send_failures.labels(str(failure.retryable).lower()).inc()
         await self.store.write(lambda tx: self._record_failure(tx, message, failure))
+
+    async def _already_sent(self, message: OutboxMessage) -> SendResult | None:
+        """Before sending again what a process that died may have sent (its
+        claim ran out unrecorded), ask Twilio: a message with the same To,
+        From and body since the row was queued is that send, and is recorded
+        instead. Twilio offers no idempotency key; this narrows a crash's
+        doubles to the sends Twilio had not yet taken at it. If Twilio cannot
+        say, the text is sent: twice is better than never. A recorded
+        failure (a 5xx, a timeout) is retried as it was, unasked."""
+        created = from_text(await self.store.read(
+            lambda tx: tx.outbox_created_at(message.id)))
+        try:
+            found = await self.gateway.find_sent(to=message.to_number,
+                                                 from_=message.from_number,
+                                                 body=message.body, since=created)
+        except SendError as exc:
+            event(log, logging.WARNING, "could not ask Twilio whether a text was sent; "
+                  "sending it", line=message.line_id, outbox=message.id, error=str(exc))
+            return None
+        if found is not None:
+            event(log, logging.WARNING, "already sent before a crash; recorded, "
+                  "not sent again", line=message.line_id, outbox=message.id, sid=found.sid)
+        return found
 
     def _start_recorder(self) -> None:
         if self._recorder is None or self._recorder.done():
@@ -172,20 +225,27 @@ class OutboxWorker(BackgroundWorker):
 
     async def _record_accepted(self) -> None:
         """Record accepted sends in batches: everything accepted while one
-        batch is being written goes in the next, in one transaction."""
+        batch is being written goes in the next, in one transaction, on the
+        records' own write path (FirstInLine)."""
         while self._accepted:
             batch, self._accepted = self._accepted, []
             try:
-                await self.store.write(lambda tx: self._mark_sent(tx, batch))
+                await self._records.write(lambda tx: self._mark_sent(tx, batch))
             except Exception:
                 # Unrecorded, a send would be sent again when its lease runs out.
                 log.exception("could not record %d sent message(s); retrying", len(batch))
                 self._accepted[:0] = batch
                 await asyncio.sleep(RECORD_RETRY_SECONDS)
+                continue
+            recorded = self._records.committed_at
+            for message, result, _, accepted in batch:
+                # record_ms: how long a crash would have sent this again (bench/record_window.py)
+                event(log, logging.INFO, "sent", line=message.line_id, outbox=message.id,
+                      sid=result.sid, to=mask(message.to_number),
+                      record_ms=round((recorded - accepted) * 1000, 1))
 
-    def _mark_sent(self, tx: Tx, batch: list[tuple[OutboxMessage, SendResult, datetime]]
-                   ) -> None:
-        for message, result, accepted_at in batch:
+    def _mark_sent(self, tx: Tx, batch: list[Accepted]) -> None:
+        for message, result, accepted_at, _ in batch:
             early = tx.mark_sent(message.id, result.sid, result.status, accepted_at)
             if early is not None:
                 status, error_code = early

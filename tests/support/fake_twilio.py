@@ -13,6 +13,8 @@ import base64
 import itertools
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from typing import Awaitable, Callable
 from urllib.parse import urlparse
 
@@ -40,6 +42,8 @@ class SentMessage:
     media_urls: list[str]
     status_callback: str | None
     form: dict[str, list[str]]
+    # Twilio's date_sent in a listing: the fake sends the moment it accepts.
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 @dataclass
@@ -80,6 +84,7 @@ class FakeTwilio:
         app = web.Application()
         base = "/2010-04-01/Accounts/{account}"
         app.router.add_post(base + "/Messages.json", self._create_message)
+        app.router.add_get(base + "/Messages.json", self._list_messages)
         app.router.add_post(base + "/Calls.json", self._create_call)
         app.router.add_get(base + "/IncomingPhoneNumbers.json", self._list_numbers)
         app.router.add_post(base + "/IncomingPhoneNumbers/{sid}.json", self._update_number)
@@ -165,6 +170,40 @@ class FakeTwilio:
             "to": to, "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        """Read Messages, newest first, filtered as Twilio filters: To and
+        From exactly, DateSent/DateSent</DateSent> by GMT date or date-time."""
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        query = request.query
+        known = {"To", "From", "DateSent", "DateSent<", "DateSent>", "PageSize", "Page",
+                 "PageToken"}
+        if set(query) - known:
+            self.unexpected.append(f"unexpected list parameters {sorted(set(query) - known)}")
+        try:
+            size = int(query.get("PageSize", "50"))
+            bounds = {key: _gmt(query[key]) for key in ("DateSent", "DateSent<", "DateSent>")
+                      if key in query}
+        except ValueError:
+            return self._problem(400, 20001, "Invalid parameter")
+        if not 1 <= size <= 1000:
+            return self._problem(400, 20001, "Invalid PageSize")
+        found = [m for m in reversed(self.messages)
+                 if query.get("To") in (None, m.to) and query.get("From") in (None, m.from_)
+                 and _sent_within(m.created, bounds)][:size]
+        return web.json_response({
+            "messages": [self._listed(m) for m in found], "page": 0, "page_size": size,
+            "start": 0, "end": max(len(found) - 1, 0), "next_page_uri": None,
+            "previous_page_uri": None, "first_page_uri": request.path_qs, "uri": request.path_qs})
+
+    def _listed(self, message: SentMessage) -> dict:
+        document = self._message_json(message.sid, message.to, message.from_, message.body,
+                                      len(message.media_urls))
+        when = format_datetime(message.created, usegmt=True)
+        document.update(date_created=when, date_updated=when, date_sent=when, status="sent")
+        return document
+
     async def _create_call(self, request: web.Request) -> web.Response:
         refused = self._check_request(request)
         if refused is not None:
@@ -234,3 +273,17 @@ class FakeTwilio:
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unexpected.append(f"{request.method} {request.path}")
         return self._problem(404, 20404, "The requested resource was not found")
+
+
+def _gmt(value: str) -> datetime:
+    """A DateSent filter's value: YYYY-MM-DD, or a date-time as twilio-python sends it."""
+    if len(value) == 10:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def _sent_within(sent: datetime, bounds: dict[str, datetime]) -> bool:
+    """Twilio compares DateSent by day: `DateSent>` is on or after that date."""
+    day = sent.date()
+    return all({"DateSent": day == bound.date(), "DateSent<": day <= bound.date(),
+                "DateSent>": day >= bound.date()}[key] for key, bound in bounds.items())
