@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from twilio.base.exceptions import TwilioException
 
@@ -21,6 +22,7 @@ from .gateway import PhoneNumberConfig, SendError, TwilioGateway
 from .passwords import hash_password
 from .phone import InvalidPhoneNumber, mask, normalise
 from .secrets import Secrets
+from .shown_times import date_and_time, day_and_time, line_zone
 from .startup_checks import StartupError
 from .store import DecisionRow, Store
 
@@ -36,10 +38,10 @@ class LogFilter:
     conversation: int | None = None   # a code, as responders see it (#12)
 
 
-def format_decision(row: DecisionRow, code: int | None) -> str:
+def format_decision(row: DecisionRow, code: int | None, zone: ZoneInfo) -> str:
     tier = f"tier {row.tier + 1}" if row.tier is not None else "-"
     conversation = f"#{code}" if code is not None else "-"
-    return (f"{row.at[:19].replace('T', ' ')}Z  {row.line_id or '-':8} {row.channel:5} "
+    return (f"{date_and_time(row.at, zone)}  {row.line_id or '-':8} {row.channel:5} "
             f"{conversation:5} {tier:7} {row.responder_id or '-':10} {row.kind:22} {row.reason}")
 
 
@@ -58,7 +60,8 @@ async def log(config: Config, wanted: LogFilter, limit: int, follow: bool, out: 
             codes = await store.read(lambda tx: tx.conversation_codes(
                 {r.conversation_id for r in rows if r.conversation_id}))
             for row in rows:
-                out.write(format_decision(row, codes.get(row.conversation_id or 0)) + "\n")
+                out.write(format_decision(row, codes.get(row.conversation_id or 0),
+                                          line_zone(config, row.line_id)) + "\n")
             out.flush()
             if rows:
                 after = rows[-1].id
@@ -120,8 +123,9 @@ async def conversations(config: Config, out: TextIO, now: datetime | None = None
                     f"{_minutes(from_text(c.acked_at), from_text(c.opened_at))})"
         else:
             state = f"waiting {_minutes(now, from_text(c.opened_at))}, tier {c.tier + 1}"
+        opened = day_and_time(c.opened_at, line_zone(config, c.line_id))
         out.write(f"{line.code if line else c.line_id} #{c.code:<4} {mask(c.customer):14} "
-                  f"{c.origin:9} {state}\n")
+                  f"{c.origin:9} opened {opened}  {state}\n")
     return 0
 
 

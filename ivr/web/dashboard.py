@@ -16,9 +16,12 @@ from typing import Any
 from quart import Response, abort, redirect, render_template, request, url_for
 
 from ..clock import from_text
+from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
 from ..phone import mask
 from ..services import Services, current_services
+from ..shown_times import line_zone, time_of_day
+from ..store import DecisionRow
 from .blueprint import blueprint
 from .login import check_csrf, csrf_token, login_required, session_id_hash
 
@@ -30,6 +33,7 @@ RECENT_CALLS = 20
 
 async def _live_context(svc: Services) -> dict[str, Any]:
     now = svc.clock.now()
+    config = svc.config
 
     def gather(tx):
         conversations = tx.open_conversations()
@@ -41,7 +45,6 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         return conversations, trails, calls, call_trails, tx.latest_decision_id()
 
     conversations, trails, calls, call_trails, version = await svc.store.read(gather)
-    config = svc.config
     rows = []
     for c in conversations:
         line = config.lines.get(c.line_id)
@@ -53,7 +56,7 @@ async def _live_context(svc: Services) -> dict[str, Any]:
             "waiting": _age(now, from_text(c.opened_at)) if not c.acked_at else None,
             "acked_after": (_age(from_text(c.acked_at), from_text(c.opened_at))
                             if c.acked_at else None),
-            "tier": c.tier + 1, "trail": trails[c.id],
+            "tier": c.tier + 1, "trail": _trail(config, trails[c.id]),
             "responders": [config.responders[rid] for rid in (line.responder_ids if line else ())],
         })
     call_rows = [{
@@ -62,9 +65,15 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         "started": _age(now, from_text(c.started_at)),
         "connected_to": config.responders[c.connected_to].name
         if c.connected_to in config.responders else None,
-        "trail": call_trails[c.call_sid]} for c in calls]
+        "trail": _trail(config, call_trails[c.call_sid])} for c in calls]
     return {"conversations": rows, "calls": call_rows, "version": version,
             "csrf_token": csrf_token(), "now": now}
+
+
+def _trail(config: Config, decisions: list[DecisionRow]) -> list[dict[str, Any]]:
+    """Each decision with its time in its line's zone, as the operator reads it."""
+    return [{"time": time_of_day(d.at, line_zone(config, d.line_id)), "kind": d.kind,
+             "responder_id": d.responder_id, "reason": d.reason} for d in decisions]
 
 
 def _age(now: datetime, then: datetime) -> str:
@@ -145,4 +154,3 @@ async def hand_over(conversation_id: int) -> Any:
     if not done:
         abort(400, "that conversation or responder cannot take a hand-over")
     return redirect(url_for("dashboard.index"))
-
