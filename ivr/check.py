@@ -15,7 +15,10 @@ from .clock import SystemClock
 from .config import Config
 from .secrets import Secrets
 from .server import ServeOptions, ServeSettings, serve_settings
+from .shown_times import day_and_time, line_zone
 from .startup_checks import StartupError, database_error, database_problem, database_source
+from .store.read_only import Unreadable, read_only
+from .unreachable_numbers import unreachable_numbers
 
 
 async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO) -> int:
@@ -24,6 +27,7 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
     settings = serve_settings(ServeOptions(config=None, bind=None, workers=1))
     _report_lines(config, out)
     _report_database(config, out)
+    _report_unreachable(config, out)
     _report_secrets(secrets, env_file, out)
     if config.calendars:
         await _check_calendars(config, out)
@@ -36,7 +40,8 @@ def _report_lines(config: Config, out: TextIO) -> None:
               f"{len(config.responders)} responder(s)\n")
     for line in config.lines.values():
         tiers = " -> ".join("+".join(tier) for tier in line.tiers)
-        hours = "always open" if line.hours is None else f"hours, after hours {line.hours.after_hours}"
+        hours = ("always open" if line.hours is None
+                 else f"hours, after hours {line.hours.after_hours}")
         out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
                   f"{', menu' if line.menu else ''})\n")
 
@@ -48,6 +53,24 @@ def _report_database(config: Config, out: TextIO) -> None:
     out.write(f"database {config.database}: OK ("
               + ("exists" if Path(config.database).exists() else "created at the first start")
               + ")\n")
+
+
+def _report_unreachable(config: Config, out: TextIO) -> None:
+    """A warning for each number Twilio said cannot take texts, read without
+    writing (a running service keeps the database; a missing one is fine)."""
+    try:
+        marked = read_only(config.database, SystemClock().now(),
+                           lambda tx: unreachable_numbers(tx, config))
+    except Unreadable as exc:
+        out.write(f"numbers that cannot take texts: not read from {config.database} ({exc}); "
+                  f"the dashboard lists them\n")
+        return
+    for n in marked or ():
+        fix = ("text the line from that phone, or clear it on the dashboard" if n.responder
+               else "clear it on the dashboard once the customer can take texts again")
+        out.write(f"WARNING: {n.whose} {n.masked} cannot take texts (Twilio error "
+                  f"{n.error_code or 'none'}, since {day_and_time(n.marked_at, line_zone(config))})"
+                  f", so nothing is texted to it. Fix: {fix}\n")
 
 
 def _report_secrets(secrets: Secrets, env_file: str | None, out: TextIO) -> None:

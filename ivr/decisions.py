@@ -71,6 +71,7 @@ class DecisionKind(StrEnum):
     SEND_FAILED = "send_failed"                # the REST API refused a message for good
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered
     NUMBER_UNREACHABLE = "number_unreachable"  # Twilio says the number never takes texts
+    NUMBER_CLEARED = "number_cleared"          # an operator cleared that mark: texted again
 
 
 class Channel(StrEnum):

@@ -9,19 +9,23 @@ worker reaches every browser) after which the page fetches the fresh HTML.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 
-from quart import Response, abort, redirect, render_template, request, url_for
+from quart import Response, abort, current_app, redirect, render_template, request, url_for
 
 from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
 from ..phone import mask
 from ..services import Services, current_services
-from ..shown_times import line_zone, time_of_day
-from ..store import DecisionRow
+from ..shown_times import day_and_time, line_zone, time_of_day
+from ..store import DecisionRow, Tx
+from ..unreachable_numbers import (UnreachableNumber, operator_clear_unreachable,
+                                   unreachable_numbers)
 from .blueprint import blueprint
 from .login import check_csrf, csrf_token, login_required, session_id_hash
 
@@ -42,9 +46,10 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         calls = tx.recent_calls(RECENT_CALLS)
         call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
                        for c in calls}
-        return conversations, trails, calls, call_trails, tx.latest_decision_id()
+        return (conversations, trails, calls, call_trails, tx.latest_decision_id(),
+                unreachable_numbers(tx, config))
 
-    conversations, trails, calls, call_trails, version = await svc.store.read(gather)
+    conversations, trails, calls, call_trails, version, marked = await svc.store.read(gather)
     rows = []
     for c in conversations:
         line = config.lines.get(c.line_id)
@@ -66,14 +71,31 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         "connected_to": config.responders[c.connected_to].name
         if c.connected_to in config.responders else None,
         "trail": _trail(config, call_trails[c.call_sid])} for c in calls]
-    return {"conversations": rows, "calls": call_rows, "version": version,
+    return {"conversations": rows, "calls": call_rows,
+            "unreachable": _unreachable_rows(config, marked), "version": version,
             "csrf_token": csrf_token(), "now": now}
+
+
+def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[dict[str, Any]]:
+    secret = current_app.secret_key
+    return [{"key": _number_key(secret, n.number), "whose": n.whose, "number": n.masked,
+             "responder": n.responder is not None,
+             "error_code": n.error_code, "reason": n.reason,
+             "since": day_and_time(n.marked_at, line_zone(config))} for n in marked]
 
 
 def _trail(config: Config, decisions: list[DecisionRow]) -> list[dict[str, Any]]:
     """Each decision with its time in its line's zone, as the operator reads it."""
     return [{"time": time_of_day(d.at, line_zone(config, d.line_id)), "kind": d.kind,
              "responder_id": d.responder_id, "reason": d.reason} for d in decisions]
+
+
+def _number_key(secret: Any, number: str) -> str:
+    """What the page names a marked number by. The page shows numbers masked,
+    so its forms must not carry them whole either; keyed by the session key
+    (`secret`), the name cannot be turned back into the number, and every
+    worker agrees on it."""
+    return hmac.new(str(secret).encode(), number.encode(), sha256).hexdigest()[:24]
 
 
 def _age(now: datetime, then: datetime) -> str:
@@ -153,4 +175,24 @@ async def hand_over(conversation_id: int) -> Any:
         tx, svc.roster, conversation_id, responder_id, OPERATOR))
     if not done:
         abort(400, "that conversation or responder cannot take a hand-over")
+    return redirect(url_for("dashboard.index"))
+
+
+@blueprint.post("/unreachable-numbers/clear")
+@login_required
+async def clear_unreachable() -> Any:
+    """The "try again" button: the number is texted again from now on."""
+    await check_csrf()
+    svc = current_services()
+    key = (await request.form).get("number", "")
+    secret = current_app.secret_key   # read here: the transaction runs in the store's thread
+
+    def clear(tx: Tx) -> bool:
+        number = next((n for n, *_ in tx.unreachable_numbers()
+                       if hmac.compare_digest(_number_key(secret, n), key)), None)
+        return number is not None and operator_clear_unreachable(tx, svc.config, number,
+                                                                 OPERATOR)
+
+    if not await svc.store.write(clear):
+        abort(400, "that number is not marked (any more); reload the page")
     return redirect(url_for("dashboard.index"))
