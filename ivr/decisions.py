@@ -62,6 +62,7 @@ class DecisionKind(StrEnum):
     VOICEMAIL_EMPTY = "voicemail_empty"        # silence or an absent recording: nobody paged
     TRANSCRIPTION_RECEIVED = "transcription_received"
     TRANSCRIPTION_FAILED = "transcription_failed"
+    MISSED_CALL = "missed_call"                # nobody took a call and no message was left
     # Who is available
     RESPONDER_SKIPPED = "responder_skipped"    # off, or not on call after hours
     NOBODY_AVAILABLE = "nobody_available"      # texts: the last tier anyway; calls: voicemail

@@ -61,6 +61,14 @@ DEFAULT_MESSAGES: dict[str, str] = {
                      "{% if by %} by {{ by }}{% endif %}; replies go to the customer)",
     "handover_confirm": "[{{ line_code }} #{{ code }}] handed to {{ responder }}.",
     "released_confirm": "[{{ line_code }} #{{ code }}] released; it went to {{ responder }}.",
+    # A missed call (hung up while ringing, or no message left)
+    "missed_call_page": "[{{ line_code }} #{{ code }}] missed call from {{ customer }} at"
+                        " {{ time }}; they were texted to reply - reply ACK {{ code }} to take it",
+    "missed_call_page_no_number": "[{{ line_code }}] missed call from a caller with no number"
+                                  " at {{ time }} - they cannot be called or texted back",
+    "missed_call_note": "Missed call at {{ time }}, no message",
+    "missed_call_text": "Sorry we missed your call to {{ line }}. Reply to this text and we"
+                        " will get back to you here.",
     # When the store cannot take a text, the webhook's TwiML carries it instead
     "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
                           "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
@@ -134,6 +142,10 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "handed_to_you": ("code", "customer", "body", "media", "by"),
     "handover_confirm": ("code", "responder"),
     "released_confirm": ("code", "responder"),
+    "missed_call_page": ("code", "customer", "time"),
+    "missed_call_page_no_number": ("time",),
+    "missed_call_note": ("time",),
+    "missed_call_text": (),
     "forward_unrecorded": ("customer", "body", "media"),
     "reply_unrecorded": (),
     "greeting": (),

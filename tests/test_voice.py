@@ -166,7 +166,7 @@ async def test_every_tier_fails_voicemail_is_texted_to_everyone_then_its_transcr
     assert (await harness.fire_timers()) == 0
 
 
-async def test_a_caller_who_leaves_no_message_pages_nobody(harness):
+async def test_a_caller_who_leaves_no_message_is_a_missed_call(harness):
     sim = call(harness, legs={}, voicemail=None)
     transcript = await sim.run()
     assert not transcript.recorded
@@ -176,8 +176,12 @@ async def test_a_caller_who_leaves_no_message_pages_nobody(harness):
     assert response.status == 200
     [empty] = await decisions(harness, "voicemail_empty")
     assert "nobody is paged for silence" in empty.reason
-    assert await harness.deliver_outbox() == 0
     assert await decisions(harness, "voicemail_received") == []
+    # Not a voicemail page but a missed call (tests/test_missed_calls.py):
+    # each responder paged once, the caller texted to reply.
+    assert len(await decisions(harness, "missed_call")) == 1
+    await harness.deliver_outbox()
+    assert [m.to for m in harness.fake.messages if "voicemail" in m.body.lower()] == []
 
 
 async def test_an_absent_recording_callback_is_logged_and_pages_nobody(harness):

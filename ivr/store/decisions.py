@@ -60,6 +60,11 @@ class DecisionQueries(TxBase):
         found = [DecisionRow(**dict(row)) for row in rows]
         return found if after_id else found[::-1]
 
+    def has_decision(self, sid: str, kind: DecisionKind) -> bool:
+        """Whether a decision of `kind` was already made about this SID."""
+        return self._one("SELECT 1 FROM decisions WHERE sid = ? AND kind = ? LIMIT 1",
+                         (sid, str(kind))) is not None
+
     def latest_decision_id(self) -> int:
         row = self._one("SELECT MAX(id) FROM decisions")
         return int(row[0] or 0) if row else 0

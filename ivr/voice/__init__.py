@@ -6,6 +6,7 @@ optional menu, and voicemail that is texted to every responder.
   whisper.py     a responder's leg: "press 1 to take it", and who got the call
   voicemail.py   taking a message, and texting it (then its transcription) to responders
   voicemail_without_number.py  the same for a caller with no number: no conversation
+  missed_call.py nobody took it and no message: a conversation, a text-back to the caller
   answers.py     what a caller or responder hears when something failed
   after_dial.py  pure: what a call does after each Dial; menu repeats; spoken numbers
   ring_time.py   pure: each Dial's timeout, within the call's deadline

@@ -4,7 +4,9 @@ the cascade, whisper or voicemail, and answers TwiML.
 Who is calling is decided here, once: a phone number, or "anonymous" for
 every From that is none (withheld, client:..., sip:..., garbage), which is
 put through all the same; a line's own number is hung up on. A voicemail
-from a caller with no number opens no conversation (voicemail_without_number.py)."""
+from a caller with no number opens no conversation (voicemail_without_number.py).
+A call that ends with nobody taking it and no message is a missed call
+(missed_call.py), whichever webhook says so first."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ..services import Services
 from ..store import Tx
 from ..twiml import twiml_text
 from ..webhooks import twilio_webhook
-from . import cascade, voicemail, voicemail_without_number, whisper
+from . import cascade, missed_call, voicemail, voicemail_without_number, whisper
 from .after_dial import CALLER_GONE
 from .answers import (
     apologise_then_voicemail,
@@ -146,8 +148,13 @@ async def dial_result(svc: Services, form: MultiDict[str, str]) -> Response:
     line = line_for(svc, form)
     if line is None:
         return apologise_then_voicemail(svc, form)
-    return twiml_text(await svc.store.write(
-        lambda tx: cascade.dial_ended(tx, svc, line, attempt_id, form)))
+
+    def ended(tx: Tx) -> str:
+        document = cascade.dial_ended(tx, svc, line, attempt_id, form)
+        missed_call.after_dial(tx, svc, line, form.get("CallSid", ""))
+        return document
+
+    return twiml_text(await svc.store.write(ended))
 
 
 @blueprint.post("/voice/voicemail")
@@ -193,6 +200,8 @@ async def recording(svc: Services, form: MultiDict[str, str]) -> Response:
         else:
             voicemail_without_number.recording_without_number(tx, svc, line, call_sid, recording_sid, status,
                                       duration, url)
+        if missed_call.recording_is_empty(status, duration, url):
+            missed_call.call_missed(tx, svc, line, call_sid, "the caller left no message")
 
     await svc.store.write(arrived)
     return nothing()
@@ -231,5 +240,14 @@ async def transcription(svc: Services, form: MultiDict[str, str]) -> Response:
 async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     call_sid = form.get("CallSid", "")
     if (form.get("CallStatus") or "").lower() in CALLER_GONE:
-        await svc.store.write(lambda tx: cascade.call_status(tx, call_sid))
+        await svc.store.write(lambda tx: _call_ended(tx, svc, call_sid))
     return nothing()
+
+
+def _call_ended(tx: Tx, svc: Services, call_sid: str) -> None:
+    before = tx.call(call_sid)
+    cascade.call_status(tx, call_sid)
+    line = svc.config.lines.get(before.line_id) if before else None
+    if before is not None and line is not None and before.status in missed_call.UNANSWERED_STATES:
+        missed_call.call_missed(tx, svc, line, call_sid, "the caller hung up "
+                                + missed_call.UNANSWERED_STATES[before.status])
