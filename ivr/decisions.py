@@ -45,6 +45,7 @@ class DecisionKind(StrEnum):
     RELEASED = "released"                      # its owner texted RELEASE: back to the cascade
     LISTED = "listed"                          # a responder texted LIST or HELP
     COMMAND_REFUSED = "command_refused"        # PASS, HANDOVER or RELEASE that cannot apply
+    RETURNED_TO_CASCADE = "returned_to_cascade"  # a forward to the owner failed: tier paged again
     # Calls
     CALL_RECEIVED = "call_received"
     MENU_OFFERED = "menu_offered"

@@ -1,8 +1,11 @@
 """A text that cannot arrive. A page Twilio reported failed or undelivered,
 or refused to send, escalates now instead of at the ACK deadline, once per
 tier (the conversation's tier moves on, and the last round goes out once),
-so nothing a failure triggers can trigger itself. A number Twilio says can
-never take a text is marked and not texted again until it works again."""
+so nothing a failure triggers can trigger itself. A text relayed to a
+conversation's owner that fails puts the conversation back to the cascade
+(returning.py), once: the owner is cleared, so a second failure finds no
+owner to clear. A number Twilio says can never take a text is marked and
+not texted again until it works again."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from ..phone import mask
 from ..roster import Roster
 from ..store import OutboxMessage, Tx
 from .escalation import escalate
+from .returning import back_to_cascade
 
 FAILED_DELIVERY = frozenset({"failed", "undelivered"})
 
@@ -48,6 +52,7 @@ def delivery_reported(tx: Tx, roster: Roster, sent: OutboxMessage, message_sid: 
                        responder_id=sent.responder_id))
     mark_if_unreachable(tx, sent, error_code, why)
     page_failed(tx, roster, sent, why)
+    forward_failed(tx, roster, sent, why)
 
 
 def send_refused(tx: Tx, roster: Roster, sent: OutboxMessage, error_code: str | None,
@@ -58,6 +63,7 @@ def send_refused(tx: Tx, roster: Roster, sent: OutboxMessage, error_code: str | 
                        tier=sent.tier, responder_id=sent.responder_id))
     mark_if_unreachable(tx, sent, error_code, why)
     page_failed(tx, roster, sent, why)
+    forward_failed(tx, roster, sent, why)
 
 
 def mark_if_unreachable(tx: Tx, sent: OutboxMessage, error_code: str | None,
@@ -81,6 +87,20 @@ def page_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> None:
         return
     tx.cancel_timers(conversation.id)
     escalate(tx, roster, conversation, why)
+
+
+def forward_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> None:
+    """A customer's text relayed to the owner did not arrive: whoever can
+    take it is paged again, as if nobody had ACKed."""
+    if sent.purpose != "relay" or sent.responder_id is None or sent.conversation_id is None:
+        return
+    conversation = tx.conversation(sent.conversation_id)
+    if (conversation is None or conversation.status != "open"
+            or conversation.owner != sent.responder_id):
+        return
+    back_to_cascade(tx, roster, conversation, DecisionKind.RETURNED_TO_CASCADE,
+                    f"the text relayed to its owner {sent.responder_id} failed ({why})",
+                    responder_id=sent.responder_id)
 
 
 def still_matters(tx: Tx, sent: OutboxMessage, created_at: str) -> bool:
