@@ -14,6 +14,7 @@ from ..conversations.paging import page_responders
 from ..conversations.tiers import everyone
 from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
+from ..local_time import clock_time
 from ..phone import display, mask
 from ..services import Services
 from ..store import Tx
@@ -128,7 +129,7 @@ def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: 
                        f"a {duration} s voicemail; every responder of the line is texted",
                        line=line, sid=call_sid, conversation=conversation))
     page = message(line, "voicemail_page", code=conversation.code,
-                   customer=display(caller), time=tx.now.strftime("%H:%M UTC"),
+                   customer=display(caller), time=clock_time(tx.now, line.policy.zone),
                    duration=duration, transcription=transcription, recording=url)
     page_responders(tx, line, conversation, everyone(svc.config, line), last, page,
                     (), "a voicemail goes to every responder", sid=call_sid,

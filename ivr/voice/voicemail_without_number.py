@@ -12,6 +12,7 @@ from ..conversations.sending import send_to_responder
 from ..conversations.tiers import everyone
 from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
+from ..local_time import clock_time
 from ..services import Services
 from ..store import Tx
 from . import voicemail
@@ -35,7 +36,7 @@ def recording_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
                            "this voicemail was already received", line=line, sid=call_sid))
         return
     tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, url, duration)
-    page = message(line, "voicemail_page_no_number", time=tx.now.strftime("%H:%M UTC"),
+    page = message(line, "voicemail_page_no_number", time=clock_time(tx.now, line.policy.zone),
                    duration=duration, transcription=None, recording=url)
     notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
                      f"a {duration} s voicemail from a caller with no number: every responder "
@@ -62,8 +63,9 @@ def transcription_without_number(tx: Tx, svc: Services, line: Line, call_sid: st
                      "a voicemail from a caller with no number (its transcription first): "
                      "every responder is texted; no conversation, since nothing can reach "
                      "the caller",
-                     message(line, "voicemail_page_no_number", time=tx.now.strftime("%H:%M UTC"),
-                             duration=0, transcription=text, recording=recording))
+                     message(line, "voicemail_page_no_number",
+                             time=clock_time(tx.now, line.policy.zone), duration=0,
+                             transcription=text, recording=recording))
 
 
 def notify_everyone(tx: Tx, svc: Services, line: Line, call_sid: str, kind: DecisionKind,
