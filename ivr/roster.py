@@ -11,8 +11,8 @@ from .calendars import CalendarCache
 from .clock import from_text
 from .config import Config, Line, Responder
 from .decisions import Channel, Decision, DecisionKind
-from .schedule import (Availability, Override, TierChoice, choose_tier, line_open, next_change,
-                       responder_availability, wanted_for)
+from .schedule import (Availability, Override, TierChoice, anyone_on_call, choose_tier,
+                       line_open, next_change, responder_availability, wanted_for)
 from .store import Tx
 
 
@@ -21,6 +21,10 @@ class Plan:
     choice: TierChoice
     open: bool
     open_reason: str
+    # Closed, and no responder of the tiers has on-call windows or is on
+    # call: the tiers are tried as in hours (the reason), so a line with no
+    # on-call rota is not left to the last tier or voicemail after hours.
+    fallback: str | None = None
 
 
 class Roster:
@@ -45,12 +49,20 @@ class Roster:
         """The first tier from `start` with someone to try, and a decision
         row for each responder passed over on the way."""
         plan = self._plan(line, tiers, start, tx.now, tx.overrides())
+        if plan.fallback:
+            tx.decide(Decision(DecisionKind.AFTER_HOURS, channel, plan.fallback,
+                               line_id=line.id, sid=sid, conversation_id=conversation_id))
         for rid, tier, why in plan.choice.skipped:
             tx.decide(Decision(DecisionKind.RESPONDER_SKIPPED, channel,
                                f"{rid} skipped: {why}", line_id=line.id, sid=sid,
                                conversation_id=conversation_id, tier=tier,
                                responder_id=rid))
         return plan
+
+    def after_hours_fallback(self, tx: Tx, line: Line,
+                             tiers: Sequence[Sequence[str]]) -> str | None:
+        """Why the tiers are tried as in hours now, if they are (see Plan)."""
+        return self._plan(line, tiers, 0, tx.now, tx.overrides()).fallback
 
     def plan_without_store(self, line: Line, now: datetime) -> Plan:
         """The first tier as the schedules and calendars have it, when the
@@ -62,9 +74,19 @@ class Roster:
         self.calendars.current()
         is_open, why_open = line_open(line.hours, now)
         after_hours = line.hours.after_hours if line.hours else "on_call"
-        wanted = wanted_for(is_open, after_hours, lambda rid: self._availability(
-            self.config.responders[rid], now, overrides))
-        return Plan(choose_tier(tiers, start, wanted), is_open, why_open)
+
+        def availability(rid: str) -> Availability:
+            return self._availability(self.config.responders[rid], now, overrides)
+
+        fallback = None
+        rota = any(self.config.responders[rid].schedule.on_call for tier in tiers for rid in tier)
+        if not is_open and not rota and not anyone_on_call(tiers, availability):
+            fallback = (f"{why_open}, and no responder of the line has on-call windows or is on "
+                        "call: its tiers are tried as in hours (anyone not off); give "
+                        "responders on_call windows or calendar events to choose who answers "
+                        "after hours")
+        wanted = wanted_for(is_open or fallback is not None, after_hours, availability)
+        return Plan(choose_tier(tiers, start, wanted), is_open, why_open, fallback)
 
     def set_own_availability(self, tx: Tx, responder: Responder,
                              on: bool) -> tuple[str, datetime | None]:

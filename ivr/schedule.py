@@ -263,6 +263,13 @@ def wanted_for(line_is_open: bool, after_hours: AfterHours,
     return wanted
 
 
+def anyone_on_call(tiers: Sequence[Sequence[str]],
+                   availability: Callable[[str], Availability]) -> bool:
+    """Whether anyone in the tiers is on call now (after hours, the only
+    ones tried unless nobody is)."""
+    return any(availability(rid).status == "on_call" for tier in tiers for rid in tier)
+
+
 def parse_holidays(values: Iterable[str]) -> frozenset[date]:
     days = set()
     for value in values:

@@ -51,7 +51,7 @@ def choose_tier(tx: Tx, roster: Roster, line: Line, start: int, conversation: Co
     it, and whether the line is open. Nobody available never means
     silence: the last tier is always tried."""
     plan = roster.plan(tx, line, line.tiers, start, Channel.SMS, sid, conversation.id)
-    if not plan.open:
+    if not plan.open and not plan.fallback:  # a fallback's own row says why
         mode = line.hours.after_hours if line.hours else "on_call"
         tx.decide(decision(DecisionKind.AFTER_HOURS, Channel.SMS,
                            f"{plan.open_reason}: only on-call responders are paged"

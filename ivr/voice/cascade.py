@@ -112,8 +112,10 @@ def _first_answer(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str)
                     f"{why_open}: the line takes voicemail after hours", line, call_sid)
             return take_voicemail(tx, svc, line, call_sid, "after hours",
                                   prompt=message(line, "voicemail_after_hours"))
-        _decide(tx, DecisionKind.AFTER_HOURS, f"{why_open}: only on-call responders are tried",
-                line, call_sid)
+        if not svc.roster.after_hours_fallback(tx, line, line.tiers):
+            # Otherwise the roster's own row says nobody is on call and why.
+            _decide(tx, DecisionKind.AFTER_HOURS,
+                    f"{why_open}: only on-call responders are tried", line, call_sid)
         greeting = message(line, "greeting_after_hours")
     if offer_menu:
         _decide(tx, DecisionKind.MENU_OFFERED, "the line has a menu; the caller chooses first",
