@@ -161,7 +161,23 @@ def patch_defer_send() -> None:
     ivr.outbox.OutboxWorker._spawn_send = deferred
 
 
-PATCHES = {"defer_send": patch_defer_send, "no_checkpointer": patch_no_checkpointer, "gc": patch_gc, "bgcheckpoint": patch_bgcheckpoint, "uvloop": patch_uvloop, "indexes": patch_indexes, "switchinterval": patch_switchinterval,
+def patch_store_path_records() -> None:
+    # The outbox's "sent" records on the store's one write path again, queued
+    # behind every webhook transaction, as before FirstInLine (issue 14).
+    import time
+    import ivr.store.outbox
+
+    async def write(self, fn):  # type: ignore[no-untyped-def]
+        def timed(tx):  # type: ignore[no-untyped-def]
+            result = fn(tx)
+            self.committed_at = time.monotonic()   # COMMIT follows at once, same thread
+            return result
+        return await self.store.write(timed)
+    ivr.store.outbox.FirstInLine.write = write
+
+
+PATCHES = {"store_path_records": patch_store_path_records,
+           "defer_send": patch_defer_send, "no_checkpointer": patch_no_checkpointer, "gc": patch_gc, "bgcheckpoint": patch_bgcheckpoint, "uvloop": patch_uvloop, "indexes": patch_indexes, "switchinterval": patch_switchinterval,
            "poll_only": patch_poll_only,
            # SQLite reads pages through a memory map instead of a read() each
            "mmap": patch_pragma("PRAGMA mmap_size = 268435456"),
