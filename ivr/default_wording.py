@@ -38,6 +38,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
                      " to take the one waiting for you.",
     "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
+    "blocked_confirm": "[{{ line_code }} #{{ code }}] {{ customer }} is blocked: their texts go"
+                       " nowhere and their calls are rejected. #{{ code }} is closed.",
     "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
                  " are not sent.",
     "availability": "You are now {{ status }} on {{ line }}{% if until %} until {{ until }}"
@@ -45,7 +47,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     # A responder's commands by text (PASS, HANDOVER, RELEASE, LIST, HELP)
     "commands": "[{{ line_code }}] ACK [code] takes it; PASS [code] sends it to the next tier"
                 " now; HANDOVER name [code] gives it to someone; RELEASE [code] gives it back;"
-                " CLOSE [code] closes it; LIST shows yours; OFF or ON. To text a customer"
+                " CLOSE [code] closes it; BLOCK [code] blocks its number; LIST shows yours;"
+                " OFF or ON. To text a customer"
                 " something starting with one of these words, start with the code:"
                 " \"12 pass the salt\".",
     "listed": "[{{ line_code }}] yours:{% for c in owned %} #{{ c.code }} {{ c.customer }}"
@@ -133,6 +136,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "help": ("codes",),
     "nothing_owned": (),
     "close_confirm": ("code",),
+    "blocked_confirm": ("code", "customer"),
     "opted_out": ("code",),
     "commands": (),
     "listed": ("owned", "waiting"),

@@ -183,3 +183,38 @@ async def test_blocking_a_conversations_customer_for_a_responders_block(harness)
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="more spam")
     assert await harness.deliver_outbox() == 0
     assert "blocked by a responder" in (await of_kind(harness, "blocked"))[0].reason
+
+
+async def test_a_responders_block_blocks_the_number_and_closes_the_conversation(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="cheap pills")
+    reply = await harness.twilio.text(from_=SERGIO, to=LINE, body="BLOCK 1")
+    assert reply.messages() == ["[QDN #1] +1 619-555-0142 is blocked: their texts go nowhere "
+                                "and their calls are rejected. #1 is closed."]
+    await harness.deliver_outbox()
+    harness.fake.messages.clear()
+    for _ in range(3):
+        assert (await harness.twilio.text(from_=CUSTOMER, to=LINE, body="more")).messages() == []
+    assert await harness.deliver_outbox() == 0 and harness.fake.messages == []
+    assert len(await of_kind(harness, "blocked")) == 3
+    [blocked] = await of_kind(harness, "number_blocked")
+    assert blocked.responder_id == "sergio"
+    assert harness.fake.messages_to(CUSTOMER) == []   # the spammer is told nothing
+    transcript = await CallSimulator(harness.twilio, caller=CUSTOMER, line_number=LINE).run()
+    assert transcript.ended == "rejected"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("BLOCK", "nothing to BLOCK"),       # nothing owned or paged to Backup
+    ("block 7", "there is no open #7"),
+])
+async def test_block_without_a_conversation_says_so(harness, body, expected):
+    reply = await harness.twilio.text(from_=BACKUP, to=LINE, body=body)
+    assert expected in reply.messages()[0]
+    assert await of_kind(harness, "number_blocked") == []
+
+
+def test_block_parses_like_the_other_simple_commands():
+    from ivr.conversations.commands import Block, Reply, parse_responder_text
+    assert parse_responder_text("BLOCK") == Block(None)
+    assert parse_responder_text("block #12") == Block(12)
+    assert isinstance(parse_responder_text("block party at 5"), Reply)

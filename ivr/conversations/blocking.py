@@ -1,14 +1,18 @@
 """Blocked numbers: a blocked number's text is logged and goes nowhere
 (no page, no reply), its call is rejected (ivr/voice/cascade.py). A number
 is blocked by the config (`[lines.X] blocked`, `[service] blocked`) or in
-the store (a responder's BLOCK, or the store's `block`)."""
+the store (a responder's text "BLOCK [code]", or the store's `block`)."""
 
 from __future__ import annotations
 
-from ..config import Line
+from ..config import Line, Responder
 from ..decisions import Channel, DecisionKind, decision
-from ..phone import mask
+from ..phone import display, mask
+from ..roster import Roster
 from ..store import Conversation, Tx
+from .closing import close_conversation
+from .inbound import Inbound
+from .wording import message
 
 
 def block_source(tx: Tx, line: Line, number: str) -> str | None:
@@ -44,3 +48,25 @@ def block_conversation(tx: Tx, line: Line, conversation: Conversation, responder
                        line=line, sid=sid, conversation=conversation,
                        responder_id=responder_id))
     return added
+
+
+def block_by_text(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
+                  code: int | None) -> str:
+    """A responder's BLOCK [code]: the customer is blocked on the line and
+    the conversation closed without a word to them (a spammer needs none).
+    Without a code: the one they own, else the latest paged to them."""
+    line = text.line
+    if code is not None:
+        conversation = tx.open_conversation_by_code(line.id, code)
+        if conversation is None:
+            return message(line, "unknown_code", code=code)
+    else:
+        owned = tx.owned_conversations(line.id, responder.id)
+        conversation = (owned[0] if len(owned) == 1 else None if owned
+                        else tx.latest_unowned_paged_to(line.id, responder.id))
+        if conversation is None:
+            return message(line, "nothing_to_pass", command="BLOCK")
+    block_conversation(tx, line, conversation, responder.id, text.message_sid)
+    close_conversation(tx, roster, conversation)
+    return message(line, "blocked_confirm", code=conversation.code,
+                   customer=display(conversation.customer))

@@ -69,6 +69,12 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Block:
+    """BLOCK [code]: its customer's number is blocked (ivr/conversations/blocking.py)."""
+    code: int | None
+
+
+@dataclass(frozen=True)
 class ListOwn:
     """LIST: the responder's open conversations and their codes."""
 
@@ -81,11 +87,12 @@ class CommandHelp:
 
 
 ResponderCommand = (Ack | Close | Presence | Pass | Handover | Release | ListOwn | CommandHelp
-                    | Reply)
+                    | Block | Reply)
 
 
-_COMMAND = re.compile(r"(ACK|CLOSE|PASS|ESCALATE|RELEASE)#?(\d{1,6})?", re.IGNORECASE)
+_COMMAND = re.compile(r"(ACK|CLOSE|PASS|ESCALATE|RELEASE|BLOCK)#?(\d{1,6})?", re.IGNORECASE)
 _SIMPLE = {"ACK": Ack, "CLOSE": Close, "PASS": Pass, "ESCALATE": Pass, "RELEASE": Release}
+_SIMPLE["BLOCK"] = Block
 _HANDOVER = re.compile(r"\s*HAND\s?OVER\s+(?:#?(\d{1,6})\s+)?([^\s\d#][^\s]{0,39})"
                        r"(?:\s+#?(\d{1,6}))?\s*", re.IGNORECASE)
 # Words that make a text a command even when the rest does not parse.

@@ -15,6 +15,7 @@ from .closing import close_conversation
 from . import responder_commands
 from .commands import (
     Ack,
+    Block,
     Close,
     CommandHelp,
     Handover,
@@ -25,6 +26,7 @@ from .commands import (
     Reply,
     parse_responder_text,
 )
+from .blocking import block_by_text
 from .inbound import Inbound
 from .sending import send_to_customer, send_to_responder
 from .wording import message
@@ -41,6 +43,8 @@ def responder_text(tx: Tx, roster: Roster, text: Inbound,
         return _ack(tx, roster.config, text, responder, command.code)
     if isinstance(command, Close):
         return _close(tx, roster, text, responder, command.code)
+    if isinstance(command, Block):
+        return block_by_text(tx, roster, text, responder, command.code)
     if isinstance(command, Reply):
         return _relay(tx, text, responder, command)
     return _other_command(tx, roster, text, responder, command)
