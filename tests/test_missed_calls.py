@@ -4,6 +4,7 @@ from ... at ..." as a conversation ACK takes, and texts the caller to
 reply. Before: the responders heard nothing and the caller got nothing."""
 
 import re
+from zoneinfo import ZoneInfo
 
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, SILENCE, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness
@@ -41,6 +42,9 @@ async def test_a_caller_hanging_up_mid_ring_is_texted_back_and_ack_takes_the_pag
         assert await sent(harness, responder) == [MISSED_PAGE]
     assert await sent(harness, CUSTOMER) == [TEXT_BACK]
     assert [m.from_ for m in harness.fake.messages_to(CUSTOMER)] == [LINE]
+    # The time is the line's, as its responders read it (examples/ivr.toml: Los Angeles).
+    local = harness.clock.now().astimezone(ZoneInfo("America/Los_Angeles"))
+    assert f" at {local:%H:%M} {local.tzname()};" in harness.fake.messages_to(SERGIO)[0].body
 
     reply = await harness.twilio.text(from_=BACKUP, to=LINE, body="ACK")
     assert reply.messages()[0].startswith("[QDN #1] is yours")

@@ -18,8 +18,7 @@ from .wording import message, names
 
 def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str,
              passed_by: str | None = None) -> list[Responder]:
-    """Returns who was paged. `passed_by`: a responder who texted PASS, told
-    by their own answer rather than the moved-on notice."""
+    """Returns who was paged; `passed_by` (who texted PASS) gets no moved-on notice."""
     config = roster.config
     line = config.lines.get(conversation.line_id)
     if line is None:

@@ -23,6 +23,7 @@ from ..conversations.sending import send_to_customer, send_to_responder
 from ..conversations.tiers import everyone
 from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
+from ..local_time import clock_time
 from ..phone import display, mask, try_normalise
 from ..services import Services
 from ..store import Conversation, Tx
@@ -48,7 +49,7 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str) -> N
             or tx.has_decision(call_sid, DecisionKind.MISSED_CALL)
             or tx.has_decision(call_sid, DecisionKind.VOICEMAIL_RECEIVED)):
         return
-    when = tx.now.strftime("%H:%M UTC")
+    when = clock_time(tx.now, line.policy.zone)
     if not can_text_back(svc, call.caller):
         notify_everyone(tx, svc, line, call_sid, DecisionKind.MISSED_CALL,
                         f"{why}: a missed call from a caller with no number; every responder "
