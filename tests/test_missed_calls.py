@@ -117,3 +117,19 @@ async def test_a_missed_call_in_an_owned_conversation_goes_to_its_owner(harness)
         "[QDN #1] +1 619-555-0142: Missed call at TIME, no message"]
     assert await sent(harness, BACKUP) == []
     assert await sent(harness, CUSTOMER) == [TEXT_BACK]
+
+
+async def test_a_text_back_a_landline_cannot_take_is_logged_not_retried(harness):
+    await call(harness, legs={SERGIO: NO_ANSWER}, hang_up_during_dial=1).run()
+    await harness.deliver_outbox()
+    [text_back] = harness.fake.messages_to(CUSTOMER)
+    await harness.twilio.message_status(message_sid=text_back.sid, to=CUSTOMER, from_=LINE,
+                                        status="undelivered", error_code="30006")
+    harness.clock.advance(600)
+    await harness.deliver_outbox()
+    assert len(harness.fake.messages_to(CUSTOMER)) == 1
+    decided = await kinds(harness)
+    assert "delivery_failed" in decided and "returned_to_cascade" not in decided
+    # The responders' missed-call page still stands: ACK takes it.
+    reply = await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    assert reply.messages()[0].startswith("[QDN #1] is yours")
