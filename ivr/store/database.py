@@ -198,6 +198,11 @@ class Store:
             _retrieve_exception(task)
             return
         tx, _ = task.result()
+        self.committed(tx)
+
+    def committed(self, tx: Tx) -> None:
+        """Tell the commit listeners of a transaction that committed, on any
+        of the store's write paths."""
         for listener in self._commit_listeners:
             try:
                 listener(tx)
@@ -215,8 +220,15 @@ class Store:
         return await db._execute(body, db._conn, fn)
 
     def _write_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
-        if self._write_lock is not None:
-            fcntl.flock(self._write_lock, fcntl.LOCK_EX)
+        return self.transaction(conn, self._write_lock, fn)
+
+    def transaction(self, conn: sqlite3.Connection, write_lock: int | None,
+                    fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        """Run `fn` whole in BEGIN IMMEDIATE ... COMMIT on `conn`, holding
+        the file lock every writer queues on: the one way anything writes,
+        whichever connection it uses."""
+        if write_lock is not None:
+            fcntl.flock(write_lock, fcntl.LOCK_EX)
         try:
             tx = Tx(conn, self.clock.now(), self.send_lease)
             conn.execute("BEGIN IMMEDIATE")
@@ -228,8 +240,8 @@ class Store:
             conn.execute("COMMIT")
             return tx, result
         finally:
-            if self._write_lock is not None:
-                fcntl.flock(self._write_lock, fcntl.LOCK_UN)
+            if write_lock is not None:
+                fcntl.flock(write_lock, fcntl.LOCK_UN)
 
     def _read_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
         tx = Tx(conn, self.clock.now())

@@ -4,7 +4,6 @@ of the decision that caused it, then claimed, sent and tracked to delivery."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
@@ -196,16 +195,11 @@ class FirstInLine:
         loop = asyncio.get_running_loop()
         # Shielded as Store.write is: a transaction, once queued, runs whole.
         tx, result = await asyncio.shield(loop.run_in_executor(self._thread, self._write_now, fn))
-        for listener in self.store._commit_listeners:   # as Store._after_write does
-            try:
-                listener(tx)
-            except Exception:  # a listener must never undo a committed write's caller
-                log.exception("a commit listener failed")
+        self.store.committed(tx)
         return result
 
     def _write_now(self, fn: Callable[["Tx"], T]) -> tuple["Tx", T]:
         from .database import BUSY_TIMEOUT_MS  # both import this module
-        from .tx import Tx
         if self._conn is None:
             self._conn = sqlite3.connect(self.store.path, isolation_level=None,
                                          check_same_thread=False)
@@ -215,21 +209,10 @@ class FirstInLine:
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._lock_fd = os.open(self.store.path + ".write-lock", os.O_RDWR | os.O_CREAT,
                                     0o600)
-        assert self._lock_fd is not None
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            tx = Tx(self._conn, self.store.clock.now(), self.store.send_lease)
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(tx)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            self.committed_at = time.monotonic()
-            return tx, result
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        # A descriptor of its own: flock does not exclude two users of one.
+        tx, result = self.store.transaction(self._conn, self._lock_fd, fn)
+        self.committed_at = time.monotonic()
+        return tx, result
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close_now)
