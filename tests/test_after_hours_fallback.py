@@ -1,50 +1,18 @@
 """A line with no on-call rota is not silent after hours: its tiers are
 tried as in hours, and a decision says why (issue 15, item 7)."""
 
-from datetime import datetime
 
 import pytest
 
-from ivr.config import parse_config
-from ivr.schedule import zone
-
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
-
-LA = zone("America/Los_Angeles")
-NY_LINE = "+16195550200"
+from .support.scenes import at_local, of_kind, pages, two_zone_config
 
 
 @pytest.fixture
 def config(tmp_path):
-    # qdn: LA hours, nobody with on-call windows (the default after_hours =
-    # "on_call"); venue: no hours, so the service's zone (New York).
-    return parse_config({
-        "service": {"database": str(tmp_path / "ivr.sqlite3"), "timezone": "America/New_York"},
-        "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
-                       "backup": {"name": "Backup", "phone": BACKUP,
-                                  "on_duty": ["mon-fri 08:00-18:00"],
-                                  "timezone": "America/Los_Angeles"}},
-        "lines": {
-            "qdn": {"name": "Quick Dump Now", "number": LINE, "code": "QDN",
-                    "tiers": ["sergio", "backup"],
-                    "hours": {"open": ["mon-fri 08:00-18:00"], "timezone": "America/Los_Angeles"}},
-            "venue": {"name": "The Venue", "number": NY_LINE, "code": "VEN", "tiers": ["sergio"]},
-        },
-    }, tmp_path / "ivr.toml")
+    return two_zone_config(tmp_path)
 
-
-def at_local(harness, text):
-    harness.clock.set(datetime.fromisoformat(text).replace(tzinfo=LA))
-
-
-async def pages(harness, number):
-    await harness.deliver_outbox()
-    return [m.body for m in harness.fake.messages_to(number)]
-
-
-async def of_kind(harness, kind):
-    return [d for d in await harness.decisions() if d.kind == kind]
 
 
 async def test_after_hours_with_no_on_call_rota_a_text_pages_the_tiers_as_in_hours(harness):

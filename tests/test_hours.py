@@ -1,17 +1,15 @@
 """Two lines sharing a responder, in and after hours, with schedules, an
 on-call calendar and OFF/ON by text; the decision log explains every skip."""
 
-from datetime import datetime
 
 import pytest
 
 from ivr.config import parse_config
-from ivr.schedule import zone
 
 from .support.call_simulator import ANSWER_AND_PRESS, CallSimulator
 from .support.harness import CUSTOMER
+from .support.scenes import at_local, of_kind, pages
 
-LA = zone("America/Los_Angeles")
 QDN, VENUE = "+16195550100", "+16195550200"
 SERGIO, BACKUP, ANA = "+16195550101", "+18585550199", "+16195550103"
 
@@ -51,18 +49,6 @@ def config(tmp_path):
         },
     }, tmp_path / "ivr.toml")
 
-
-def at_local(harness, text):
-    harness.clock.set(datetime.fromisoformat(text).replace(tzinfo=LA))
-
-
-async def pages(harness, number):
-    await harness.deliver_outbox()
-    return [m.body for m in harness.fake.messages_to(number)]
-
-
-async def of_kind(harness, kind):
-    return [d for d in await harness.decisions() if d.kind == kind]
 
 
 async def test_in_hours_a_text_goes_to_the_primary(harness):

@@ -5,34 +5,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ivr.config import parse_config
 from ivr.local_time import clock_time
 from ivr.schedule import zone
 
 from .support.call_simulator import CallSimulator
-from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
-
-LA = zone("America/Los_Angeles")
-NY_LINE = "+16195550200"
+from .support.harness import CUSTOMER, LINE, SERGIO
+from .support.scenes import NY_LINE, at_local, of_kind, pages, two_zone_config
 
 
 @pytest.fixture
 def config(tmp_path):
-    # qdn: LA hours, nobody with on-call windows (the default after_hours =
-    # "on_call"); venue: no hours, so the service's zone (New York).
-    return parse_config({
-        "service": {"database": str(tmp_path / "ivr.sqlite3"), "timezone": "America/New_York"},
-        "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
-                       "backup": {"name": "Backup", "phone": BACKUP,
-                                  "on_duty": ["mon-fri 08:00-18:00"],
-                                  "timezone": "America/Los_Angeles"}},
-        "lines": {
-            "qdn": {"name": "Quick Dump Now", "number": LINE, "code": "QDN",
-                    "tiers": ["sergio", "backup"],
-                    "hours": {"open": ["mon-fri 08:00-18:00"], "timezone": "America/Los_Angeles"}},
-            "venue": {"name": "The Venue", "number": NY_LINE, "code": "VEN", "tiers": ["sergio"]},
-        },
-    }, tmp_path / "ivr.toml")
+    return two_zone_config(tmp_path)
 
 
 @pytest.mark.parametrize("moment, zone_name, seconds, expected", [
@@ -45,18 +28,6 @@ def config(tmp_path):
 def test_clock_time_table(moment, zone_name, seconds, expected):
     assert clock_time(moment, zone(zone_name), seconds=seconds) == expected
 
-
-def at_local(harness, text):
-    harness.clock.set(datetime.fromisoformat(text).replace(tzinfo=LA))
-
-
-async def pages(harness, number):
-    await harness.deliver_outbox()
-    return [m.body for m in harness.fake.messages_to(number)]
-
-
-async def of_kind(harness, kind):
-    return [d for d in await harness.decisions() if d.kind == kind]
 
 
 async def test_the_voicemail_page_says_the_lines_local_time(harness):
