@@ -4,31 +4,13 @@ import asyncio
 import io
 import os
 
-import pytest
-
 from ivr import admin
-from ivr.cli import main
 from ivr.decisions import Channel, Decision, DecisionKind
 from ivr.passwords import verify_password
 
+from .support.cli import clean_env, run  # noqa: F401 (clean_env is a fixture)
 from .support.fake_twilio import ACCOUNT_SID
 from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
-
-
-def run(*argv, stdin=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "IVR_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("IVR_DATABASE", str(tmp_path / "ivr.sqlite3"))
-    monkeypatch.setenv("IVR_CONFIG", str(EXAMPLE_CONFIG))
-    return monkeypatch
 
 
 def env_file(tmp_path, mode):

@@ -4,16 +4,11 @@ again" button clears the mark; `ivr check` warns of each, reading the
 database without writing it."""
 
 import asyncio
-import io
-import os
 import re
 import sqlite3
 
-import pytest
-
-from ivr.cli import main
-
-from .support.harness import CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
+from .support.cli import clean_env, run  # noqa: F401 (clean_env is a fixture)
+from .support.harness import CUSTOMER, LINE, SERGIO
 from .support.operator import PASSWORD, csrf_of, harness  # noqa: F401 (harness is a fixture)
 
 LANDLINE = "30006"  # Twilio: landline or unreachable carrier
@@ -79,21 +74,6 @@ async def test_the_dashboard_lists_a_marked_number_and_try_again_clears_it(harne
     assert again.status_code == 400                     # nothing marked by that name now
 
 
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    """`ivr` in local mode on the harness's own database (conftest's config)."""
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "IVR_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("IVR_DATABASE", str(tmp_path / "ivr.sqlite3"))
-    monkeypatch.setenv("IVR_CONFIG", str(EXAMPLE_CONFIG))
-    return monkeypatch
 
 
 async def test_check_warns_of_each_marked_number_with_the_fix(harness, clean_env):
