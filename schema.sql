@@ -1,29 +1,9 @@
--- The only DDL. Applied at every start; every statement is idempotent.
+-- Schema version 1 (ivr/store/migrations.py): later changes are numbered steps
+-- there. Every statement is idempotent, so a database made before versions were
+-- recorded is brought up to this one. Tables come before the tables that
+-- reference them (PostgreSQL checks references as it creates them).
 -- Times are UTC ISO-8601 text with microseconds ('2026-11-22T03:38:49.123456Z'),
 -- which sorts correctly as text here and maps to timestamptz on PostgreSQL.
-
--- Every routing decision: who was tried, why, and what happened. Written in
--- the same transaction as the state change it explains.
-CREATE TABLE IF NOT EXISTS decisions (
-    id              INTEGER PRIMARY KEY,
-    at              TEXT    NOT NULL,
-    line_id         TEXT,
-    channel         TEXT    NOT NULL CHECK (channel IN ('voice', 'sms')),
-    sid             TEXT,               -- the CallSid or MessageSid it concerns
-    conversation_id INTEGER REFERENCES conversations (id),
-    tier            INTEGER,            -- 0-based index into the line's tiers
-    responder_id    TEXT,
-    kind            TEXT    NOT NULL,   -- closed set: ivr.decisions.DecisionKind
-    reason          TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (at);
--- (line_id) alone: SQLite appends the rowid (id), so "a line's latest
--- decisions" reads the index backwards with no sort.
-DROP INDEX IF EXISTS decisions_by_line;
-CREATE INDEX IF NOT EXISTS decisions_by_line_id ON decisions (line_id);
-CREATE INDEX IF NOT EXISTS decisions_by_conversation ON decisions (conversation_id);
-CREATE INDEX IF NOT EXISTS decisions_by_sid ON decisions (sid);
-CREATE INDEX IF NOT EXISTS decisions_by_responder ON decisions (responder_id);
 
 -- A customer's thread with a line, opened by a text (or a voicemail), owned
 -- by whoever ACKs it.
@@ -50,6 +30,29 @@ CREATE INDEX IF NOT EXISTS conversations_by_code_time ON conversations (line_id,
 CREATE INDEX IF NOT EXISTS conversations_recently_opened ON conversations (line_id, opened_at);
 CREATE INDEX IF NOT EXISTS conversations_recently_closed ON conversations (line_id, closed_at);
 CREATE INDEX IF NOT EXISTS conversations_by_customer ON conversations (customer);
+
+-- Every routing decision: who was tried, why, and what happened. Written in
+-- the same transaction as the state change it explains.
+CREATE TABLE IF NOT EXISTS decisions (
+    id              INTEGER PRIMARY KEY,
+    at              TEXT    NOT NULL,
+    line_id         TEXT,
+    channel         TEXT    NOT NULL CHECK (channel IN ('voice', 'sms')),
+    sid             TEXT,               -- the CallSid or MessageSid it concerns
+    conversation_id INTEGER REFERENCES conversations (id),
+    tier            INTEGER,            -- 0-based index into the line's tiers
+    responder_id    TEXT,
+    kind            TEXT    NOT NULL,   -- closed set: ivr.decisions.DecisionKind
+    reason          TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (at);
+-- (line_id) alone: SQLite appends the rowid (id), so "a line's latest
+-- decisions" reads the index backwards with no sort.
+DROP INDEX IF EXISTS decisions_by_line;
+CREATE INDEX IF NOT EXISTS decisions_by_line_id ON decisions (line_id);
+CREATE INDEX IF NOT EXISTS decisions_by_conversation ON decisions (conversation_id);
+CREATE INDEX IF NOT EXISTS decisions_by_sid ON decisions (sid);
+CREATE INDEX IF NOT EXISTS decisions_by_responder ON decisions (responder_id);
 
 -- The codes a line has handed out, so a new conversation's code is found
 -- without reading the line's history: reusable_at is NULL while an open

@@ -8,13 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from ..clock import to_text
+from .dialect import SQLITE, Dialect
 from .rows import Conversation, OutboxMessage
 
 
 class TxBase:
     def __init__(self, db: sqlite3.Connection, now: datetime,
-                 send_lease: timedelta | None = None):
+                 send_lease: timedelta | None = None, dialect: Dialect = SQLITE):
+        # An sqlite3 connection, or one of PostgreSQL's behind the same
+        # execute/executemany (ivr.store.postgres.Connection).
         self._db = db
+        self.dialect = dialect
         self.now = now
         self.now_text = to_text(now)
         self.enqueued = 0

@@ -180,7 +180,7 @@ class ConversationQueries(TxBase):
         held = "AND forwarded = 0" if held_only else ""
         rows = self._all(
             f"SELECT body, media_urls FROM inbound_messages WHERE conversation_id = ? {held}"
-            " ORDER BY received_at, rowid", (conversation_id,))
+            f" ORDER BY received_at, {self.dialect.arrival_order}", (conversation_id,))
         return [(row[0], tuple(json.loads(row[1]))) for row in rows]
 
     def mark_forwarded(self, conversation_id: int) -> None:

@@ -28,9 +28,10 @@ from typing import Any, Callable, TypeVar
 
 import aiosqlite
 
-from .. import SCHEMA_PATH
 from ..background import BackgroundWorker
 from ..clock import Clock
+from .migrations import upgrade
+from .sql_script import split_sql  # noqa: F401 - the store's public name for it
 from .tx import Tx
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class Store:
+    engine = "sqlite"
+
     def __init__(self, path: str | Path, clock: Clock):
         self.path = str(path)
         self.clock = clock
@@ -95,15 +98,14 @@ class Store:
         await db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self._db = db
         # BEGIN IMMEDIATE serialises the schema across workers starting at once.
-        await self.write(self._apply_schema)
+        try:
+            await self.write(self._apply_schema)
+        except BaseException:
+            await self.close()
+            raise
 
     def _apply_schema(self, tx: Tx) -> None:
-        for statement in split_sql(SCHEMA_PATH.read_text("utf-8")):
-            tx._db.execute(statement)
-        _add_missing_columns(tx)
-        rebuilt = tx.rebuild_line_codes()
-        if rebuilt:
-            log.info("rebuilt %d conversation code(s) from the conversations table", rebuilt)
+        upgrade(tx, self.path)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -272,7 +274,7 @@ class Checkpointer(BackgroundWorker):
         self._using = threading.Lock()
 
     def start(self) -> None:
-        if self.store.path == ":memory:":
+        if self.store.engine != "sqlite" or self.store.path == ":memory:":
             return
         self._conn = sqlite3.connect(self.store.path, isolation_level=None,
                                      check_same_thread=False)
@@ -315,19 +317,6 @@ class Checkpointer(BackgroundWorker):
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
-# Columns added to a table after databases were made with it: CREATE TABLE
-# IF NOT EXISTS leaves an older table as it was, so they are added here.
-ADDED_COLUMNS = (("conversations", "last_call_at", "TEXT"),)
-
-
-def _add_missing_columns(tx: Tx) -> None:
-    for table, column, kind in ADDED_COLUMNS:
-        present = {row[1] for row in tx._all(f"PRAGMA table_info({table})")}
-        if column not in present:
-            tx._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            log.info("added column %s.%s to an older database", table, column)
-
-
 def _select_one(tx: Tx) -> int:
     row = tx._one("SELECT 1")
     return int(row[0]) if row else 0
@@ -338,22 +327,3 @@ def _retrieve_exception(task: asyncio.Task[Any]) -> None:
     # to see in the log rather than as "exception was never retrieved".
     if not task.cancelled() and task.exception() is not None:
         log.debug("write failed after its caller left", exc_info=task.exception())
-
-
-def split_sql(script: str) -> list[str]:
-    """schema.sql's statements one by one (executescript would COMMIT ours)."""
-    statements, current = [], []
-    for line in script.splitlines():
-        stripped = line.split("--", 1)[0].rstrip()
-        if not stripped:
-            continue
-        current.append(stripped)
-        if stripped.endswith(";"):
-            statement = "\n".join(current)
-            if sqlite3.complete_statement(statement):
-                statements.append(statement)
-                current = []
-    if current:
-        statements.append("\n".join(current))
-    return statements
-

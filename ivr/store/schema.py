@@ -1,0 +1,35 @@
+"""The schema's own bookkeeping: its version, and DDL run by migrations."""
+
+from __future__ import annotations
+
+from .base import TxBase
+
+# Any constant will do: every instance takes the same one.
+SCHEMA_LOCK_KEY = 0x1F0E_5C4E
+
+
+class SchemaQueries(TxBase):
+    def execute_ddl(self, statement: str) -> None:
+        self._db.execute(self.dialect.ddl(statement))
+
+    def lock_schema(self) -> None:
+        """On PostgreSQL, instances starting at once take turns to upgrade;
+        SQLite's BEGIN IMMEDIATE already made this transaction the only writer."""
+        if self.dialect.name == "postgresql":
+            self._db.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+
+    def column_names(self, table: str) -> set[str]:
+        if self.dialect.name == "postgresql":
+            return {row[0] for row in self._all(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?", (table,))}
+        return {row[1] for row in self._all(f"PRAGMA table_info({table})")}
+
+    def schema_version(self) -> int:
+        row = self._one("SELECT MAX(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def record_schema_version(self, version: int, description: str) -> None:
+        self._db.execute(
+            "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+            (version, description, self.now_text))
