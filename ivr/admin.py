@@ -24,7 +24,8 @@ from .phone import InvalidPhoneNumber, mask, normalise
 from .secrets import Secrets
 from .shown_times import date_and_time, day_and_time, line_zone
 from .startup_checks import StartupError
-from .store import DecisionRow, Store
+from .store import AnyStore, DecisionRow, store_for
+from .store.dialect import is_postgres_url
 
 VOICE_PATH, SMS_PATH, STATUS_PATH = "/voice/incoming", "/sms/incoming", "/voice/status"
 
@@ -92,7 +93,7 @@ def _number_filter(config: Config, wanted: LogFilter) -> tuple[str | None, str |
     return number, responder_id
 
 
-async def _conversation_filter(store: Store, wanted: LogFilter) -> int | None:
+async def _conversation_filter(store: AnyStore, wanted: LogFilter) -> int | None:
     """--conversation CODE as the id of the latest conversation with that code."""
     if wanted.conversation is None:
         return None
@@ -134,11 +135,11 @@ def _minutes(later: datetime, earlier: datetime) -> str:
     return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
-async def _open_store(config: Config) -> Store:
-    if not Path(config.database).exists():
+async def _open_store(config: Config) -> AnyStore:
+    if not is_postgres_url(config.database) and not Path(config.database).exists():
         raise StartupError(f"the database {config.database} does not exist yet. Fix: start the "
                            "service once, or set IVR_DATABASE to its file")
-    store = Store(config.database, SystemClock())
+    store = store_for(config.database, SystemClock())
     await store.open()
     return store
 

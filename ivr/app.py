@@ -20,7 +20,7 @@ from .roster import Roster
 from .secrets import Secrets
 from .services import Services
 from .sms import routes as sms_routes
-from .store import Checkpointer, Store
+from .store import AnyStore, Checkpointer, store_for
 from .voice import routes as voice_routes
 from .web import dashboard, health
 from .web import metrics as metrics_routes
@@ -48,7 +48,7 @@ OPERATOR_HEADERS = {
 }
 
 
-def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
+def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = None,
                gateway: TwilioGateway | None = None, clock: Clock | None = None,
                public_base_url: str | None = None, background: bool = True) -> Quart:
     """Build the service. `public_base_url` defaults to IVR_PUBLIC_BASE_URL;
@@ -60,7 +60,7 @@ def create_app(config: Config, secrets: Secrets, *, store: Store | None = None,
                          "against it and callbacks are built from it")
     if not secrets.signing_tokens():
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
-    store = store or Store(config.database, clock)
+    store = store or store_for(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
     roster = Roster(config, CalendarCache(config.calendars, clock))
     metrics = Metrics()

@@ -17,6 +17,8 @@ from .secrets import Secrets
 from .server import ServeOptions, ServeSettings, serve_settings
 from .shown_times import day_and_time, line_zone
 from .startup_checks import StartupError, database_error, database_problem, database_source
+from .store.dialect import is_postgres_url, shown_database
+from .store.migrations import LATEST, too_new_message
 from .store.read_only import Unreadable, read_only
 from .unreachable_numbers import unreachable_numbers
 
@@ -47,12 +49,32 @@ def _report_lines(config: Config, out: TextIO) -> None:
 
 
 def _report_database(config: Config, out: TextIO) -> None:
+    if is_postgres_url(config.database):
+        _report_postgres(config, out)
+        return
     problem = database_problem(config.database)
     if problem:
         raise StartupError(database_error(config, problem, database_source(config)))
     out.write(f"database {config.database}: OK ("
               + ("exists" if Path(config.database).exists() else "created at the first start")
               + ")\n")
+
+
+def _report_postgres(config: Config, out: TextIO) -> None:
+    shown = shown_database(config.database)
+    try:
+        version = read_only(config.database, SystemClock().now(), lambda tx: tx.schema_version())
+    except Unreadable as exc:
+        raise StartupError(database_error(config, str(exc), database_source(config),
+                                          problem="cannot be reached")) from None
+    if version is None:
+        out.write(f"database {shown}: OK (PostgreSQL; ivr's tables are created at the "
+                  f"first start)\n")
+    elif version > LATEST:
+        raise StartupError(too_new_message(version, shown))
+    else:
+        upgrade = "" if version == LATEST else f"; `ivr db upgrade` takes it to {LATEST}"
+        out.write(f"database {shown}: OK (PostgreSQL, schema version {version}{upgrade})\n")
 
 
 def _report_unreachable(config: Config, out: TextIO) -> None:
@@ -62,7 +84,8 @@ def _report_unreachable(config: Config, out: TextIO) -> None:
         marked = read_only(config.database, SystemClock().now(),
                            lambda tx: unreachable_numbers(tx, config))
     except Unreadable as exc:
-        out.write(f"numbers that cannot take texts: not read from {config.database} ({exc}); "
+        out.write(f"numbers that cannot take texts: not read from "
+                  f"{shown_database(config.database)} ({exc}); "
                   f"the dashboard lists them\n")
         return
     for n in marked or ():

@@ -30,6 +30,7 @@ from .local_mode import local_state_path, start_local_mode
 from .local_twilio import LocalTwilio
 from .logs import configure_logging
 from .secrets import Secrets, SecretsError, load_secrets
+from .store.dialect import is_postgres_url
 from .startup_checks import (START_FAILURE_FILE, StartupError, database_error, database_problem,
                              database_source, exit_soon_after_a_failed_start, fail_start_cleanly,
                              failed_start, listen, one_line)
@@ -122,7 +123,10 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     # Before any file is touched: a busy port leaves everything as it was.
     sock = listen(settings, hyper.backlog)
     try:
-        problem = database_problem(config.database, create=True)
+        # A PostgreSQL server's problems are found as the store opens (the
+        # worker's start fails with one line saying why).
+        problem = (None if is_postgres_url(config.database)
+                   else database_problem(config.database, create=True))
         if problem:
             raise StartupError(database_error(config, problem, database_source(config)))
         configure_logging(settings.log_level, secrets.values(), settings.log_format)

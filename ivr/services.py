@@ -12,7 +12,7 @@ from quart import current_app
 from .clock import Clock
 from .config import Config
 from .secrets import Secrets
-from .store import Store
+from .store import AnyStore
 
 if TYPE_CHECKING:
     from .conversations.timers import TimerWorker
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class Services:
     config: Config
     secrets: Secrets
-    store: Store
+    store: AnyStore
     gateway: "TwilioGateway"
     clock: Clock
     signatures: "SignatureChecker"

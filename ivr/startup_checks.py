@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 from quart import Quart
 
 from .phone import redact_numbers
+from .store.dialect import shown_database
+from .store.migrations import SchemaTooNew
 
 if TYPE_CHECKING:
     from .config import Config
@@ -155,7 +157,7 @@ def database_source(config: Config, environ: Mapping[str, str] = os.environ) -> 
 def database_error(config: Config, why: str, source: str | None = None,
                    problem: str = "cannot be created or written") -> str:
     named = f" (from {source})" if source else ""
-    return (f"the database {config.database}{named} {problem}: {why}. "
+    return (f"the database {shown_database(config.database)}{named} {problem}: {why}. "
             f"Fix: set IVR_DATABASE, or [service] database in {config.path}, to ivr's own "
             f"database or a new file in a directory this user can write "
             f"(e.g. /var/lib/ivr/ivr.sqlite3)")
@@ -199,7 +201,9 @@ failed_start: dict[str, str] = {}
 
 def _failure_message(app: Quart, config: Config, exc: Exception) -> str:
     services = app.extensions["ivr"]
-    if not services.store.is_open:
+    if isinstance(exc, SchemaTooNew):
+        message = str(exc)
+    elif not services.store.is_open:
         message = database_error(config, one_line(exc), problem="cannot be opened")
     elif isinstance(exc, sqlite3.Error):
         message = database_error(config, one_line(exc),

@@ -188,7 +188,8 @@ class FirstInLine:
         self.committed_at = 0.0
 
     async def write(self, fn: Callable[["Tx"], T]) -> T:
-        if self.store.path == ":memory:":
+        if self.store.engine != "sqlite" or self.store.path == ":memory:":
+            # PostgreSQL's store writes on a pool of connections already.
             result = await self.store.write(fn)
             self.committed_at = time.monotonic()
             return result

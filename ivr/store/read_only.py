@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from .dialect import POSTGRES, is_postgres_url
 from .tx import Tx
 
 T = TypeVar("T")
@@ -21,6 +22,8 @@ class Unreadable(Exception):
 def read_only(path: str | Path, now: datetime, fn: Callable[[Tx], T]) -> T | None:
     """`fn` run on a read-only connection; None if there is no database yet
     or it predates the tables `fn` reads."""
+    if is_postgres_url(str(path)):
+        return _read_postgres(str(path), now, fn)
     path = Path(path)
     if not path.is_file():
         return None
@@ -40,3 +43,22 @@ def read_only(path: str | Path, now: datetime, fn: Callable[[Tx], T]) -> T | Non
         raise Unreadable(str(exc)) from None
     finally:
         db.close()
+
+
+def _read_postgres(url: str, now: datetime, fn: Callable[[Tx], T]) -> T | None:
+    import psycopg
+
+    from .postgres import Connection
+    try:
+        conn = psycopg.connect(url, connect_timeout=3, autocommit=True)
+    except psycopg.Error as exc:
+        raise Unreadable(" ".join(str(exc).split())[:300]) from None
+    try:
+        conn.execute("BEGIN READ ONLY")
+        return fn(Tx(Connection(conn), now, dialect=POSTGRES))
+    except psycopg.errors.UndefinedTable:
+        return None
+    except psycopg.Error as exc:
+        raise Unreadable(" ".join(str(exc).split())[:300]) from None
+    finally:
+        conn.close()

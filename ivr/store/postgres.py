@@ -1,0 +1,260 @@
+"""The store on PostgreSQL: the same transaction functions, the same
+guarantees, shared by every instance that names the same database.
+
+Transaction functions stay plain synchronous functions (see database.py):
+each runs whole, in a thread of its own, on a connection from a pool
+(psycopg 3's ConnectionPool), between BEGIN and COMMIT. A cancelled caller
+(a client that hung up) leaves it to finish, as on SQLite.
+
+SQLite runs one writer at a time, so every transaction function was
+written to see the database as if alone. Here several run at once, across
+threads and instances; SERIALIZABLE isolation keeps that promise (the
+result is as if they ran one after another), and a transaction PostgreSQL
+cannot fit into such an order fails with a serialization failure and is
+run again from the start, on a fresh Tx. Transaction functions change
+nothing but the database and their Tx, so running one again is safe.
+
+Why psycopg 3 rather than asyncpg: asyncpg is async-only, so every one of
+the store's transaction functions (and each caller's) would have to become
+a coroutine, and then a transaction could interleave with others on the
+event loop and be cancelled half-way, the two things the synchronous design
+rules out. Measured on the text path: README, "PostgreSQL"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from ..clock import Clock
+from .dialect import POSTGRES, postgres_placeholders, redact_url
+from .migrations import upgrade
+from .tx import Tx
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Threads (and so connections) per instance: webhooks, the outbox's sends
+# and the timers' sweeps each get one without waiting on the others.
+POOL_SIZE = 8
+
+# A transaction PostgreSQL could not serialise is run again up to this many
+# times, after a short random pause that grows, so two that keep colliding
+# stop meeting in step.
+SERIALIZATION_ATTEMPTS = 30
+RETRY_PAUSE_SECONDS = 0.002
+
+RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+
+# The same answer a write check gives on SQLite (see Store.write_problem).
+WRITE_CHECK_SECONDS = 2
+
+
+class Row(tuple):
+    """A result row read as sqlite3.Row reads: by position, by column
+    name, and as a mapping (dict(row))."""
+
+    __slots__ = ()
+    _index: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], Row]:
+    names = [column.name for column in cursor.description or ()]
+    row_class = type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in
+                                                                  enumerate(names)}})
+    return lambda values: row_class(values)
+
+
+class Cursor:
+    """What the store asks of a cursor: fetchone, fetchall, rowcount."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]):
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+
+class Connection:
+    """A psycopg connection behind sqlite3's execute/executemany, so the
+    store's statements, written with `?`, run unchanged."""
+
+    def __init__(self, conn: psycopg.Connection[Any]):
+        self._conn = conn
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> Cursor:
+        params = tuple(params)
+        cursor = self._conn.cursor(row_factory=_row_factory)
+        cursor.execute(postgres_placeholders(sql) if params else sql.replace("%", "%%"),
+                       params or None)
+        return Cursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> Cursor:
+        cursor = self._conn.cursor()
+        rows = [tuple(row) for row in rows]
+        if rows:
+            cursor.executemany(postgres_placeholders(sql), rows)
+        return Cursor(cursor)
+
+
+class PostgresStore:
+    engine = "postgresql"
+
+    def __init__(self, url: str, clock: Clock, pool_size: int = POOL_SIZE):
+        self.path = url
+        self.clock = clock
+        self.pool_size = pool_size
+        self._pool: ConnectionPool | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._commit_listeners: list[Callable[[Tx], None]] = []
+        # As on SQLite (Store.send_lease): set while the outbox worker runs here.
+        self.send_lease: timedelta | None = None
+        # Serialization failures met and run again, for the benchmark's report.
+        self.retries = 0
+
+    @property
+    def where(self) -> str:
+        """The database named without its password, for messages and logs."""
+        return redact_url(self.path)
+
+    async def open(self) -> None:
+        self._threads = ThreadPoolExecutor(self.pool_size, thread_name_prefix="ivr-postgres")
+        pool = ConnectionPool(self.path, min_size=1, max_size=self.pool_size, open=False,
+                              kwargs={"autocommit": True}, name="ivr")
+        self._pool = pool
+        try:
+            await self._in_thread(lambda: pool.open(wait=True, timeout=10))
+            await self._in_thread(self._upgrade_now)
+        except BaseException:
+            await self.close()
+            raise
+
+    def _upgrade_now(self) -> None:
+        # READ COMMITTED, after the schema lock: an instance that waited for
+        # another's upgrade then sees the version it committed.
+        self._transaction(lambda tx: upgrade(tx, self.where), "READ COMMITTED")
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        threads, self._threads = self._threads, None
+        if pool is not None:
+            await asyncio.get_running_loop().run_in_executor(threads, pool.close)
+        if threads is not None:
+            threads.shutdown(wait=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def set_autocheckpoint(self, pages: int) -> None:
+        """SQLite's write-ahead-log setting: nothing to do here."""
+
+    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+        self._commit_listeners.append(listener)
+
+    def committed(self, tx: Tx) -> None:
+        for listener in self._commit_listeners:
+            try:
+                listener(tx)
+            except Exception:  # a listener must never undo a committed write's caller
+                log.exception("a commit listener failed")
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                return await self.read(lambda tx: tx._one("SELECT 1")[0]) == 1
+        except Exception:  # any failure means "not healthy"; the caller says so
+            log.exception("database ping failed")
+            return False
+
+    async def write_problem(self) -> str | None:
+        try:
+            async with asyncio.timeout(WRITE_CHECK_SECONDS):
+                await self.write(_touch_schema_version)
+        except TimeoutError:
+            return f"database write check took over {WRITE_CHECK_SECONDS} s: writes are stuck"
+        except Exception as exc:  # noqa: BLE001 - whatever it is, writes fail: say what
+            return "database cannot write: " + " ".join(str(exc).split())[:200]
+        return None
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(tx)` whole in one SERIALIZABLE transaction, again from the
+        start if PostgreSQL could not serialise it; shielded from the
+        caller's cancellation, and the commit listeners told once it commits."""
+        future = asyncio.ensure_future(self._in_thread(self._write_now, fn))
+        future.add_done_callback(self._after_write)
+        _, result = await asyncio.shield(future)
+        return result
+
+    def _after_write(self, future: asyncio.Future[tuple[Tx, Any]]) -> None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            log.debug("write failed", exc_info=future.exception())
+            return
+        self.committed(future.result()[0])
+
+    def _write_now(self, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        return self._transaction(fn, "SERIALIZABLE")
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        _, result = await self._in_thread(self._transaction, fn, "REPEATABLE READ READ ONLY")
+        return result
+
+    def _transaction(self, fn: Callable[[Tx], T], isolation: str) -> tuple[Tx, T]:
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("the store is not open")
+        pause = RETRY_PAUSE_SECONDS
+        for attempt in range(1, SERIALIZATION_ATTEMPTS + 1):
+            with pool.connection() as conn:
+                tx = Tx(Connection(conn), self.clock.now(), self.send_lease, POSTGRES)
+                try:
+                    conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+                    result = fn(tx)
+                    conn.execute("COMMIT")
+                    return tx, result
+                except RETRYABLE:
+                    conn.execute("ROLLBACK")
+                    if attempt == SERIALIZATION_ATTEMPTS:
+                        raise
+                except BaseException:
+                    if not conn.closed:
+                        conn.execute("ROLLBACK")
+                    raise
+            self.retries += 1
+            time.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.1)
+        raise AssertionError("unreachable")
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._threads is None:
+            raise RuntimeError("the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+
+def _touch_schema_version(tx: Tx) -> None:
+    # A real write that changes nothing: the version row rewritten as it is.
+    tx._db.execute("UPDATE schema_version SET version = version"
+                   " WHERE version = (SELECT MAX(version) FROM schema_version)")
