@@ -9,6 +9,7 @@ from ivr.config import Config, load_config
 
 from .support.fake_twilio import FakeTwilio
 from .support.harness import EXAMPLE_CONFIG, open_harness
+from .support.postgres import fresh_database
 
 
 @pytest.fixture
@@ -19,9 +20,30 @@ async def fake_twilio():
     assert fake.unexpected == [], f"the service made requests Twilio would refuse: {fake.unexpected}"
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    # Tests marked both_engines run once per engine; the rest on SQLite.
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "both_engines"):
+        metafunc.parametrize("database", ENGINES, indirect=True)
+
+
 @pytest.fixture
-def config(tmp_path) -> Config:
-    return load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "ivr.sqlite3"))
+def database(request, tmp_path):
+    """The database a test's service uses: an SQLite file of its own, or a
+    fresh PostgreSQL database (tests/support/postgres.py)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield str(tmp_path / "ivr.sqlite3")
+        return
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def config(database) -> Config:
+    return load_config(EXAMPLE_CONFIG, database_override=database)
 
 
 @pytest.fixture

@@ -12,6 +12,9 @@ from ivr.voice.ring_time import MIN_DIAL_SECONDS, dial_timeout
 from .support.call_simulator import NO_ANSWER, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
 
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
+
 ANA = "+16195550103"
 T0 = datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc)
 

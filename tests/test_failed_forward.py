@@ -4,7 +4,12 @@ puts the conversation back to the cascade once: the owner is cleared, the
 current tier paged again, the customer told. Before: only logged, and the
 conversation sat with an owner who never got the text."""
 
+import pytest
+
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 ACK_SECONDS = 120
 

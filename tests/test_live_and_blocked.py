@@ -10,6 +10,9 @@ from ivr.line_policy import DEFAULT_FLOOD_TEXTS
 from .support.call_simulator import ANSWER_AND_PRESS, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO
 
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
+
 SPAMMER = "+16195550166"
 SERVICE_SPAMMER = "+16195550177"
 

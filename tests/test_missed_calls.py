@@ -6,8 +6,13 @@ reply. Before: the responders heard nothing and the caller got nothing."""
 import re
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, SILENCE, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 MISSED_PAGE = ("[QDN #1] missed call from +1 619-555-0142 at TIME; they were texted to "
                "reply - reply ACK 1 to take it")

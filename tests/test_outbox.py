@@ -8,9 +8,12 @@ import pytest
 
 from ivr.decisions import Channel, Decision, DecisionKind
 from ivr.outbox import LEASE
-from ivr.store import Store
+from ivr.store import store_for
 
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ async def test_a_page_is_sent_as_its_webhook_commits_with_no_claim(running, fake
 async def test_a_claim_whose_process_died_is_sent_when_its_lease_ends(harness):
     # Another worker process queues a page claimed by itself, and dies
     # before it can send it.
-    other_process = Store(harness.store.path, harness.clock)
+    other_process = store_for(harness.store.path, harness.clock)
     await other_process.open()
     other_process.send_lease = LEASE
 

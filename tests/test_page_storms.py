@@ -2,6 +2,7 @@
 responder who cannot take texts, Twilio refusing every send, a long outage.
 Every conversation ends in a bounded number of sends."""
 
+import pytest
 import asyncio
 
 from hypothesis import HealthCheck, settings
@@ -13,6 +14,9 @@ from ivr.config import load_config
 
 from .support.fake_twilio import FakeTwilio
 from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, Harness, open_harness
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 ACK_SECONDS = 120   # the example line's ack_seconds
 LANDLINE = "30006"  # Twilio: landline or unreachable carrier

@@ -4,6 +4,7 @@ that hang up mid-request."""
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 import os
 import signal
@@ -16,6 +17,9 @@ import aiohttp
 from .support.driver import sign
 from .support.harness import AUTH_TOKEN, BACKUP, EXAMPLE_CONFIG, SERGIO
 from .support.processes import free_port, post, rows, sms, start, stop, wait_for, wait_until_healthy
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 ACK_SECONDS = 15   # the shortest the config allows: the crash test waits it out for real
 

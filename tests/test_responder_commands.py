@@ -21,6 +21,9 @@ from ivr.conversations.commands import (
 
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness
 
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
+
 OTHER_CUSTOMER = "+16195550177"
 
 

@@ -1,4 +1,9 @@
+import pytest
+
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO
+
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
 
 
 async def test_a_text_is_forwarded_to_tier_one_and_the_customer_acknowledged(harness):

@@ -6,6 +6,9 @@ from ivr.clock import FrozenClock
 
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness, open_harness
 
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
+
 OTHER_CUSTOMER = "+16195550177"
 
 

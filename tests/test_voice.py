@@ -21,6 +21,9 @@ from .support.call_simulator import (
 )
 from .support.harness import CUSTOMER, LINE
 
+# The text, call and reliability scenarios hold on both engines.
+pytestmark = pytest.mark.both_engines
+
 SERGIO, BACKUP, ANA = "+16195550101", "+18585550199", "+16195550103"
 MENU_LINE = "+16195550200"
 
