@@ -30,13 +30,15 @@ Handler = Callable[[Services, MultiDict[str, str]], Awaitable[Response]]
 # Twilio's default is one retry, on a failed connection only; a call allows
 # 15 s in all (tt), so the budget is spent where a retry can help:
 # - ct=2000: a live service accepts in milliseconds; four 2 s tries (rc=3)
-#   leave a restarting or dead machine at most 8 s before the fallback URL.
+#   hold a caller about 8 s on a dead machine before the fallback URL, and
+#   a refused connection (a restart) fails at once, so the retries are cheap.
 # - rp=ct,5xx: a refused or timed-out connection, and a proxy's 502/503/504
 #   while the service restarts, are worth retrying; the service itself never
 #   answers Twilio 5xx, and its 4xx (a bad signature) would fail again.
-# - rt=15000, not retried: a read timeout means the service has the request
-#   and is still at it (a locked database answers its fallback TwiML at about
-#   13 s); a retry would queue behind it and leave no time for either.
+# - rt=15000, and rt not in rp: a read timeout means the service has the
+#   request and is still at it (with its database locked it answers its
+#   fallback TwiML at about 13 s); a retry would queue behind it and leave
+#   time for neither.
 # A retry carries the same CallSid/MessageSid: the service answers it with
 # the stored answer and changes nothing.
 CONNECTION_OVERRIDES = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"
