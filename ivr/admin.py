@@ -26,6 +26,7 @@ from .shown_times import date_and_time, day_and_time, line_zone
 from .startup_checks import StartupError
 from .store import AnyStore, DecisionRow, store_for
 from .store.dialect import is_postgres_url
+from .webhooks import CONNECTION_OVERRIDES
 
 VOICE_PATH, SMS_PATH, STATUS_PATH = "/voice/incoming", "/sms/incoming", "/voice/status"
 
@@ -155,9 +156,7 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
     if not base:
         raise StartupError("IVR_PUBLIC_BASE_URL is not set, so there is nothing to point the "
                            "numbers at. Fix: set it to the https address Twilio reaches")
-    wanted = {"voice_url": base + VOICE_PATH, "voice_method": "POST",
-              "sms_url": base + SMS_PATH, "sms_method": "POST",
-              "status_callback": base + STATUS_PATH, "status_callback_method": "POST"}
+    wanted = wanted_webhooks(base, secrets.fallback_base_url)
     gateway = TwilioGateway(secrets, admin=True)
     await gateway.start()
     problems = 0
@@ -175,6 +174,23 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
     finally:
         await gateway.close()
     return 1 if problems else 0
+
+
+def wanted_webhooks(base: str, fallback: str | None) -> dict[str, str]:
+    """Each webhook a number should have, with the connection overrides that
+    make Twilio retry a failed connection or a 5xx (see CONNECTION_OVERRIDES).
+    Without a fallback address the numbers' fallback URLs are left alone."""
+    def url(at: str, path: str) -> str:
+        return at + path + CONNECTION_OVERRIDES
+    wanted = {"voice_url": url(base, VOICE_PATH), "voice_method": "POST",
+              "sms_url": url(base, SMS_PATH), "sms_method": "POST",
+              "status_callback": url(base, STATUS_PATH), "status_callback_method": "POST"}
+    if fallback:
+        wanted.update({"voice_fallback_url": url(fallback, VOICE_PATH),
+                       "voice_fallback_method": "POST",
+                       "sms_fallback_url": url(fallback, SMS_PATH),
+                       "sms_fallback_method": "POST"})
+    return wanted
 
 
 async def _find_number(gateway: TwilioGateway, number: str,
@@ -207,7 +223,9 @@ async def _point_number(gateway: TwilioGateway, line_id: str, number: str,
     try:
         await gateway.set_number_webhooks(current.sid, voice_url=wanted["voice_url"],
                                           sms_url=wanted["sms_url"],
-                                          status_callback=wanted["status_callback"])
+                                          status_callback=wanted["status_callback"],
+                                          voice_fallback_url=wanted.get("voice_fallback_url"),
+                                          sms_fallback_url=wanted.get("sms_fallback_url"))
     except SendError as exc:
         raise StartupError(rest_problem(exc, secrets)) from None
 

@@ -26,7 +26,7 @@ from .web import dashboard, health
 from .web import metrics as metrics_routes
 from .web.login import session_key
 from .web.metrics import Metrics
-from .webhooks import SignatureChecker
+from .webhooks import CONNECTION_OVERRIDES, SignatureChecker
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
     store.on_commit(metrics.after_commit)
     services = Services(
         config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
-        signatures=SignatureChecker(secrets.signing_tokens(), base),
+        signatures=SignatureChecker(secrets.signing_tokens(), base, secrets.fallback_base_url,
+                                    fragments=(CONNECTION_OVERRIDES,)),
         outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
         public_base_url=base)

@@ -91,6 +91,10 @@ class PhoneNumberConfig:
     sms_method: str | None
     status_callback: str | None
     status_callback_method: str | None
+    voice_fallback_url: str | None = None
+    voice_fallback_method: str | None = None
+    sms_fallback_url: str | None = None
+    sms_fallback_method: str | None = None
 
 
 class TwilioGateway:
@@ -178,12 +182,20 @@ class TwilioGateway:
         return _number_config(found[0]) if found else None
 
     async def set_number_webhooks(self, sid: str, *, voice_url: str, sms_url: str,
-                                  status_callback: str) -> PhoneNumberConfig:
+                                  status_callback: str, voice_fallback_url: str | None = None,
+                                  sms_fallback_url: str | None = None) -> PhoneNumberConfig:
+        """A number's webhooks, all POST. A fallback left None is not sent,
+        so whatever the number has stays."""
         client = await self._ready()
+        fallbacks: dict[str, str] = {}
+        if voice_fallback_url:
+            fallbacks.update(voice_fallback_url=voice_fallback_url, voice_fallback_method="POST")
+        if sms_fallback_url:
+            fallbacks.update(sms_fallback_url=sms_fallback_url, sms_fallback_method="POST")
         async with self._rest_call(f"updating {sid}"):
             updated = await client.incoming_phone_numbers(sid).update_async(
                 voice_url=voice_url, voice_method="POST", sms_url=sms_url, sms_method="POST",
-                status_callback=status_callback, status_callback_method="POST")
+                status_callback=status_callback, status_callback_method="POST", **fallbacks)
         return _number_config(updated)
 
     @asynccontextmanager
@@ -217,4 +229,8 @@ def _number_config(number: Any) -> PhoneNumberConfig:
         sid=number.sid, phone_number=number.phone_number, voice_url=text(number.voice_url),
         voice_method=text(number.voice_method), sms_url=text(number.sms_url),
         sms_method=text(number.sms_method), status_callback=text(number.status_callback),
-        status_callback_method=text(number.status_callback_method))
+        status_callback_method=text(number.status_callback_method),
+        voice_fallback_url=text(number.voice_fallback_url),
+        voice_fallback_method=text(number.voice_fallback_method),
+        sms_fallback_url=text(number.sms_fallback_url),
+        sms_fallback_method=text(number.sms_fallback_method))

@@ -33,6 +33,7 @@ KNOWN_NAMES = SECRET_NAMES + (
     "TWILIO_API_KEY",
     "TWILIO_API_BASE",
     "IVR_PUBLIC_BASE_URL",
+    "IVR_FALLBACK_BASE_URL",
     "IVR_OPERATOR_PASSWORD_HASH",
 )
 
@@ -57,6 +58,10 @@ class Secrets:
     api_secret: str | None = field(default=None, repr=False)
     api_base: str = DEFAULT_API_BASE
     public_base_url: str | None = None
+    # A second address of the service (another machine), which Twilio asks
+    # when the public one fails: `twilio configure` sets it as each number's
+    # fallback URL, and signatures over it are accepted.
+    fallback_base_url: str | None = None
     source: str = "environment"
     # The dashboard's operator password, as a hash only (see ivr.passwords).
     operator_password_hash: str | None = field(default=None, repr=False)
@@ -154,6 +159,13 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
     public = merged.get("IVR_PUBLIC_BASE_URL")
     if public:
         public = _check_url("IVR_PUBLIC_BASE_URL", public)
+    fallback = merged.get("IVR_FALLBACK_BASE_URL")
+    if fallback:
+        fallback = _check_url("IVR_FALLBACK_BASE_URL", fallback)
+        if fallback == public:
+            raise SecretsError("IVR_FALLBACK_BASE_URL is the same address as IVR_PUBLIC_BASE_URL, "
+                               "so Twilio would fall back to the machine that just failed. Fix: "
+                               "set it to the second machine's https address, or unset it")
     api_base = _check_url("TWILIO_API_BASE", merged.get("TWILIO_API_BASE") or DEFAULT_API_BASE)
 
     secrets = Secrets(
@@ -164,6 +176,7 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
         api_secret=merged.get("TWILIO_API_SECRET") or None,
         api_base=api_base,
         public_base_url=public,
+        fallback_base_url=fallback or None,
         source=source,
         operator_password_hash=_operator_hash(merged),
         session_secret=merged.get("IVR_SESSION_SECRET") or None,

@@ -25,27 +25,73 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Services, MultiDict[str, str]], Awaitable[Response]]
 
 
+# The connection overrides `ivr twilio configure` appends to every URL it
+# writes (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides).
+# Twilio's default is one retry, on a failed connection only; a call allows
+# 15 s in all (tt), so the budget is spent where a retry can help:
+# - ct=2000: a live service accepts in milliseconds; four 2 s tries (rc=3)
+#   hold a caller about 8 s on a dead machine before the fallback URL, and
+#   a refused connection (a restart) fails at once, so the retries are cheap.
+# - rp=ct,5xx: a refused or timed-out connection, and a proxy's 502/503/504
+#   while the service restarts, are worth retrying; the service itself never
+#   answers Twilio 5xx, and its 4xx (a bad signature) would fail again.
+# - rt=15000, and rt not in rp: a read timeout means the service has the
+#   request and is still at it (with its database locked it answers its
+#   fallback TwiML at about 13 s); a retry would queue behind it and leave
+#   time for neither.
+# A retry carries the same CallSid/MessageSid: the service answers it with
+# the stored answer and changes nothing.
+CONNECTION_OVERRIDES = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"
+
+
 class SignatureChecker:
     """Checks X-Twilio-Signature against the URL Twilio requested: the public
     base URL plus the path and query this request arrived with, so the check
     holds behind a TLS-terminating proxy that rewrote scheme, host or port.
+    A request Twilio sent to the fallback address (IVR_FALLBACK_BASE_URL) is
+    signed over that address instead, and counts as well.
 
     A signature counts only over a URL Twilio could have requested for that
     public URL: with its port as configured, or, when that port is the
     scheme's default (443, 80), with the port written or left out, since
     Twilio is inconsistent about it. RequestValidator.validate also strips
     any other port, which would accept a signature over http://host/ for a
-    service configured at http://host:8080; it is not used."""
+    service configured at http://host:8080; it is not used.
+
+    A URL's fragment (the connection overrides) never reaches the service:
+    HTTP sends no fragment, so the URL as requested has none, and that is
+    what is checked first. Twilio does not document whether it signs the
+    URL it was given, fragment included; twilio-python's RequestValidator
+    signs whatever string it is handed, fragment and all. So a signature
+    over the URL with the configured `fragments` appended counts too, rather
+    than every webhook being refused after `twilio configure` if it does."""
 
     _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    def __init__(self, tokens: tuple[str, ...], public_base_url: str):
+    def __init__(self, tokens: tuple[str, ...], public_base_url: str,
+                 fallback_base_url: str | None = None, fragments: tuple[str, ...] = ()):
         self._validators = tuple(RequestValidator(token) for token in tokens)
         self.public_base_url = public_base_url.rstrip("/")
+        self.fallback_base_url = fallback_base_url.rstrip("/") if fallback_base_url else None
+        self._fragments = tuple(f for f in fragments if f)
 
     def url_for(self, path: str, query_string: bytes) -> str:
         query = query_string.decode("latin-1")
         return f"{self.public_base_url}{path}" + (f"?{query}" if query else "")
+
+    def accepts(self, path: str, query_string: bytes, form: MultiDict[str, str],
+                signature: str | None) -> bool:
+        """Whether `signature` is Twilio's over this request as it reached the
+        public address, or the fallback address."""
+        bases = [self.public_base_url] + ([self.fallback_base_url]
+                                          if self.fallback_base_url else [])
+        query = query_string.decode("latin-1")
+        for base in bases:
+            url = f"{base}{path}" + (f"?{query}" if query else "")
+            if any(self.valid(url + fragment, form, signature)
+                   for fragment in ("", *self._fragments)):
+                return True
+        return False
 
     def valid(self, url: str, form: MultiDict[str, str], signature: str | None) -> bool:
         if not signature:
@@ -105,9 +151,9 @@ def twilio_webhook(channel: Channel, on_error: ErrorAnswer
         async def endpoint(**_: Any) -> Response:
             svc = current_services()
             form = await request.form
-            url = svc.signatures.url_for(_raw_path(), request.query_string)
             route = request.path
-            if not svc.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
+            if not svc.signatures.accepts(_raw_path(), request.query_string, form,
+                                          request.headers.get("X-Twilio-Signature")):
                 svc.metrics.signature_rejections.labels(route).inc()
                 svc.metrics.webhooks.labels(route, "403").inc()
                 # The body may hold a stranger's probe or a customer's text: never log it.

@@ -8,7 +8,7 @@ import pytest
 from ivr.config import Config, load_config
 
 from .support.fake_twilio import FakeTwilio
-from .support.harness import EXAMPLE_CONFIG, open_harness
+from .support.harness import EXAMPLE_CONFIG, FALLBACK_BASE_URL, open_harness
 from .support.postgres import fresh_database
 
 
@@ -49,6 +49,14 @@ def config(database) -> Config:
 @pytest.fixture
 async def harness(config, fake_twilio):
     async with open_harness(config, fake_twilio) as built:
+        yield built
+
+
+@pytest.fixture
+async def fallback_harness(config, fake_twilio):
+    """The service with IVR_FALLBACK_BASE_URL set: it takes what Twilio sends
+    to the fallback URLs as well as to the public ones."""
+    async with open_harness(config, fake_twilio, fallback_base_url=FALLBACK_BASE_URL) as built:
         yield built
 
 

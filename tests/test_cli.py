@@ -4,6 +4,8 @@ import asyncio
 import io
 import os
 
+import pytest
+
 from ivr import admin
 from ivr.decisions import Channel, Decision, DecisionKind
 from ivr.passwords import verify_password
@@ -106,31 +108,110 @@ def test_log_without_a_database_says_how_to_get_one(clean_env, tmp_path):
     assert code == 2 and "does not exist yet" in err and "IVR_DATABASE" in err
 
 
+# What `twilio configure` appends to each URL: Twilio retries a refused or
+# timed-out connection and a 5xx, within a call's 15 s (ivr.webhooks).
+OVERRIDES = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"
+
+
+def configure_env(clean_env, url, **more):
+    for name, value in [("TWILIO_ACCOUNT_SID", ACCOUNT_SID), ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+                        ("TWILIO_API_BASE", url), ("IVR_PUBLIC_BASE_URL", "https://ivr.example.com"),
+                        *more.items()]:
+        clean_env.setenv(name, value)
+
+
 def test_twilio_configure_sets_each_numbers_webhooks(clean_env, fake_twilio_sync):
     fake, url = fake_twilio_sync
     sid = fake.add_number(LINE, voice_url="https://old.example.com/voice")
-    clean_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    clean_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    clean_env.setenv("TWILIO_API_BASE", url)
-    clean_env.setenv("IVR_PUBLIC_BASE_URL", "https://ivr.example.com")
+    configure_env(clean_env, url)
     fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
 
     code, out, err = run("twilio", "configure", "--dry-run")
     assert code == 0, err
     assert f"qdn {LINE} ({sid}): would set" in out
-    assert "voice_url: https://old.example.com/voice -> https://ivr.example.com/voice/incoming" in out
+    assert ("voice_url: https://old.example.com/voice -> "
+            f"https://ivr.example.com/voice/incoming{OVERRIDES}") in out
     assert fake.number_updates == []
 
     code, out, err = run("twilio", "configure")
     assert code == 0, err
     [(updated, form)] = fake.number_updates
     assert updated == sid
-    assert form == {"VoiceUrl": ["https://ivr.example.com/voice/incoming"], "VoiceMethod": ["POST"],
-                    "SmsUrl": ["https://ivr.example.com/sms/incoming"], "SmsMethod": ["POST"],
-                    "StatusCallback": ["https://ivr.example.com/voice/status"],
+    # No fallback address: the number's fallback URLs are not touched.
+    assert form == {"VoiceUrl": [f"https://ivr.example.com/voice/incoming{OVERRIDES}"],
+                    "VoiceMethod": ["POST"],
+                    "SmsUrl": [f"https://ivr.example.com/sms/incoming{OVERRIDES}"],
+                    "SmsMethod": ["POST"],
+                    "StatusCallback": [f"https://ivr.example.com/voice/status{OVERRIDES}"],
                     "StatusCallbackMethod": ["POST"]}
     code, out, err = run("twilio", "configure")
     assert "already set" in out and len(fake.number_updates) == 1
+
+
+def test_twilio_configure_adds_the_overrides_to_urls_set_without_them(clean_env,
+                                                                       fake_twilio_sync):
+    """A number configured before the overrides existed is brought up to date."""
+    fake, url = fake_twilio_sync
+    sid = fake.add_number(LINE, voice_url="https://ivr.example.com/voice/incoming",
+                          sms_url="https://ivr.example.com/sms/incoming",
+                          status_callback="https://ivr.example.com/voice/status")
+    configure_env(clean_env, url)
+    fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
+    code, out, err = run("twilio", "configure")
+    assert code == 0, err
+    assert "already set" not in out
+    for name, path in [("voice_url", "/voice/incoming"), ("sms_url", "/sms/incoming"),
+                       ("status_callback", "/voice/status")]:
+        assert fake.numbers[sid][name] == f"https://ivr.example.com{path}{OVERRIDES}"
+
+
+def test_twilio_configure_sets_the_fallback_urls_to_the_second_address(clean_env,
+                                                                        fake_twilio_sync):
+    fake, url = fake_twilio_sync
+    sid = fake.add_number(LINE, voice_url="https://old.example.com/voice")
+    configure_env(clean_env, url, IVR_FALLBACK_BASE_URL="https://ivr-b.example.com/")
+    fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
+
+    code, out, err = run("twilio", "configure", "--dry-run")
+    assert code == 0, err
+    assert (f"  voice_fallback_url: (none) -> "
+            f"https://ivr-b.example.com/voice/incoming{OVERRIDES}\n") in out
+    assert (f"  sms_fallback_url: (none) -> "
+            f"https://ivr-b.example.com/sms/incoming{OVERRIDES}\n") in out
+    assert fake.number_updates == []
+
+    code, out, err = run("twilio", "configure")
+    assert code == 0, err
+    [(updated, form)] = fake.number_updates
+    assert updated == sid
+    assert form["VoiceFallbackUrl"] == [f"https://ivr-b.example.com/voice/incoming{OVERRIDES}"]
+    assert form["SmsFallbackUrl"] == [f"https://ivr-b.example.com/sms/incoming{OVERRIDES}"]
+    assert form["VoiceFallbackMethod"] == form["SmsFallbackMethod"] == ["POST"]
+    assert form["VoiceUrl"] == [f"https://ivr.example.com/voice/incoming{OVERRIDES}"]
+    number = fake.numbers[sid]
+    assert number["voice_fallback_url"] == f"https://ivr-b.example.com/voice/incoming{OVERRIDES}"
+    assert number["sms_fallback_url"] == f"https://ivr-b.example.com/sms/incoming{OVERRIDES}"
+    code, out, err = run("twilio", "configure")
+    assert "already set" in out and len(fake.number_updates) == 1
+
+
+@pytest.mark.parametrize("fallback, says", [
+    ("ivr-b.example.com",
+     "IVR_FALLBACK_BASE_URL must be an http(s) URL such as https://ivr.example.com. Fix:"),
+    ("https://ivr-b.example.com/#rc=5",
+     "IVR_FALLBACK_BASE_URL must not carry a query or fragment. Fix:"),
+    ("https://ivr.example.com",
+     "IVR_FALLBACK_BASE_URL is the same address as IVR_PUBLIC_BASE_URL"),
+])
+def test_twilio_configure_refuses_a_bad_fallback_address(clean_env, fake_twilio_sync, fallback,
+                                                         says):
+    fake, url = fake_twilio_sync
+    fake.add_number(LINE)
+    configure_env(clean_env, url, IVR_FALLBACK_BASE_URL=fallback)
+    fake.username, fake.password = ACCOUNT_SID, AUTH_TOKEN
+    code, _, err = run("twilio", "configure")
+    assert code == 2 and says in err and "Fix:" in err, err
+    assert fake.number_updates == []
 
 
 def test_twilio_configure_names_a_number_the_account_lacks(clean_env, fake_twilio_sync):

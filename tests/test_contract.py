@@ -17,6 +17,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from ivr.admin import wanted_webhooks
 from ivr.app import create_app
 from ivr.clock import FrozenClock
 from ivr.gateway import SendError, TwilioGateway, _RebasedHttpClient
@@ -273,6 +274,32 @@ async def test_updating_an_incoming_phone_numbers_webhooks(client, proxy):
     assert number.sid.startswith("PN")
 
 
+async def test_the_fallback_urls_and_connection_overrides_configure_sets(proxy):
+    """`ivr twilio configure`'s update, as the gateway sends it, with the
+    second address as the fallback: Prism takes the parameters' names and
+    URIs (fragment included), the rules the overrides' documented ranges."""
+    gateway = TwilioGateway(Secrets(auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
+                                    api_base=proxy.url), admin=True)
+    wanted = wanted_webhooks(PUBLIC_BASE_URL, "https://ivr-b.example.com")
+    try:
+        await gateway.set_number_webhooks(
+            NUMBER_SID, voice_url=wanted["voice_url"], sms_url=wanted["sms_url"],
+            status_callback=wanted["status_callback"],
+            voice_fallback_url=wanted["voice_fallback_url"],
+            sms_fallback_url=wanted["sms_fallback_url"])
+    finally:
+        await gateway.close()
+    exchange = proxy.only("POST", f"/IncomingPhoneNumbers/{NUMBER_SID}.json")
+    accepted(exchange)
+    overrides = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"
+    assert exchange.form["VoiceFallbackUrl"] == [
+        f"https://ivr-b.example.com/voice/incoming{overrides}"]
+    assert exchange.form["SmsFallbackUrl"] == [f"https://ivr-b.example.com/sms/incoming{overrides}"]
+    assert exchange.form["VoiceFallbackMethod"] == exchange.form["SmsFallbackMethod"] == ["POST"]
+    assert exchange.form["VoiceUrl"] == [f"{PUBLIC_BASE_URL}/voice/incoming{overrides}"]
+    assert incoming_number_problems(exchange.form) == []
+
+
 async def test_prism_refuses_a_bad_method_or_number_sid(client, proxy):
     with pytest.raises(TwilioRestException) as refused:
         await client.incoming_phone_numbers(NUMBER_SID).update_async(voice_method="PUT")
@@ -385,6 +412,11 @@ GOOD_NUMBERS = [
          StatusCallback=f"{PUBLIC_BASE_URL}/voice/status"),
     form(SmsUrl=f"{PUBLIC_BASE_URL}/sms/incoming"),
     form(),
+    form(VoiceUrl=f"{PUBLIC_BASE_URL}/voice/incoming#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx",
+         VoiceFallbackUrl="https://ivr-b.example.com/voice/incoming#rc=0&e=ashburn&sni=y",
+         VoiceFallbackMethod="POST"),
+    form(SmsUrl=f"{PUBLIC_BASE_URL}/sms/incoming#rp=all",
+         SmsFallbackUrl="https://ivr-b.example.com/sms/incoming"),
 ]
 
 BAD_NUMBERS = [
@@ -393,6 +425,17 @@ BAD_NUMBERS = [
     (form(SmsUrl=f"{PUBLIC_BASE_URL}/sms/incoming", SmsMethod="GET"),
      "SmsUrl is set with SmsMethod ['GET']; the service answers POST only"),
     (form(StatusCallbackMethod="PUT"), "StatusCallbackMethod must be GET or POST, got 'PUT'"),
+    (form(VoiceUrl=f"{PUBLIC_BASE_URL}/voice/incoming#rc=6"),
+     "VoiceUrl's override rc=6 is not within 0-5"),
+    (form(SmsFallbackUrl=f"{PUBLIC_BASE_URL}/sms/incoming#tt=20000"),
+     "SmsFallbackUrl's override tt=20000 is not within 100-15000"),
+    (form(StatusCallback=f"{PUBLIC_BASE_URL}/voice/status#rp=ct,timeout"),
+     ("StatusCallback's override rp=ct,timeout names ['timeout']; Twilio knows "
+      "['4xx', '5xx', 'all', 'ct', 'rt']")),
+    (form(VoiceUrl=f"{PUBLIC_BASE_URL}/voice/incoming#retries=3"),
+     "VoiceUrl's fragment has 'retries', which is no connection override"),
+    (form(VoiceFallbackUrl=f"{PUBLIC_BASE_URL}/voice/incoming", VoiceFallbackMethod="GET"),
+     "VoiceFallbackUrl is set with VoiceFallbackMethod ['GET']; the service answers POST only"),
 ]
 
 

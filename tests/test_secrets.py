@@ -39,6 +39,14 @@ def test_env_file_values_and_environment_precedence(tmp_path):
     assert "from-file" not in repr(secrets) and "from-env" not in repr(secrets)
 
 
+def test_the_fallback_address_is_read_like_the_public_one(tmp_path):
+    path = write_env(tmp_path, "IVR_PUBLIC_BASE_URL=https://ivr.example.com\n"
+                               "IVR_FALLBACK_BASE_URL=https://ivr-b.example.com/\n")
+    secrets = load_secrets({"IVR_ENV_FILE": str(path)})
+    assert secrets.fallback_base_url == "https://ivr-b.example.com"
+    assert load_secrets({}).fallback_base_url is None
+
+
 def test_a_malformed_line_is_named_by_number_not_content(tmp_path):
     path = write_env(tmp_path, "TWILIO_AUTH_TOKEN=ok\nthis-is-a-secret-without-equals\n")
     with pytest.raises(SecretsError) as caught:
@@ -67,6 +75,13 @@ def test_no_credentials_at_all_is_local_mode():
     ({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "t", "TWILIO_API_KEY": "mykey",
       "TWILIO_API_SECRET": "s"}, "start with 'SK'"),
     ({"IVR_PUBLIC_BASE_URL": "ivr.example.com"}, "IVR_PUBLIC_BASE_URL must be an http(s) URL"),
+    ({"IVR_FALLBACK_BASE_URL": "ivr-b.example.com"},
+     "IVR_FALLBACK_BASE_URL must be an http(s) URL"),
+    ({"IVR_FALLBACK_BASE_URL": "https://ivr-b.example.com?x=1"},
+     "IVR_FALLBACK_BASE_URL must not carry a query or fragment"),
+    ({"IVR_PUBLIC_BASE_URL": "https://ivr.example.com/",
+      "IVR_FALLBACK_BASE_URL": "https://ivr.example.com"},
+     "IVR_FALLBACK_BASE_URL is the same address as IVR_PUBLIC_BASE_URL"),
     ({"TWILIO_API_BASE": "ftp://x"}, "TWILIO_API_BASE must be an http(s) URL"),
     ({"IVR_ENV_FILE": "/nonexistent/repos.env"}, "does not exist"),
 ])

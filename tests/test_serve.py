@@ -50,6 +50,42 @@ async def test_run_py_answers_a_signed_webhook_and_stops_cleanly_on_sigterm(
     assert AUTH_TOKEN not in err and API_SECRET not in err and CUSTOMER not in err
 
 
+async def test_a_request_signed_over_the_fallback_address_is_answered(tmp_path, fake_twilio):
+    """IVR_FALLBACK_BASE_URL, as the real server reads it: what Twilio sends to
+    a number's fallback URL is signed over that address, ErrorCode and
+    ErrorUrl added, and is answered as usual."""
+    port = free_port()
+    public, fallback = f"http://127.0.0.1:{port}", "https://ivr-b.example.com"
+    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
+                        TWILIO_API_BASE=fake_twilio.url, IVR_PUBLIC_BASE_URL=public,
+                        IVR_FALLBACK_BASE_URL=fallback,
+                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG),
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await wait_until_healthy(public, process)
+        params = {"MessageSid": "SMfallback1", "AccountSid": ACCOUNT_SID, "From": CUSTOMER,
+                  "To": LINE, "Body": "is the line down?", "NumMedia": "0",
+                  "ErrorCode": "11205", "ErrorUrl": "https://ivr.example.com/sms/incoming"}
+        signed = sign(AUTH_TOKEN, fallback + "/sms/incoming", params)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(public + "/sms/incoming", data=params,
+                                    headers={"X-Twilio-Signature": signed}) as response:
+                assert response.status == 200
+                assert "will reply shortly" in await response.text()
+            forged = sign(AUTH_TOKEN, "https://ivr-c.example.com/sms/incoming", params)
+            async with session.post(public + "/sms/incoming", data=params,
+                                    headers={"X-Twilio-Signature": forged}) as response:
+                assert response.status == 403
+        await wait_for(lambda: fake_twilio.messages_to(SERGIO))
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+
+
 async def test_local_mode_needs_no_account_and_shows_a_text_forwarded(tmp_path):
     port = free_port()
     env = clean_environ(IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))

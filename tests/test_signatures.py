@@ -6,7 +6,16 @@ from werkzeug.datastructures import MultiDict
 from ivr.webhooks import SignatureChecker
 
 from .support.driver import sign
-from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, PREVIOUS_TOKEN
+from .support.harness import (
+    AUTH_TOKEN,
+    CUSTOMER,
+    FALLBACK_BASE_URL,
+    LINE,
+    PREVIOUS_TOKEN,
+    SERGIO,
+    error_params,
+    incoming_call_params,
+)
 
 KNOWN_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 KNOWN_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
@@ -116,3 +125,70 @@ async def test_the_status_callback_is_signed_too(harness):
                                                        ("MessageStatus", "failed")],
                                        signature="Zm9yZ2Vk")
     assert forged.status == 403
+
+
+# -- the fallback address and the connection overrides ------------------------------
+
+OVERRIDES = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"   # what `twilio configure` writes
+
+
+def test_a_signature_over_the_configured_overrides_counts_any_other_fragment_does_not():
+    """HTTP never carries a fragment, so the URL as requested has none; Twilio
+    may have signed the URL it was given, overrides included."""
+    checker = SignatureChecker((AUTH_TOKEN,), "https://ivr.example.com", FALLBACK_BASE_URL,
+                               fragments=(OVERRIDES,))
+    params = MultiDict({"MessageSid": "SM1", "Body": "hi"})
+    for base in ("https://ivr.example.com", FALLBACK_BASE_URL):
+        for signed in ("", OVERRIDES):
+            signature = sign(AUTH_TOKEN, f"{base}/sms/incoming{signed}", params)
+            assert checker.accepts("/sms/incoming", b"", params, signature), (base, signed)
+    other = sign(AUTH_TOKEN, "https://ivr.example.com/sms/incoming#rc=5&rp=all", params)
+    assert not checker.accepts("/sms/incoming", b"", params, other)
+    elsewhere = sign(AUTH_TOKEN, "https://ivr-c.example.com/sms/incoming", params)
+    assert not checker.accepts("/sms/incoming", b"", params, elsewhere)
+    # Without IVR_FALLBACK_BASE_URL the second address is nobody's.
+    alone = SignatureChecker((AUTH_TOKEN,), "https://ivr.example.com", fragments=(OVERRIDES,))
+    fallback = sign(AUTH_TOKEN, f"{FALLBACK_BASE_URL}/sms/incoming", params)
+    assert not alone.accepts("/sms/incoming", b"", params, fallback)
+
+
+async def test_a_text_signed_over_the_fallback_address_is_handled(fallback_harness):
+    twilio = fallback_harness.twilio
+    params = twilio.sms_params(from_=CUSTOMER, to=LINE, body="is the line down?")
+    response = await twilio.post("/sms/incoming", params + error_params("/sms/incoming"),
+                                 signed_url=f"{FALLBACK_BASE_URL}/sms/incoming")
+    assert response.status == 200
+    assert response.messages() == ["Thanks, we got your message. Sergio will reply shortly."]
+    await fallback_harness.deliver_outbox()
+    [page] = fallback_harness.fake.messages_to(SERGIO)
+    assert "is the line down?" in page.body
+    kinds = [d.kind for d in await fallback_harness.decisions()]
+    assert "conversation_opened" in kinds and "handler_error" not in kinds
+
+
+async def test_a_call_signed_over_the_fallback_address_rings_the_first_tier(fallback_harness):
+    params = incoming_call_params("CAfallback")
+    response = await fallback_harness.twilio.post(
+        "/voice/incoming", params + error_params("/voice/incoming"),
+        signed_url=f"{FALLBACK_BASE_URL}/voice/incoming#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx")
+    assert response.status == 200
+    dial = response.twiml.find("Dial")
+    assert dial is not None and [n.text for n in dial.iter("Number")] == [SERGIO]
+    # Its callbacks go to the address this instance is configured with.
+    assert dial.get("action").startswith("https://ivr.example.com/")
+
+
+async def test_with_a_fallback_address_a_forged_signature_is_still_refused(fallback_harness):
+    twilio = fallback_harness.twilio
+    params = twilio.sms_params(from_=CUSTOMER, to=LINE, body="secret plans",
+                               message_sid="SMforged")
+    fallback_url = f"{FALLBACK_BASE_URL}/sms/incoming"
+    for forged in [{"signed_url": fallback_url, "token": "not-our-token"},
+                   {"signed_url": "https://ivr-c.example.com/sms/incoming"},
+                   {"signed_url": fallback_url + "#rc=5&rp=all"},
+                   {"signature": sign(AUTH_TOKEN, fallback_url, params)},   # without ErrorCode
+                   {"signature": ""}]:
+        response = await twilio.post("/sms/incoming", params + error_params("/sms/incoming"),
+                                     **forged)
+        assert response.status == 403, forged
+    await nothing_stored(fallback_harness)

@@ -6,7 +6,17 @@ import sqlite3
 from ivr.logs import JsonFormatter, TextFormatter
 
 from .support.fake_twilio import API_SECRET
-from .support.harness import AUTH_TOKEN, BACKUP, CUSTOMER, LINE, PREVIOUS_TOKEN, SERGIO
+from .support.harness import (
+    AUTH_TOKEN,
+    BACKUP,
+    CUSTOMER,
+    FALLBACK_BASE_URL,
+    LINE,
+    PREVIOUS_TOKEN,
+    SERGIO,
+    error_params,
+    incoming_call_params,
+)
 
 
 async def test_a_retried_webhook_forwards_once_and_gets_the_same_answer(harness):
@@ -17,6 +27,41 @@ async def test_a_retried_webhook_forwards_once_and_gets_the_same_answer(harness)
     assert len(harness.fake.messages) == 1
     kinds = [d.kind for d in await harness.decisions()]
     assert kinds.count("message_forwarded") == 1 and kinds[-1] == "duplicate_webhook"
+
+
+async def test_twilios_retry_at_the_fallback_address_gets_the_same_answer_and_pages_once(
+        fallback_harness):
+    """The primary took the text but its answer was lost (a 5xx from the proxy,
+    say): Twilio retries with the same MessageSid and idempotency token, and
+    then asks the fallback URL, adding ErrorCode and ErrorUrl."""
+    twilio = fallback_harness.twilio
+    params = twilio.sms_params(from_=CUSTOMER, to=LINE, body="hello", message_sid="SMretry")
+    token = {"I-Twilio-Idempotency-Token": "8f3c1e0a-retry-token"}
+    first = await twilio.post("/sms/incoming", params, headers=token)
+    retry = await twilio.post("/sms/incoming", params, headers=token)
+    fallback = await twilio.post("/sms/incoming", params + error_params("/sms/incoming"),
+                                 headers=token, signed_url=f"{FALLBACK_BASE_URL}/sms/incoming")
+    assert first.status == retry.status == fallback.status == 200
+    assert first.messages() and retry.body == first.body and fallback.body == first.body
+    await fallback_harness.deliver_outbox()
+    assert len(fallback_harness.fake.messages) == 1
+    kinds = [d.kind for d in await fallback_harness.decisions()]
+    assert kinds.count("message_forwarded") == 1 and kinds.count("duplicate_webhook") == 2
+
+
+async def test_a_calls_retry_at_the_fallback_address_rings_nobody_twice(fallback_harness):
+    twilio = fallback_harness.twilio
+    params = incoming_call_params("CAretry")
+    token = {"I-Twilio-Idempotency-Token": "0b7d2f44-retry-token"}
+    first = await twilio.post("/voice/incoming", params, headers=token)
+    retry = await twilio.post("/voice/incoming", params, headers=token)
+    fallback = await twilio.post("/voice/incoming", params + error_params("/voice/incoming"),
+                                 headers=token, signed_url=f"{FALLBACK_BASE_URL}/voice/incoming")
+    assert first.status == retry.status == fallback.status == 200
+    assert first.twiml.find("Dial") is not None
+    assert retry.body == first.body and fallback.body == first.body
+    kinds = [d.kind for d in await fallback_harness.decisions()]
+    assert kinds.count("tier_dialed") == 1 and kinds.count("duplicate_webhook") == 2
 
 
 async def test_a_follow_up_joins_the_conversation_without_a_second_ack(harness):

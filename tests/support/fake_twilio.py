@@ -22,6 +22,8 @@ from aiohttp import web
 
 from ivr.local_twilio import serve
 
+from .twilio_rules import incoming_number_problems
+
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 API_KEY = "SK" + "0" * 31 + "2"
 API_SECRET = "fake-api-secret-not-real"
@@ -234,6 +236,10 @@ class FakeTwilio:
             "sms_url": webhooks.get("sms_url"), "sms_method": webhooks.get("sms_method", "POST"),
             "status_callback": webhooks.get("status_callback"),
             "status_callback_method": webhooks.get("status_callback_method", "POST"),
+            "voice_fallback_url": webhooks.get("voice_fallback_url"),
+            "voice_fallback_method": webhooks.get("voice_fallback_method", "POST"),
+            "sms_fallback_url": webhooks.get("sms_fallback_url"),
+            "sms_fallback_method": webhooks.get("sms_fallback_method", "POST"),
             "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
         }
@@ -261,12 +267,24 @@ class FakeTwilio:
         fields = {key: form.getall(key) for key in set(form.keys())}
         names = {"VoiceUrl": "voice_url", "VoiceMethod": "voice_method", "SmsUrl": "sms_url",
                  "SmsMethod": "sms_method", "StatusCallback": "status_callback",
-                 "StatusCallbackMethod": "status_callback_method"}
+                 "StatusCallbackMethod": "status_callback_method",
+                 "VoiceFallbackUrl": "voice_fallback_url",
+                 "VoiceFallbackMethod": "voice_fallback_method",
+                 "SmsFallbackUrl": "sms_fallback_url", "SmsFallbackMethod": "sms_fallback_method"}
         if set(fields) - set(names):
             self.unexpected.append(f"unexpected number parameters {sorted(set(fields) - set(names))}")
-        for key, values in fields.items():
-            if key in names:
-                self.numbers[sid][names[key]] = values[-1]
+        problems = incoming_number_problems(fields)
+        if problems:
+            self.unexpected.extend(problems)
+            return self._problem(400, 21502, "; ".join(problems))
+        updated = {**self.numbers[sid], **{names[k]: v[-1] for k, v in fields.items()
+                                           if k in names}}
+        # Twilio refuses a fallback without the URL it stands in for.
+        if updated["voice_fallback_url"] and not updated["voice_url"]:
+            return self._problem(400, 21405, "Cannot set VoiceFallbackUrl without setting Url")
+        if updated["sms_fallback_url"] and not updated["sms_url"]:
+            return self._problem(400, 21406, "Cannot set SmsFallbackUrl without setting SmsUrl")
+        self.numbers[sid] = updated
         self.number_updates.append((sid, fields))
         return web.json_response(self.numbers[sid])
 

@@ -26,6 +26,8 @@ EXAMPLE_CONFIG = REPO / "examples" / "ivr.toml"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PREVIOUS_TOKEN = "test-previous-token-fedcba9876543210"
 PUBLIC_BASE_URL = "https://ivr.example.com"
+# The second machine's address (IVR_FALLBACK_BASE_URL), Twilio's fallback URLs.
+FALLBACK_BASE_URL = "https://ivr-b.example.com"
 
 LINE = "+16195550100"
 SERGIO = "+16195550101"
@@ -39,6 +41,19 @@ def secrets_for(fake: FakeTwilio, **overrides) -> Secrets:
                   api_base=fake.url, public_base_url=PUBLIC_BASE_URL)
     values.update(overrides)
     return Secrets(**values)
+
+
+def error_params(path: str) -> list[tuple[str, str]]:
+    """What Twilio adds to its request to a fallback URL: the error and the
+    URL it happened on (11205: HTTP connection failure)."""
+    return [("ErrorCode", "11205"), ("ErrorUrl", f"{PUBLIC_BASE_URL}{path}")]
+
+
+def incoming_call_params(call_sid: str, from_: str = CUSTOMER) -> list[tuple[str, str]]:
+    """An incoming call's first webhook, as Twilio posts it."""
+    return [("CallSid", call_sid), ("AccountSid", ACCOUNT_SID), ("From", from_), ("To", LINE),
+            ("CallStatus", "ringing"), ("ApiVersion", "2010-04-01"), ("Direction", "inbound"),
+            ("Caller", from_), ("Called", LINE)]
 
 
 @dataclass

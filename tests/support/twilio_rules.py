@@ -12,7 +12,7 @@ is the description's own text for that parameter, quoted in the comment.
 from __future__ import annotations
 
 from typing import Mapping, Sequence
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 Form = Mapping[str, Sequence[str]]
 
@@ -49,6 +49,39 @@ def url_problem(name: str, value: str) -> str | None:
     if "_" in parsed.hostname:
         return f"{name}'s host name must not contain an underscore, got {value!r}"
     return None
+
+
+# Connection overrides in a webhook URL's fragment, as documented at
+# https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides:
+# ct 100-10000, rt 100-15000, tt 100-15000 (ms), rc 0-5, rp a comma list of
+# 4xx, 5xx, ct, rt, all; e (edge) and sni are documented too.
+OVERRIDE_RANGES = {"ct": (100, 10000), "rt": (100, 15000), "tt": (100, 15000), "rc": (0, 5)}
+RETRY_POLICIES = {"4xx", "5xx", "ct", "rt", "all"}
+OVERRIDE_OTHERS = {"rp", "e", "sni"}
+
+
+def overrides_problems(name: str, value: str) -> list[str]:
+    """What Twilio would not take in the connection overrides of URL `value`."""
+    fragment = urlparse(value).fragment
+    if not fragment:
+        return []
+    problems = []
+    pairs = parse_qsl(fragment, keep_blank_values=True)
+    for key, setting in pairs:
+        if key in OVERRIDE_RANGES:
+            low, high = OVERRIDE_RANGES[key]
+            if not setting.isdigit() or not low <= int(setting) <= high:
+                problems.append(f"{name}'s override {key}={setting} is not within {low}-{high}")
+        elif key == "rp":
+            unknown = set(setting.split(",")) - RETRY_POLICIES
+            if unknown:
+                problems.append(f"{name}'s override rp={setting} names {sorted(unknown)}; "
+                                f"Twilio knows {sorted(RETRY_POLICIES)}")
+        elif key not in OVERRIDE_OTHERS:
+            problems.append(f"{name}'s fragment has {key!r}, which is no connection override")
+    if len({key for key, _ in pairs}) != len(pairs):
+        problems.append(f"{name}'s fragment repeats an override")
+    return problems
 
 
 def _repeated(form: Form, names: Sequence[str]) -> list[str]:
@@ -129,11 +162,14 @@ def incoming_number_problems(form: Form) -> list[str]:
             problem = url_problem(name, value)
             if problem:
                 problems.append(problem)
+            problems.extend(overrides_problems(name, value))
     for name in NUMBER_METHODS:
         for value in _values(form, name):
             if value not in ("GET", "POST"):
                 problems.append(f"{name} must be GET or POST, got {value!r}")
-    for url_name, method_name in (("VoiceUrl", "VoiceMethod"), ("SmsUrl", "SmsMethod")):
+    for url_name, method_name in (("VoiceUrl", "VoiceMethod"), ("SmsUrl", "SmsMethod"),
+                                  ("VoiceFallbackUrl", "VoiceFallbackMethod"),
+                                  ("SmsFallbackUrl", "SmsFallbackMethod")):
         # The service's webhooks are POST only; Twilio's default is POST too,
         # but saying so keeps a console edit from silently switching it.
         if _given(form, url_name) and _values(form, method_name) not in ([], ["POST"]):
