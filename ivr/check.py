@@ -63,7 +63,7 @@ def _report_database(config: Config, out: TextIO) -> None:
 def _report_postgres(config: Config, out: TextIO) -> None:
     shown = shown_database(config.database)
     try:
-        version = read_only(config.database, SystemClock().now(), lambda tx: tx.schema_version())
+        version = read_only(config.database, SystemClock().now(), lambda tx: tx.found_schema_version())
     except Unreadable as exc:
         raise StartupError(database_error(config, str(exc), database_source(config),
                                           problem="cannot be reached")) from None

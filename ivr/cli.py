@@ -1,5 +1,5 @@
 """The ivr command: serve, check, log, conversations, simulate, twilio
-configure and hash-password. Errors go to stderr with a non-zero exit and
+configure, db status / upgrade and hash-password. Errors go to stderr with a non-zero exit and
 say what to do."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import admin, simulate
+from . import admin, schema_command, simulate
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
 from .startup_checks import StartupError
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "they have waited")
     conversations.add_argument("--config", help=CONFIG_HELP)
     _add_twilio(commands)
+    _add_db(commands)
     commands.add_parser("hash-password", help="hash an operator password for "
                                               "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
     _add_simulate(commands)
@@ -56,6 +57,14 @@ def _add_twilio(commands: argparse._SubParsersAction) -> None:
         "configure", help="point each line number's voice and SMS webhooks at this service")
     configure.add_argument("--config", help=CONFIG_HELP)
     configure.add_argument("--dry-run", action="store_true", help="print what would change")
+
+
+def _add_db(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser("db", help="the database's schema version and its upgrade")
+    actions = db.add_subparsers(dest="db_action", required=True)
+    for name, text in (("status", "print the schema version and the steps not yet applied"),
+                       ("upgrade", "apply the steps this ivr knows that the database lacks")):
+        actions.add_parser(name, help=text).add_argument("--config", help=CONFIG_HELP)
 
 
 def _add_simulate(commands: argparse._SubParsersAction) -> None:
@@ -127,6 +136,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))
     if args.command == "conversations":
         return asyncio.run(admin.conversations(config, out))
+    if args.command == "db":
+        if args.db_action == "status":
+            return schema_command.status(config, out)
+        return asyncio.run(schema_command.upgrade(config, out))
     if args.command == "twilio":
         return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
     return 2

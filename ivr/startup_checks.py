@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from quart import Quart
 
 from .phone import redact_numbers
-from .store.dialect import shown_database
+from .store.dialect import is_postgres_url, shown_database
 from .store.migrations import SchemaTooNew
 
 if TYPE_CHECKING:
@@ -156,6 +156,12 @@ def database_source(config: Config, environ: Mapping[str, str] = os.environ) -> 
 
 def database_error(config: Config, why: str, source: str | None = None,
                    problem: str = "cannot be created or written") -> str:
+    named = f" (from {source})" if source else ""
+    if is_postgres_url(config.database):
+        return (f"the database {shown_database(config.database)}{named} {problem}: {why}. "
+                f"Fix: check that PostgreSQL runs at that address and that the user, "
+                f"password and database named in IVR_DATABASE (or [service] database in "
+                f"{config.path}) exist and may connect")
     named = f" (from {source})" if source else ""
     return (f"the database {shown_database(config.database)}{named} {problem}: {why}. "
             f"Fix: set IVR_DATABASE, or [service] database in {config.path}, to ivr's own "

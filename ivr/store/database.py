@@ -30,7 +30,7 @@ import aiosqlite
 
 from ..background import BackgroundWorker
 from ..clock import Clock
-from .migrations import upgrade
+from .migrations import Step, upgrade
 from .sql_script import split_sql  # noqa: F401 - the store's public name for it
 from .tx import Tx
 
@@ -79,6 +79,8 @@ class Store:
         # Set by the outbox worker while it runs in this process: messages are
         # then queued claimed for this long (see Tx.claimed).
         self.send_lease: timedelta | None = None
+        # The schema steps the last open applied (ivr db upgrade reports them).
+        self.upgraded: list[Step] = []
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -99,13 +101,13 @@ class Store:
         self._db = db
         # BEGIN IMMEDIATE serialises the schema across workers starting at once.
         try:
-            await self.write(self._apply_schema)
+            self.upgraded = await self.write(self._apply_schema) or []
         except BaseException:
             await self.close()
             raise
 
-    def _apply_schema(self, tx: Tx) -> None:
-        upgrade(tx, self.path)
+    def _apply_schema(self, tx: Tx) -> list[Step]:
+        return upgrade(tx, self.path)
 
     async def close(self) -> None:
         if self._db is not None:

@@ -36,7 +36,7 @@ from psycopg_pool import ConnectionPool
 
 from ..clock import Clock
 from .dialect import POSTGRES, postgres_placeholders, redact_url
-from .migrations import upgrade
+from .migrations import Step, upgrade
 from .tx import Tx
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,8 @@ class PostgresStore:
         self.send_lease: timedelta | None = None
         # Serialization failures met and run again, for the benchmark's report.
         self.retries = 0
+        # The schema steps the last open applied (ivr db upgrade reports them).
+        self.upgraded: list[Step] = []
 
     @property
     def where(self) -> str:
@@ -153,7 +155,8 @@ class PostgresStore:
     def _upgrade_now(self) -> None:
         # READ COMMITTED, after the schema lock: an instance that waited for
         # another's upgrade then sees the version it committed.
-        self._transaction(lambda tx: upgrade(tx, self.where), "READ COMMITTED")
+        _, self.upgraded = self._transaction(lambda tx: upgrade(tx, self.where),
+                                             "READ COMMITTED")
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

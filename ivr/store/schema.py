@@ -25,6 +25,19 @@ class SchemaQueries(TxBase):
                 " WHERE table_schema = current_schema() AND table_name = ?", (table,))}
         return {row[1] for row in self._all(f"PRAGMA table_info({table})")}
 
+    def table_exists(self, table: str) -> bool:
+        if self.dialect.name == "postgresql":
+            return self._one("SELECT to_regclass(?)", (table,))[0] is not None
+        return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                         (table,)) is not None
+
+    def found_schema_version(self) -> int | None:
+        """The version recorded; 0 for ivr's tables from before versions were
+        recorded; None for a database without them."""
+        if self.table_exists("schema_version"):
+            return self.schema_version()
+        return 0 if self.table_exists("conversations") else None
+
     def schema_version(self) -> int:
         row = self._one("SELECT MAX(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
