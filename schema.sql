@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     last_forward_at TEXT,               -- the flood window counts from here
     acked_at    TEXT,
     closed_at   TEXT,
-    last_call_at TEXT                   -- when the last round (everyone, once) went out
+    last_call_at TEXT,                  -- when the last round (everyone, once) went out
+    redacted_at TEXT                    -- retention took its texts and customer number then
 );
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_code
     ON conversations (line_id, code) WHERE status = 'open';

@@ -317,7 +317,8 @@ class Checkpointer(BackgroundWorker):
 
 # Columns added to a table after databases were made with it: CREATE TABLE
 # IF NOT EXISTS leaves an older table as it was, so they are added here.
-ADDED_COLUMNS = (("conversations", "last_call_at", "TEXT"),)
+ADDED_COLUMNS = (("conversations", "last_call_at", "TEXT"),
+                 ("conversations", "redacted_at", "TEXT"))
 
 
 def _add_missing_columns(tx: Tx) -> None:

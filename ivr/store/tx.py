@@ -13,10 +13,11 @@ from .numbers import NumberQueries
 from .operators import OperatorQueries
 from .outbox import OutboxQueries
 from .preferences import PreferenceQueries
+from .retention import RetentionQueries
 from .timers import TimerQueries
 
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
-         OperatorQueries, BlockQueries, FloodQueries):
+         OperatorQueries, BlockQueries, FloodQueries, RetentionQueries):
     pass
