@@ -276,3 +276,25 @@ def test_a_scrubbed_reason_keeps_no_digits_of_a_number():
     assert scrub_reason("The 'To' number +16195550142 is not valid") == (
         "The 'To' number *** is not valid")
     assert scrub_reason("sergio closed #3") == "sergio closed #3"
+
+
+async def test_a_database_from_before_retention_gains_redacted_at(tmp_path):
+    from ivr.clock import FrozenClock
+    from ivr.store import Store
+    path = tmp_path / "old.sqlite3"
+    store = Store(path, FrozenClock())
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE conversations DROP COLUMN redacted_at")
+    conn.commit()
+    conn.close()
+
+    store = Store(path, FrozenClock())
+    await store.open()
+    try:
+        columns = await store.read(
+            lambda tx: [row[1] for row in tx._all("PRAGMA table_info(conversations)")])
+        assert "redacted_at" in columns
+    finally:
+        await store.close()
