@@ -44,6 +44,24 @@ class Redacted:
         return sum(count for _, count in self.by_line)
 
 
+# Due, as the candidate read and the write's check both say it (with the
+# cutoff as its parameters): a conversation closed before the cutoff, not yet
+# redacted, with nothing still to send (its body blanked first would go out
+# blank); a call over before it, not yet redacted, belonging to no
+# conversation (those go with theirs); a text received before it that joined
+# none.
+_CONVERSATION_DUE = (
+    "status = 'closed' AND closed_at < ? AND redacted_at IS NULL AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.conversation_id = c.id"
+    " AND o.status IN ('pending', 'sending'))")
+_CALL_DUE = (
+    "started_at < ? AND COALESCE(ended_at, started_at) < ? AND caller <> ? AND NOT EXISTS"
+    " (SELECT 1 FROM voicemails v WHERE v.call_sid = k.call_sid"
+    " AND v.conversation_id IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM decisions d"
+    " WHERE d.sid = k.call_sid AND d.conversation_id IS NOT NULL)")
+_TEXT_DUE = "conversation_id IS NULL AND received_at < ? AND sender <> ?"
+
+
 def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
@@ -52,25 +70,16 @@ class RetentionQueries(TxBase):
     # -- conversations -----------------------------------------------------------------
 
     def conversations_to_redact(self, cutoff: str, limit: int) -> list[int]:
-        """Closed before `cutoff`, not yet redacted, nothing of theirs still
-        to send (a body blanked before its send would go out blank)."""
-        rows = self._all(
-            "SELECT id FROM conversations c WHERE status = 'closed' AND closed_at < ?"
-            " AND redacted_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox o"
-            " WHERE o.conversation_id = c.id AND o.status IN ('pending', 'sending'))"
-            " ORDER BY id LIMIT ?", (cutoff, limit))
+        rows = self._all(f"SELECT id FROM conversations c WHERE {_CONVERSATION_DUE}"
+                         " ORDER BY id LIMIT ?", (cutoff, limit))
         return [int(row[0]) for row in rows]
 
     def redact_conversations(self, ids: Sequence[int], cutoff: str) -> Redacted:
         if not ids:
             return Redacted()
         # Again, inside the write: another worker may have done some meanwhile.
-        rows = self._all(
-            f"SELECT id, line_id FROM conversations c WHERE id IN ({_marks(ids)})"
-            " AND status = 'closed' AND closed_at < ? AND redacted_at IS NULL"
-            " AND NOT EXISTS (SELECT 1 FROM outbox o"
-            " WHERE o.conversation_id = c.id AND o.status IN ('pending', 'sending'))",
-            (*ids, cutoff))
+        rows = self._all(f"SELECT id, line_id FROM conversations c WHERE id IN ({_marks(ids)})"
+                         f" AND {_CONVERSATION_DUE}", (*ids, cutoff))
         ids = [int(row[0]) for row in rows]
         if not ids:
             return Redacted()
@@ -107,15 +116,9 @@ class RetentionQueries(TxBase):
     # -- calls that never became a conversation ------------------------------------------
 
     def calls_to_redact(self, cutoff: str, limit: int) -> list[str]:
-        """Calls over before `cutoff` (or started then and never marked
-        ended) that belong to no conversation, their caller still kept."""
-        rows = self._all(
-            "SELECT call_sid FROM calls k WHERE started_at < ? AND COALESCE(ended_at, started_at)"
-            " < ? AND caller <> ? AND NOT EXISTS (SELECT 1 FROM voicemails v"
-            " WHERE v.call_sid = k.call_sid AND v.conversation_id IS NOT NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.sid = k.call_sid"
-            " AND d.conversation_id IS NOT NULL) ORDER BY started_at LIMIT ?",
-            (cutoff, cutoff, REDACTED, limit))
+        """Over (or started and never marked ended) before `cutoff`."""
+        rows = self._all(f"SELECT call_sid FROM calls k WHERE {_CALL_DUE}"
+                         " ORDER BY started_at LIMIT ?", (cutoff, cutoff, REDACTED, limit))
         return [row[0] for row in rows]
 
     def redact_stray_calls(self, call_sids: Sequence[str], cutoff: str) -> Redacted:
@@ -123,11 +126,7 @@ class RetentionQueries(TxBase):
             return Redacted()
         rows = self._all(
             f"SELECT call_sid, line_id FROM calls k WHERE call_sid IN ({_marks(call_sids)})"
-            " AND started_at < ? AND COALESCE(ended_at, started_at) < ? AND caller <> ?"
-            " AND NOT EXISTS (SELECT 1 FROM voicemails v"
-            " WHERE v.call_sid = k.call_sid AND v.conversation_id IS NOT NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.sid = k.call_sid"
-            " AND d.conversation_id IS NOT NULL)", (*call_sids, cutoff, cutoff, REDACTED))
+            f" AND {_CALL_DUE}", (*call_sids, cutoff, cutoff, REDACTED))
         call_sids = [row[0] for row in rows]
         if not call_sids:
             return Redacted()
@@ -153,10 +152,8 @@ class RetentionQueries(TxBase):
     def texts_to_redact(self, cutoff: str, limit: int) -> list[str]:
         """Texts received before `cutoff` that joined no conversation (STOP,
         HELP, a blocked number's, a responder's commands)."""
-        rows = self._all(
-            "SELECT message_sid FROM inbound_messages WHERE conversation_id IS NULL"
-            " AND received_at < ? AND sender <> ? ORDER BY received_at LIMIT ?",
-            (cutoff, REDACTED, limit))
+        rows = self._all(f"SELECT message_sid FROM inbound_messages WHERE {_TEXT_DUE}"
+                         " ORDER BY received_at LIMIT ?", (cutoff, REDACTED, limit))
         return [row[0] for row in rows]
 
     def redact_stray_texts(self, message_sids: Sequence[str], cutoff: str) -> Redacted:
@@ -164,8 +161,8 @@ class RetentionQueries(TxBase):
             return Redacted()
         rows = self._all(
             "SELECT message_sid, line_id FROM inbound_messages"
-            f" WHERE message_sid IN ({_marks(message_sids)}) AND conversation_id IS NULL"
-            " AND received_at < ? AND sender <> ?", (*message_sids, cutoff, REDACTED))
+            f" WHERE message_sid IN ({_marks(message_sids)}) AND {_TEXT_DUE}",
+            (*message_sids, cutoff, REDACTED))
         message_sids = [row[0] for row in rows]
         if not message_sids:
             return Redacted()
