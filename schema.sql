@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     acked_at    TEXT,
     closed_at   TEXT,
     last_call_at TEXT                   -- when the last round (everyone, once) went out
+    -- redacted_at TEXT: migrations.py, step 3
 );
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_code
     ON conversations (line_id, code) WHERE status = 'open';

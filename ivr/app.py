@@ -16,6 +16,7 @@ from .conversations.timers import TimerWorker
 from .gateway import TwilioGateway
 from .logs import install_redaction
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
+from .retention import retention_worker
 from .roster import Roster
 from .secrets import Secrets
 from .services import Services
@@ -102,6 +103,7 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
     """Open the store and start the background workers while the app serves."""
     checkpointer = Checkpointer(svc.store)
     calendars = svc.roster.calendars
+    retention = retention_worker(svc.store, svc.config.retention_days, svc.clock)
 
     @app.before_serving
     async def start() -> None:
@@ -114,11 +116,15 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
             svc.outbox.start()
             svc.timers.start()
             calendars.start()
+            if retention is not None:
+                retention.start()
         log.info("serving %d line(s) from %s; public URL %s", len(svc.config.lines),
                  svc.config.path, svc.public_base_url)
 
     @app.after_serving
     async def stop() -> None:
+        if retention is not None:
+            await retention.stop()
         await calendars.stop()
         await svc.timers.stop()
         await svc.outbox.stop()

@@ -1,6 +1,6 @@
-"""The ivr command: serve, check, log, conversations, simulate, twilio
-configure, db status / upgrade and hash-password. Errors go to stderr with a non-zero exit and
-say what to do."""
+"""The ivr command: serve, check, log, conversations, backup, db status /
+upgrade, simulate, twilio configure and hash-password. Errors go to stderr
+with a non-zero exit and say what to do."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from typing import Sequence, TextIO
 
 from . import admin, schema_command, simulate
+from .backup import backup
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
 from .startup_checks import StartupError
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         help="open conversations, who owns each, how long "
                                              "they have waited")
     conversations.add_argument("--config", help=CONFIG_HELP)
+    _add_backup(commands)
     _add_twilio(commands)
     _add_db(commands)
     commands.add_parser("hash-password", help="hash an operator password for "
@@ -48,6 +50,14 @@ def _add_log(commands: argparse._SubParsersAction) -> None:
                      help="only conversation #CODE (the latest with that code)")
     log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
+
+
+def _add_backup(commands: argparse._SubParsersAction) -> None:
+    saved = commands.add_parser("backup", help="copy the SQLite database to PATH, consistently, "
+                                               "while the service runs")
+    saved.add_argument("path", metavar="PATH", help="the file to write")
+    saved.add_argument("--config", help=CONFIG_HELP)
+    saved.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
 
 def _add_twilio(commands: argparse._SubParsersAction) -> None:
@@ -140,6 +150,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.db_action == "status":
             return schema_command.status(config, out)
         return asyncio.run(schema_command.upgrade(config, out))
+    if args.command == "backup":
+        return backup(config, args.path, args.force, out)
     if args.command == "twilio":
         return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
     return 2

@@ -36,6 +36,7 @@ ACK_SECONDS_RANGE = (15, 86_400)
 VOICEMAIL_SECONDS_RANGE = (10, 600)
 CALL_DEADLINE_RANGE = (30, 3_600)
 FLOOD_SECONDS_RANGE = (0, 3_600)
+RETENTION_DAYS_RANGE = (1, 36_500)  # a day at least: a closed conversation can still be ACKed late
 MENU_DIGITS = "123456789"
 
 
@@ -105,6 +106,7 @@ class Config:
     lines: Mapping[str, Line]
     database: str
     calendars: tuple[str, ...] = ()
+    retention_days: int | None = None   # None: keep everything for ever
     _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
 
     def line_for_number(self, number: str | None) -> Line | None:
@@ -158,15 +160,18 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     v.only_keys(data, "", {"service", "responders", "lines"})
 
     service = v.table(data, "service", required=False)
-    v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked"})
+    v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked",
+                                     "retention_days"})
     database = database_override or v.string(service, "service.database", "database",
                                              default="ivr.sqlite3")
     default_tz = v.timezone(service, "service.timezone", "UTC")
     calendars = v.calendars(service, "service.calendars")
+    retention_days = v.days(service, "service.retention_days", RETENTION_DAYS_RANGE)
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
+                  retention_days=retention_days,
                   _lines_by_number={line.number: line for line in lines.values()})
 
 
@@ -324,6 +329,21 @@ class _Validator:
         if not low <= value <= high:
             raise self.fail(key, f"{value} is out of range",
                             f"use a number from {low} to {high}")
+        return value
+
+    def days(self, table: Mapping[str, Any], key: str, bounds: tuple[int, int]) -> int | None:
+        """An optional whole number of days; None when it is not set."""
+        name = key.rsplit(".", 1)[1]
+        if name not in table:
+            return None
+        value = table[name]
+        low, high = bounds
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number of days, not {value!r}",
+                            f"write {name} = 90, or remove it to keep everything")
+        if not low <= value <= high:
+            raise self.fail(key, f"{value} is out of range",
+                            f"use a number of days from {low} to {high}, e.g. {name} = 90")
         return value
 
     def tiers(self, table: Mapping[str, Any], key: str,

@@ -74,6 +74,8 @@ class DecisionKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered
     NUMBER_UNREACHABLE = "number_unreachable"  # Twilio says the number never takes texts
     NUMBER_CLEARED = "number_cleared"          # an operator cleared that mark: texted again
+    # Housekeeping
+    RETENTION = "retention"                    # old texts, recordings and numbers redacted
 
 
 class Channel(StrEnum):

@@ -46,8 +46,7 @@ def _baseline(tx: Tx) -> None:
     for statement in split_sql(SCHEMA_PATH.read_text("utf-8")):
         tx.execute_ddl(statement)
     for table, column, kind in ADDED_COLUMNS:
-        if column not in tx.column_names(table):
-            tx.execute_ddl(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        if tx.add_column(table, column, kind):
             log.info("added column %s.%s to an older database", table, column)
     rebuilt = tx.rebuild_line_codes()
     if rebuilt:
@@ -66,6 +65,8 @@ def _arrival_order(tx: Tx) -> None:
 STEPS: tuple[Step, ...] = (
     Step(1, "the schema in schema.sql", _baseline),
     Step(2, "inbound texts keep their arrival order on PostgreSQL", _arrival_order),
+    Step(3, "conversations record when retention redacted them",
+         lambda tx: tx.add_column("conversations", "redacted_at", "TEXT")),
 )
 
 LATEST = STEPS[-1].version

@@ -22,6 +22,7 @@ class Conversation:
     acked_at: str | None
     closed_at: str | None
     last_call_at: str | None = None
+    redacted_at: str | None = None   # retention took its texts and number then
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ class SchemaQueries(TxBase):
     def execute_ddl(self, statement: str) -> None:
         self._db.execute(self.dialect.ddl(statement))
 
+    def add_column(self, table: str, column: str, kind: str) -> bool:
+        """Add a column unless the table has it already; whether it added it."""
+        if column in self.column_names(table):
+            return False
+        self.execute_ddl(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        return True
+
     def lock_schema(self) -> None:
         """On PostgreSQL, instances starting at once take turns to upgrade;
         SQLite's BEGIN IMMEDIATE already made this transaction the only writer."""

@@ -13,11 +13,12 @@ from .numbers import NumberQueries
 from .operators import OperatorQueries
 from .outbox import OutboxQueries
 from .preferences import PreferenceQueries
+from .retention import RetentionQueries
 from .schema import SchemaQueries
 from .timers import TimerQueries
 
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
-         OperatorQueries, BlockQueries, FloodQueries, SchemaQueries):
+         OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries):
     pass
