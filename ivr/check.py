@@ -55,26 +55,33 @@ def _report_database(config: Config, out: TextIO) -> None:
     problem = database_problem(config.database)
     if problem:
         raise StartupError(database_error(config, problem, database_source(config)))
-    out.write(f"database {config.database}: OK ("
-              + ("exists" if Path(config.database).exists() else "created at the first start")
-              + ")\n")
+    if not Path(config.database).exists():
+        out.write(f"database {config.database}: OK (created at the first start)\n")
+        return
+    out.write(f"database {config.database}: OK (exists{_schema_note(config)})\n")
+
+
+def _schema_note(config: Config) -> str:
+    """The schema version, and what serve will do about it; a database newer
+    than this ivr is an error."""
+    try:
+        version = read_only(config.database, SystemClock().now(),
+                            lambda tx: tx.found_schema_version())
+    except Unreadable as exc:
+        raise StartupError(database_error(config, str(exc), database_source(config),
+                                          problem="cannot be read")) from None
+    if version is None:
+        return ""
+    if version > LATEST:
+        raise StartupError(too_new_message(version, shown_database(config.database)))
+    if version < LATEST:
+        return f", schema version {version}; `ivr serve` or `ivr db upgrade` takes it to {LATEST}"
+    return f", schema version {version}"
 
 
 def _report_postgres(config: Config, out: TextIO) -> None:
-    shown = shown_database(config.database)
-    try:
-        version = read_only(config.database, SystemClock().now(), lambda tx: tx.found_schema_version())
-    except Unreadable as exc:
-        raise StartupError(database_error(config, str(exc), database_source(config),
-                                          problem="cannot be reached")) from None
-    if version is None:
-        out.write(f"database {shown}: OK (PostgreSQL; ivr's tables are created at the "
-                  f"first start)\n")
-    elif version > LATEST:
-        raise StartupError(too_new_message(version, shown))
-    else:
-        upgrade = "" if version == LATEST else f"; `ivr db upgrade` takes it to {LATEST}"
-        out.write(f"database {shown}: OK (PostgreSQL, schema version {version}{upgrade})\n")
+    out.write(f"database {shown_database(config.database)}: OK (PostgreSQL"
+              f"{_schema_note(config) or '; ivr creates its tables at the first start'})\n")
 
 
 def _report_unreachable(config: Config, out: TextIO) -> None:
