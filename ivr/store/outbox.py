@@ -68,7 +68,7 @@ class OutboxQueries(TxBase):
             " WHERE id IN (SELECT id FROM outbox WHERE"
             "   (status = 'pending' AND next_attempt_at <= ?)"
             "   OR (status = 'sending' AND claimed_until < ?)"
-            "   ORDER BY id LIMIT ?)"
+            f"   ORDER BY id LIMIT ?{self.dialect.skip_locked})"
             " RETURNING " + _OUTBOX_COLUMNS,
             (to_text(self.now + lease), UNRECORDED_CLAIM, now, now, limit))
         return sorted((outbox_message(row) for row in rows), key=lambda m: m.id)

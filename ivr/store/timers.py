@@ -29,12 +29,14 @@ class TimerQueries(TxBase):
 
     def claim_due_timers(self, limit: int) -> list[Timer]:
         """Mark due timers fired and return them; the caller acts on them in
-        this same transaction, so a timer fires once even across workers
-        (on PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED)."""
+        this same transaction, so a timer fires once even across workers and
+        instances. On PostgreSQL another instance sweeping at the same moment
+        skips the rows this one holds (SKIP LOCKED); an instance that dies
+        mid-sweep leaves them pending, as its transaction never commits."""
         rows = self._all(
             "UPDATE timers SET state = 'fired', fired_at = ? WHERE id IN ("
             " SELECT id FROM timers WHERE state = 'pending' AND due_at <= ?"
-            " ORDER BY due_at, id LIMIT ?)"
+            f" ORDER BY due_at, id LIMIT ?{self.dialect.skip_locked})"
             " RETURNING id, conversation_id, kind, tier, due_at",
             (self.now_text, self.now_text, limit))
         return sorted((Timer(**dict(row)) for row in rows), key=lambda t: (t.due_at, t.id))

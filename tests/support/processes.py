@@ -70,11 +70,11 @@ def start(tmp_path: Path, fake_url: str, port: int, workers: int,
           config: Path = EXAMPLE_CONFIG, stdout: int = subprocess.PIPE,
           **extra_env: str) -> subprocess.Popen:
     """The real run.py on loopback with a Twilio account pointed at `fake_url`."""
-    env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                        TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
-                        TWILIO_API_BASE=fake_url,
-                        IVR_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-                        IVR_DATABASE=str(tmp_path / "ivr.sqlite3"), **extra_env)
+    env = clean_environ(**{"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                           "TWILIO_API_KEY": API_KEY, "TWILIO_API_SECRET": API_SECRET,
+                           "TWILIO_API_BASE": fake_url,
+                           "IVR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                           "IVR_DATABASE": str(tmp_path / "ivr.sqlite3"), **extra_env})
     return subprocess.Popen(
         [sys.executable, str(REPO / "run.py"), "--config", str(config), "--bind",
          f"127.0.0.1:{port}", "--workers", str(workers)], cwd=tmp_path, env=env,
