@@ -14,17 +14,37 @@ from .config import Config
 from .local_twilio import LOCAL_ACCOUNT_SID, LOCAL_API_KEY, LocalTwilio
 from .secrets import Secrets
 from .startup_checks import StartupError
+from .store.dialect import is_postgres_url, shown_database
 
 
 def local_state_path(config: Config) -> Path:
-    """Where local mode leaves its generated token for `ivr simulate`."""
+    """Where local mode leaves its generated token for `ivr simulate`: beside
+    an SQLite database, or in the working directory for PostgreSQL's."""
+    if is_postgres_url(config.database):
+        return Path(POSTGRES_LOCAL_STATE)
     return Path(config.database).with_name(Path(config.database).name + ".local.json")
+
+
+POSTGRES_LOCAL_STATE = "ivr.local.json"
+
+
+def _shared_token(config: Config, state: Path) -> str | None:
+    """On PostgreSQL, instances started side by side (README, "Two machines")
+    share one database and so one development token: `ivr simulate --url`
+    then signs for whichever it talks to. On SQLite each start makes its own."""
+    if not is_postgres_url(config.database):
+        return None
+    try:
+        return json.loads(state.read_text("utf-8"))["auth_token"] or None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def start_local_mode(config: Config, secrets: Secrets, bind: str, out: TextIO,
                      env: MutableMapping[str, str]) -> LocalTwilio:
     """The fake Twilio, started, and `env` set so each worker uses it."""
-    token = random.token_hex(16)
+    state = local_state_path(config)
+    token = _shared_token(config, state) or random.token_hex(16)
     names = {r.phone: r.name for r in config.responders.values()}
     local = LocalTwilio(token, out, lambda number: names.get(number, "the customer"))
     try:
@@ -40,7 +60,6 @@ def start_local_mode(config: Config, secrets: Secrets, bind: str, out: TextIO,
     env.update({"TWILIO_AUTH_TOKEN": token, "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
                 "TWILIO_API_KEY": LOCAL_API_KEY, "TWILIO_API_SECRET": random.token_hex(16),
                 "TWILIO_API_BASE": api_base, "IVR_PUBLIC_BASE_URL": public})
-    state = local_state_path(config)
     state.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -58,7 +77,8 @@ def banner(out: TextIO, config: Config, public: str, state: Path,
         "\n"
         "  ivr is running in LOCAL MODE: no Twilio account is set, so texts go to a\n"
         "  built-in fake Twilio that prints them here. Nothing reaches a real phone.\n"
-        f"  Service:  {public}    config: {config.path}    database: {config.database}\n"
+        f"  Service:  {public}    config: {config.path}    "
+        f"database: {shown_database(config.database)}\n"
         f"  Dev auth token for signed webhooks: saved in {state} (mode 600)\n"
         f"  Dashboard: {public}/dashboard/  password: "
         f"{operator_password or '(IVR_OPERATOR_PASSWORD, as set)'}\n"
