@@ -209,6 +209,10 @@ def _failure_message(app: Quart, config: Config, exc: Exception) -> str:
     services = app.extensions["ivr"]
     if isinstance(exc, SchemaTooNew):
         message = str(exc)
+    elif services.store.schema_failed:
+        message = database_error(config, one_line(exc),
+                                 problem="cannot take ivr's tables (is it another "
+                                         "program's database?)")
     elif not services.store.is_open:
         message = database_error(config, one_line(exc), problem="cannot be opened")
     elif isinstance(exc, sqlite3.Error):

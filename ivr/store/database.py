@@ -81,6 +81,7 @@ class Store:
         self.send_lease: timedelta | None = None
         # The schema steps the last open applied (ivr db upgrade reports them).
         self.upgraded: list[Step] = []
+        self.schema_failed = False
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -103,6 +104,9 @@ class Store:
         try:
             self.upgraded = await self.write(self._apply_schema) or []
         except BaseException:
+            # Opened, but not ivr's schema (another program's tables?): the
+            # start's failure message tells the two apart.
+            self.schema_failed = True
             await self.close()
             raise
 

@@ -134,6 +134,7 @@ class PostgresStore:
         self.retries = 0
         # The schema steps the last open applied (ivr db upgrade reports them).
         self.upgraded: list[Step] = []
+        self.schema_failed = False
 
     @property
     def where(self) -> str:
@@ -147,8 +148,13 @@ class PostgresStore:
         self._pool = pool
         try:
             await self._in_thread(lambda: pool.open(wait=True, timeout=10))
+        except BaseException:
+            await self.close()
+            raise
+        try:
             await self._in_thread(self._upgrade_now)
         except BaseException:
+            self.schema_failed = True   # as on SQLite (Store.open)
             await self.close()
             raise
 
