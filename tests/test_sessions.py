@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import pytest
+
 from ivr.passwords import hash_password
 
 from .support.harness import CUSTOMER, LINE, open_harness
@@ -53,6 +55,7 @@ async def test_a_copied_cookie_is_refused_after_logout(harness):
     assert response.location.endswith("/dashboard/login")
 
 
+@pytest.mark.both_engines
 async def test_logging_out_on_one_worker_ends_the_session_on_another(config, fake_twilio):
     """Two apps on one database stand for two workers."""
     async with open_harness(config, fake_twilio, operator_password_hash=hash_password(PASSWORD)
@@ -101,3 +104,27 @@ async def test_a_new_login_still_works_and_basic_auth_needs_no_session(harness):
     fresh = harness.app.test_client()
     assert (await fresh.get("/metrics", scheme="https",
                             headers={"Authorization": auth})).status_code == 200
+
+
+@pytest.mark.both_engines
+async def test_a_change_on_one_instance_reaches_a_stream_open_on_another(config, fake_twilio):
+    """Two apps on one database stand for two instances (on PostgreSQL, two
+    machines): each stream polls the store, so a text handled by the first
+    reaches a browser watching the second."""
+    async with open_harness(config, fake_twilio, operator_password_hash=hash_password(PASSWORD)
+                            ) as first, \
+            open_harness(config, fake_twilio, operator_password_hash=hash_password(PASSWORD)
+                         ) as second:
+        await log_in(second.client)
+        async with second.client.request("/dashboard/events", scheme="https") as connection:
+            received = await asyncio.wait_for(connection.receive(), 5)
+            await first.twilio.text(from_=CUSTOMER, to=LINE, body="hello")
+
+            async def until_changed() -> bytes:
+                seen = b""
+                while b"event: changed" not in seen:
+                    seen += await connection.receive()
+                return seen
+            received += await asyncio.wait_for(until_changed(), 10)
+            await connection.disconnect()
+        assert b"event: changed" in received
