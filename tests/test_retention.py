@@ -17,6 +17,8 @@ from ivr.store.retention import REDACTED
 
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, open_harness
+from .support.database_rows import dump as dump_rows
+from .support.database_rows import execute, query
 from .support.operator import PASSWORD, csrf_of, harness  # noqa: F401 (harness is a fixture)
 
 DAY = 86_400
@@ -26,12 +28,7 @@ RECENT_OPEN, RECENT_CLOSED, STRAY_CALLER = "+16195550145", "+16195550146", "+161
 
 
 def rows(harness, sql, *params):
-    conn = sqlite3.connect(harness.services.config.database)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
+    return query(harness.services.config.database, sql, *params)
 
 
 def conversation_of(harness, customer_or_id):
@@ -93,6 +90,7 @@ def every_number_and_body(harness, conversation_id):
     return [row["value"] for row in found]
 
 
+@pytest.mark.both_engines
 async def test_retention_redacts_exactly_the_old_closed_conversations(harness):
     made = await history(harness)
     before = {d.id: d for d in await harness.decisions()}
@@ -148,14 +146,14 @@ async def test_retention_redacts_exactly_the_old_closed_conversations(harness):
 
     # Nothing in the database holds the old customers' numbers or words any more.
     # (The opt-out stays: a number that texted STOP is never texted again.)
-    dump = "\n".join(line for line in sqlite3.connect(harness.services.config.database).iterdump()
-                     if "opt_outs" not in line)
+    dump = dump_rows(harness.services.config.database, leave_out=("opt_outs",))
     for gone in ("6195550142", "6195550143", "6195550147", "12 Elm St", "my bin is on fire"):
         assert gone not in dump, gone
     for kept in ("6195550144", "6195550145", "new problem", "still waiting"):
         assert kept in dump, kept
 
 
+@pytest.mark.both_engines
 async def test_a_second_pass_redacts_nothing_and_writes_no_decision(harness):
     await history(harness)
     worker = RetentionWorker(harness.store, 30, harness.clock)
@@ -169,6 +167,7 @@ async def test_a_second_pass_redacts_nothing_and_writes_no_decision(harness):
     assert (await worker.run_once()).total == 0
 
 
+@pytest.mark.both_engines
 async def test_conversations_are_redacted_in_batches_each_with_its_decision(harness):
     for n in range(5):
         await text_and_close(harness, f"+1619555020{n}", f"text {n}")
@@ -184,20 +183,19 @@ async def test_conversations_are_redacted_in_batches_each_with_its_decision(harn
         REDACTED}
 
 
+@pytest.mark.both_engines
 async def test_a_conversation_with_a_text_still_to_send_waits(harness):
     conversation_id = await text_and_close(harness, CUSTOMER, "hello")
     # A send Twilio has not taken yet (a retry pending): its body must go out whole.
-    conn = sqlite3.connect(harness.services.config.database)
-    conn.execute("UPDATE outbox SET status = 'pending' WHERE conversation_id = ?",
-                 (conversation_id,))
-    conn.commit()
-    conn.close()
+    execute(harness.services.config.database,
+            "UPDATE outbox SET status = 'pending' WHERE conversation_id = ?", conversation_id)
     harness.clock.advance(31 * DAY)
     worker = RetentionWorker(harness.store, 30, harness.clock)
     assert (await worker.run_once()).conversations == 0
     assert conversation_of(harness, conversation_id)["customer"] == CUSTOMER
 
 
+@pytest.mark.both_engines
 async def test_the_log_the_conversations_list_and_the_dashboard_read_redacted_rows(harness):
     await history(harness)
     await RetentionWorker(harness.store, 30, harness.clock).run_once()
