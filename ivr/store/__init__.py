@@ -28,5 +28,6 @@ def store_for(database: str, clock: Clock) -> AnyStore:
         return PostgresStore(database, clock)
     return Store(database, clock)
 
-__all__ = ["AnyStore", "Call", "Checkpointer", "Conversation", "DecisionRow", "DialAttempt", "OutboxMessage",
+__all__ = ["AnyStore", "Call", "Checkpointer", "Conversation", "DecisionRow", "DialAttempt",
+           "OutboxMessage",
            "Store", "Timer", "Tx", "Voicemail", "split_sql", "store_for"]

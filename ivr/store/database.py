@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 import aiosqlite
 
@@ -32,6 +32,7 @@ from ..background import BackgroundWorker
 from ..clock import Clock
 from .migrations import Step, upgrade
 from .sql_script import split_sql  # noqa: F401 - the store's public name for it
+from .store_base import StoreBase
 from .tx import Tx
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,14 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 
-class Store:
+class Store(StoreBase):
     engine = "sqlite"
 
     def __init__(self, path: str | Path, clock: Clock):
+        super().__init__()
         self.path = str(path)
         self.clock = clock
         self._db: aiosqlite.Connection | None = None
-        self._commit_listeners: list[Callable[[Tx], None]] = []
         self._write_lock: int | None = None
         # Set by the outbox worker while it runs in this process: messages are
         # then queued claimed for this long (see Tx.claimed).
@@ -129,18 +130,6 @@ class Store:
         """Checkpoint at COMMIT once the log has `pages` pages; 0: never."""
         await self._connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
-    def on_commit(self, listener: Callable[[Tx], None]) -> None:
-        """Call `listener(tx)` after each write transaction commits."""
-        self._commit_listeners.append(listener)
-
-    async def ping(self) -> bool:
-        try:
-            async with asyncio.timeout(2):
-                return await self.read(_select_one) == 1
-        except Exception:  # any failure means "not healthy"; the caller says so
-            log.exception("database ping failed")
-            return False
-
     async def write_problem(self) -> str | None:
         """None when a write can commit now, or why it cannot, in one line.
 
@@ -190,32 +179,7 @@ class Store:
         other statement can come between its BEGIN and its COMMIT. The call
         is shielded, so a cancelled caller (a client that hung up) leaves it
         to finish whole."""
-        task = asyncio.ensure_future(self._run(self._write_now, fn))
-        # Listeners run from the task, not after the await below: a caller
-        # cancelled meanwhile never gets there, and what its transaction
-        # queued must still be sent. Added before shield's own callback, they
-        # still run before the caller resumes.
-        task.add_done_callback(self._after_write)
-        _, result = await asyncio.shield(task)
-        return result
-
-    def _after_write(self, task: asyncio.Task[tuple[Tx, Any]]) -> None:
-        if task.cancelled():
-            return
-        if task.exception() is not None:
-            _retrieve_exception(task)
-            return
-        tx, _ = task.result()
-        self.committed(tx)
-
-    def committed(self, tx: Tx) -> None:
-        """Tell the commit listeners of a transaction that committed, on any
-        of the store's write paths."""
-        for listener in self._commit_listeners:
-            try:
-                listener(tx)
-            except Exception:  # a listener must never undo a committed write's caller
-                log.exception("a commit listener failed")
+        return await self._shielded(self._run(self._write_now, fn))
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         _, result = await self._run(self._read_now, fn)
@@ -323,13 +287,3 @@ class Checkpointer(BackgroundWorker):
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
-def _select_one(tx: Tx) -> int:
-    row = tx._one("SELECT 1")
-    return int(row[0]) if row else 0
-
-
-def _retrieve_exception(task: asyncio.Task[Any]) -> None:
-    # The caller may have been cancelled and gone; the error is still theirs
-    # to see in the log rather than as "exception was never retrieved".
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("write failed after its caller left", exc_info=task.exception())

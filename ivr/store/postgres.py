@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool
 from ..clock import Clock
 from .dialect import POSTGRES, postgres_placeholders, redact_url
 from .migrations import Step, upgrade
+from .store_base import StoreBase
 from .tx import Tx
 
 log = logging.getLogger(__name__)
@@ -118,16 +119,16 @@ class Connection:
         return Cursor(cursor)
 
 
-class PostgresStore:
+class PostgresStore(StoreBase):
     engine = "postgresql"
 
     def __init__(self, url: str, clock: Clock, pool_size: int = POOL_SIZE):
+        super().__init__()
         self.path = url
         self.clock = clock
         self.pool_size = pool_size
         self._pool: ConnectionPool | None = None
         self._threads: ThreadPoolExecutor | None = None
-        self._commit_listeners: list[Callable[[Tx], None]] = []
         # As on SQLite (Store.send_lease): set while the outbox worker runs here.
         self.send_lease: timedelta | None = None
         # Serialization failures met and run again, for the benchmark's report.
@@ -179,24 +180,6 @@ class PostgresStore:
     async def set_autocheckpoint(self, pages: int) -> None:
         """SQLite's write-ahead-log setting: nothing to do here."""
 
-    def on_commit(self, listener: Callable[[Tx], None]) -> None:
-        self._commit_listeners.append(listener)
-
-    def committed(self, tx: Tx) -> None:
-        for listener in self._commit_listeners:
-            try:
-                listener(tx)
-            except Exception:  # a listener must never undo a committed write's caller
-                log.exception("a commit listener failed")
-
-    async def ping(self) -> bool:
-        try:
-            async with asyncio.timeout(2):
-                return await self.read(lambda tx: tx._one("SELECT 1")[0]) == 1
-        except Exception:  # any failure means "not healthy"; the caller says so
-            log.exception("database ping failed")
-            return False
-
     async def write_problem(self) -> str | None:
         try:
             async with asyncio.timeout(WRITE_CHECK_SECONDS):
@@ -211,18 +194,7 @@ class PostgresStore:
         """Run `fn(tx)` whole in one SERIALIZABLE transaction, again from the
         start if PostgreSQL could not serialise it; shielded from the
         caller's cancellation, and the commit listeners told once it commits."""
-        future = asyncio.ensure_future(self._in_thread(self._write_now, fn))
-        future.add_done_callback(self._after_write)
-        _, result = await asyncio.shield(future)
-        return result
-
-    def _after_write(self, future: asyncio.Future[tuple[Tx, Any]]) -> None:
-        if future.cancelled():
-            return
-        if future.exception() is not None:
-            log.debug("write failed", exc_info=future.exception())
-            return
-        self.committed(future.result()[0])
+        return await self._shielded(self._in_thread(self._write_now, fn))
 
     def _write_now(self, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
         return self._transaction(fn, "SERIALIZABLE")
