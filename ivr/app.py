@@ -16,12 +16,14 @@ from .conversations.timers import TimerWorker
 from .gateway import TwilioGateway
 from .logs import install_redaction
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
+from .phone_pager import PhonePager
 from .retention import retention_worker
 from .roster import Roster
 from .secrets import Secrets
 from .services import Services
 from .sms import routes as sms_routes
 from .store import AnyStore, Checkpointer, store_for
+from .voice import page_call_routes  # noqa: F401 - its routes join the voice blueprint
 from .voice import routes as voice_routes
 from .web import dashboard, health
 from .web import metrics as metrics_routes
@@ -72,7 +74,7 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
                                     fragments=(CONNECTION_OVERRIDES,)),
         outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
-        public_base_url=base)
+        public_base_url=base, phone_pager=PhonePager(store, gateway, clock, config, base))
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -118,6 +120,8 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
             calendars.start()
             if retention is not None:
                 retention.start()
+            if any(line.policy.page_call_after for line in svc.config.lines.values()):
+                svc.phone_pager.start()
         log.info("serving %d line(s) from %s; public URL %s", len(svc.config.lines),
                  svc.config.path, svc.public_base_url)
 
@@ -125,6 +129,7 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
     async def stop() -> None:
         if retention is not None:
             await retention.stop()
+        await svc.phone_pager.stop()
         await calendars.stop()
         await svc.timers.stop()
         await svc.outbox.stop()

@@ -69,6 +69,7 @@ class Responder:
     name: str
     phone: str
     schedule: ResponderSchedule = ResponderSchedule(zone("UTC"))
+    phone_pages: bool = True    # false: paged by text only, never phoned
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,8 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
         key = f"responders.{rid}"
         v.identifier(rid, key)
         entry = v.table(responders_raw, rid, required=True, key=key)
-        v.only_keys(entry, key, {"name", "phone", "timezone", "on_duty", "on_call"})
+        v.only_keys(entry, key, {"name", "phone", "timezone", "on_duty", "on_call",
+                                 "phone_pages"})
         name = v.string(entry, f"{key}.name", "name")
         phone = v.phone(entry, f"{key}.phone")
         schedule = ResponderSchedule(
@@ -199,7 +201,8 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
                               f"the same number as responders.{phones[phone]}.phone",
                               "give each responder their own phone number")
         phones[phone] = rid
-        responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule)
+        responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule,
+                                    phone_pages=v.flag(entry, f"{key}.phone_pages", True))
     return responders
 
 
@@ -329,6 +332,13 @@ class _Validator:
         if not low <= value <= high:
             raise self.fail(key, f"{value} is out of range",
                             f"use a number from {low} to {high}")
+        return value
+
+    def flag(self, table: Mapping[str, Any], key: str, default: bool) -> bool:
+        name = key.rsplit(".", 1)[1]
+        value = table.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false", f"write {name} = {str(default).lower()}")
         return value
 
     def days(self, table: Mapping[str, Any], key: str, bounds: tuple[int, int]) -> int | None:

@@ -64,6 +64,12 @@ class DecisionKind(StrEnum):
     TRANSCRIPTION_RECEIVED = "transcription_received"
     TRANSCRIPTION_FAILED = "transcription_failed"
     MISSED_CALL = "missed_call"                # nobody took a call and no message was left
+    # Phone pages: a responder phoned about a text nobody has ACKed
+    PAGE_CALL_PLACED = "page_call_placed"      # Twilio was asked to call them
+    PAGE_CALL_SKIPPED = "page_call_skipped"    # due, but taken, closed or moved on meanwhile
+    PAGE_CALL_FAILED = "page_call_failed"      # Twilio refused the call
+    PAGE_CALL_UNANSWERED = "page_call_unanswered"  # no answer, busy, or no key (voicemail)
+    PAGE_CALL_REPEATED = "page_call_repeated"  # they pressed 3
     # Who is available
     RESPONDER_SKIPPED = "responder_skipped"    # off, or not on call after hours
     NOBODY_AVAILABLE = "nobody_available"      # texts: the last tier anyway; calls: voicemail

@@ -99,6 +99,17 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "whisper_caller_gone": "The caller has hung up. Goodbye.",
     "whisper_taken": "Someone else has taken this call. Goodbye.",
     "whisper_unavailable": "Sorry, this call cannot be connected.",
+    # Spoken to a responder on a phone page (a call about a text nobody ACKed)
+    "page_call": "This is {{ line }}. {{ customer }} is waiting, conversation {{ code }}."
+                 " They wrote: {{ body }}.",
+    "page_call_keys": "Press 1 to take it. Press 2 to pass it on. Press 3 to hear it again.",
+    "page_call_taken": "It is yours. The customer has been told. Reply to them by text."
+                       " Goodbye.",
+    "page_call_passed": "Passed on to {{ responder }}. Goodbye.",
+    "page_call_gone": "{% if responder %}{{ responder }} has already taken it.{% else %}It is"
+                      " no longer waiting.{% endif %} Goodbye.",
+    "page_call_no_key": "No key was pressed. It is still waiting for you: reply ACK by text"
+                        " to take it. Goodbye.",
     # Texted about voicemails
     "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
                       " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
@@ -165,6 +176,12 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "whisper_caller_gone": (),
     "whisper_taken": (),
     "whisper_unavailable": (),
+    "page_call": ("code", "customer", "body"),
+    "page_call_keys": (),
+    "page_call_taken": (),
+    "page_call_passed": ("responder",),
+    "page_call_gone": ("responder",),
+    "page_call_no_key": (),
     "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
     "transcription_page": ("code", "customer", "transcription"),
     "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),

@@ -97,6 +97,12 @@ class PhoneNumberConfig:
     sms_fallback_method: str | None = None
 
 
+# How long a phone page rings before Twilio gives up: long enough to wake
+# up and answer, short enough that a phone's own voicemail (which usually
+# answers after 20-30 s) often does not.
+PAGE_CALL_RING_SECONDS = 25
+
+
 class TwilioGateway:
     def __init__(self, secrets: Secrets, *, admin: bool = False,
                  timeout: float = REQUEST_TIMEOUT_SECONDS):
@@ -154,6 +160,19 @@ class TwilioGateway:
             message = await client.messages.create_async(**params)
         status = getattr(message.status, "value", message.status)
         return SendResult(sid=message.sid or "", status=str(status) if status else None)
+
+    async def place_call(self, *, to: str, from_: str, url: str, status_callback: str,
+                         ring_seconds: int = PAGE_CALL_RING_SECONDS) -> str:
+        """Phone `to` from `from_`; Twilio fetches `url` for what to say once
+        answered and posts the call's end to `status_callback`. Returns the
+        CallSid."""
+        client = await self._ready()
+        async with self._rest_call(f"calling {mask(to)}"):
+            call = await client.calls.create_async(
+                to=to, from_=from_, url=url, method="POST", timeout=ring_seconds,
+                status_callback=status_callback, status_callback_method="POST",
+                status_callback_event=["completed"])
+        return call.sid or ""
 
     async def find_sent(self, *, to: str, from_: str, body: str,
                         since: datetime) -> SendResult | None:

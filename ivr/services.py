@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .conversations.timers import TimerWorker
     from .gateway import TwilioGateway
     from .outbox import OutboxWorker
+    from .phone_pager import PhonePager
     from .roster import Roster
     from .web.metrics import Metrics
     from .webhooks import SignatureChecker
@@ -36,6 +37,7 @@ class Services:
     roster: "Roster"
     metrics: "Metrics"
     public_base_url: str
+    phone_pager: "PhonePager"
 
     def callback_url(self, path: str, **query: object) -> str:
         """A URL Twilio calls back, under the public base URL."""

@@ -38,10 +38,10 @@ def test_the_minimum_is_twilios():
 
 
 @pytest.fixture
-def config(request, tmp_path):
+def config(request, tmp_path, database):
     ring, deadline = request.param
     return parse_config({
-        "service": {"database": str(tmp_path / "ivr.sqlite3")},
+        "service": {"database": database},
         "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
                        "backup": {"name": "Backup", "phone": BACKUP},
                        "ana": {"name": "Ana", "phone": ANA}},

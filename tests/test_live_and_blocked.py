@@ -18,9 +18,9 @@ SERVICE_SPAMMER = "+16195550177"
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, database):
     return parse_config({
-        "service": {"database": str(tmp_path / "ivr.sqlite3"), "blocked": [SERVICE_SPAMMER]},
+        "service": {"database": database, "blocked": [SERVICE_SPAMMER]},
         "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
                        "backup": {"name": "Backup", "phone": BACKUP}},
         "lines": {"qdn": {"name": "Quick Dump Now", "number": LINE, "code": "QDN",

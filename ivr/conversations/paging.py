@@ -3,11 +3,14 @@ never silence), and page its responders with the conversation's texts.
 
 Names: `choose_tier` decides and logs; `tier_of_plan` is its pure rule;
 `page_responders` sends one text to some responders; `page_conversation`
-renders the conversation's texts with a template and pages them.
+renders the conversation's texts with a template and pages them, and for
+a tier asked to ACK schedules its phone pages (`schedule_phone_pages`;
+placed and answered in phone_pages.py).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Sequence
 
 from ..config import Config, Line, Responder
@@ -43,6 +46,20 @@ def page_conversation(tx: Tx, line: Line, conversation: Conversation,
                    body=body, media=list(media))
     page_responders(tx, line, conversation, responders, tier, text, media, reason, sid)
     tx.mark_forwarded(conversation.id)
+    if template == "forward":   # a tier asked to ACK: phoned too, if the line phones
+        schedule_phone_pages(tx, line, conversation, responders, tier)
+
+
+def schedule_phone_pages(tx: Tx, line: Line, conversation: Conversation,
+                         responders: Sequence[Responder], tier: int) -> None:
+    """The calls due for a tier just paged by text, if the line phones."""
+    delays = line.policy.page_call_delays()
+    for responder in responders:
+        if not responder.phone_pages:
+            continue
+        for attempt, seconds in enumerate(delays, start=1):
+            tx.schedule_page_call(conversation.id, line.id, responder.id, tier, attempt,
+                                  tx.now + timedelta(seconds=seconds))
 
 
 def choose_tier(tx: Tx, roster: Roster, line: Line, start: int, conversation: Conversation,

@@ -65,24 +65,33 @@ def pass_on(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     target = _target(tx, roster.config, text, responder, code, "PASS", waiting_too=True)
     if isinstance(target, str):
         return target
-    line = text.line
+    upcoming = pass_conversation(tx, roster, text.line, target, responder,
+                                 f"{responder.name} texted PASS", text.message_sid)
+    return message(text.line, "passed", code=target.code,
+                   responder=names(upcoming) or "nobody else")
+
+
+def pass_conversation(tx: Tx, roster: Roster, line: Line, target: Conversation,
+                      responder: Responder, why: str, sid: str | None,
+                      channel: Channel = Channel.SMS) -> list[Responder]:
+    """`responder` passes `target` on (by text, or a key on a phone page):
+    the next tier is paged now, or at the last tier everyone else. Returns
+    who was paged."""
     owned = tx.release(target.id)
     tx.cancel_timers(target.id)
     conversation = tx.conversation(target.id)
     assert conversation is not None
-    why = f"{responder.name} texted PASS" + (", giving up #%d" % target.code if owned else "")
-    _decide(tx, DecisionKind.PASSED, f"{why}; it goes on now", text, responder, conversation,
-            tier=conversation.tier)
+    why += ", giving up #%d" % target.code if owned else ""
+    tx.decide(decision(DecisionKind.PASSED, channel, f"{why}; it goes on now", line=line,
+                       sid=sid, conversation=conversation, tier=conversation.tier,
+                       responder_id=responder.id))
     if next_tier(line, conversation.tier) is not None:
-        upcoming = escalate(tx, roster, conversation, why, passed_by=responder.id)
-    else:
-        upcoming = [r for r in everyone(roster.config, line) if r.id != responder.id]
-        tx.start_last_call(conversation.id)
-        page_conversation(tx, line, conversation, upcoming, conversation.tier, "unanswered",
-                          f"{why} at the last tier: everyone else on the line is paged",
-                          sid=text.message_sid)
-    return message(line, "passed", code=conversation.code,
-                   responder=names(upcoming) or "nobody else")
+        return escalate(tx, roster, conversation, why, passed_by=responder.id)
+    upcoming = [r for r in everyone(roster.config, line) if r.id != responder.id]
+    tx.start_last_call(conversation.id)
+    page_conversation(tx, line, conversation, upcoming, conversation.tier, "unanswered",
+                      f"{why} at the last tier: everyone else on the line is paged", sid=sid)
+    return upcoming
 
 
 def _named(config: Config, line: Line, typed: str) -> Responder | None:

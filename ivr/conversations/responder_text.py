@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..clock import from_text
 from ..config import Config, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..roster import Roster
@@ -28,7 +27,8 @@ from .commands import (
 )
 from .blocking import block_by_text
 from .inbound import Inbound
-from .sending import send_to_customer, send_to_responder
+from .sending import send_to_customer
+from .taking import take
 from .wording import message
 
 
@@ -113,29 +113,12 @@ def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
         return conversation
     if conversation.owner == responder.id:
         return message(line, "ack_confirm", code=conversation.code)
-    paged = tx.paged_responders(conversation.id)
-    if conversation.owner is not None or not tx.take(conversation.id, responder.id):
+    if not take(tx, config, line, conversation, responder, "replied ACK", text.message_sid):
         owner_name = _owner_name(config, conversation)
         _decide(tx, DecisionKind.ACK_REFUSED,
                 f"#{conversation.code} is already taken by {owner_name}", text, responder,
                 conversation)
         return message(line, "already_taken", code=conversation.code, responder=owner_name)
-
-    cancelled = tx.cancel_timers(conversation.id)
-    waited = int((tx.now - from_text(conversation.opened_at)).total_seconds())
-    tx.observe("time_to_ack", waited, line=line.id)
-    decision_id = _decide(
-        tx, DecisionKind.ACKNOWLEDGED,
-        f"{responder.name} replied ACK after {waited} s; {cancelled} timer(s) cancelled",
-        text, responder, conversation, tier=conversation.tier)
-    send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "taken", responder=responder.name))
-    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
-    for other_id in paged:
-        other = config.responders.get(other_id)
-        if other is not None and other.id != responder.id:
-            send_to_responder(tx, line, conversation, decision_id, other, notice,
-                              purpose="notice")
     return message(line, "ack_confirm", code=conversation.code)
 
 

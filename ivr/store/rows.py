@@ -115,3 +115,18 @@ def outbox_message(row: sqlite3.Row) -> OutboxMessage:
 
 OUTBOX_FIELDS = ("id", "decision_id", "line_id", "conversation_id", "purpose", "responder_id",
                  "tier", "to_number", "from_number", "body", "media_urls", "attempts")
+
+
+@dataclass(frozen=True)
+class PageCall:
+    id: int
+    conversation_id: int
+    line_id: str
+    responder_id: str
+    tier: int
+    attempt: int
+    status: str
+    due_at: str
+    call_sid: str | None = None
+    answer: str | None = None
+    call_status: str | None = None

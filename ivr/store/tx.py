@@ -12,6 +12,7 @@ from .inbound import InboundQueries
 from .numbers import NumberQueries
 from .operators import OperatorQueries
 from .outbox import OutboxQueries
+from .page_calls import PageCallQueries
 from .preferences import PreferenceQueries
 from .retention import RetentionQueries
 from .schema import SchemaQueries
@@ -20,5 +21,6 @@ from .timers import TimerQueries
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
-         OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries):
+         OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
+         PageCallQueries):
     pass

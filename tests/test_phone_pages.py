@@ -1,0 +1,234 @@
+"""Phone pages (issue 15, item 1): a responder paged by text who has not
+ACKed is phoned; the call says who is waiting and what they wrote; 1 takes
+it, 2 passes it on, 3 says it again; a voicemail or no key takes nothing.
+The responder's side is played as Twilio would: the placed call's URL
+fetched with a signed POST, its TwiML checked and followed."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from ivr.config import ConfigError, parse_config
+
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness, open_harness
+from .support.twiml_check import check_twiml
+
+pytestmark = pytest.mark.both_engines
+
+ACK_SECONDS = 120
+CALL_AFTER = 30
+
+
+def _config(database, tmp_path, **line_keys):
+    return parse_config({
+        "service": {"database": database},
+        "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
+                       "backup": {"name": "Backup", "phone": BACKUP}},
+        "lines": {"qdn": {"name": "Quick Dump Now", "number": LINE, "code": "QDN",
+                          "tiers": ["sergio", "backup"], "ack_seconds": ACK_SECONDS,
+                          "page_call_after_seconds": CALL_AFTER, **line_keys}},
+    }, tmp_path / "ivr.toml")
+
+
+@pytest.fixture
+def config(database, tmp_path):
+    return _config(database, tmp_path)
+
+
+@pytest.fixture
+async def phoning(config, fake_twilio):
+    async with open_harness(config, fake_twilio) as harness:
+        yield harness
+
+
+class PhonePage:
+    """The responder's phone: answers the placed call as Twilio would."""
+
+    def __init__(self, harness: Harness, placed):
+        self.harness = harness
+        self.placed = placed
+        self.sid = placed.sid
+
+    def _params(self, **extra):
+        return [("CallSid", self.sid), ("AccountSid", "AC" + "0" * 32), ("From", LINE),
+                ("To", self.placed.to), ("Direction", "outbound-api"),
+                ("ApiVersion", "2010-04-01"), *extra.items()]
+
+    async def _post(self, url, **extra):
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        response = await self.harness.twilio.post(path, self._params(**extra))
+        assert response.status == 200, response.body
+        return response
+
+    async def answer(self):
+        """The call is answered: the TwiML Twilio fetches from its Url."""
+        response = await self._post(self.placed.url, CallStatus="in-progress")
+        return Spoken(check_twiml(response.body))
+
+    async def press(self, spoken, digits):
+        gather = spoken.root.find("Gather")
+        assert gather is not None, "no key was asked for"
+        response = await self._post(gather.get("action"), CallStatus="in-progress",
+                                    Digits=digits)
+        return Spoken(check_twiml(response.body))
+
+    async def ended(self, status="completed"):
+        await self._post(self.placed.form["StatusCallback"][0], CallStatus=status)
+
+
+class Spoken:
+    def __init__(self, root):
+        self.root = root
+        self.words = " ".join(e.text or "" for e in root.iter("Say"))
+        self.hangs_up = root.find("Hangup") is not None and root.find("Gather") is None
+
+
+async def _text_and_wait(harness, seconds=CALL_AFTER):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="The bin is on fire")
+    await harness.deliver_outbox()
+    harness.clock.advance(seconds)
+    return await harness.services.phone_pager.place_due()
+
+
+async def _kinds(harness):
+    return [d.kind for d in await harness.decisions()]
+
+
+async def test_an_unacked_page_phones_the_tier_and_pressing_1_takes_it(phoning):
+    assert await _text_and_wait(phoning, CALL_AFTER - 1) == 0     # not before its time
+    phoning.clock.advance(1)
+    assert await phoning.services.phone_pager.place_due() == 1
+    [placed] = phoning.fake.calls
+    assert (placed.to, placed.from_) == (SERGIO, LINE)
+    assert placed.form["StatusCallbackEvent"] == ["completed"]
+
+    phone = PhonePage(phoning, placed)
+    spoken = await phone.answer()
+    assert "The bin is on fire" in spoken.words and "Press 1 to take it" in spoken.words
+    again = await phone.press(spoken, "3")
+    assert again.words == spoken.words                              # 3: said again
+    taken = await phone.press(again, "1")
+    assert "It is yours" in taken.words and taken.hangs_up
+    await phone.ended()
+
+    conversation = await phoning.store.read(lambda tx: tx.conversation(1))
+    assert conversation.owner == "sergio"
+    await phoning.deliver_outbox()
+    assert "Sergio is on it" in phoning.fake.messages_to(CUSTOMER)[-1].body
+    # The cascade stopped: the ACK deadline pages nobody.
+    phoning.clock.advance(ACK_SECONDS)
+    assert await phoning.fire_timers() == 0
+    assert phoning.fake.messages_to(BACKUP) == []
+    kinds = await _kinds(phoning)
+    assert kinds.count("page_call_placed") == 1 and "page_call_repeated" in kinds
+    [acked] = [d for d in await phoning.decisions() if d.kind == "acknowledged"]
+    assert acked.channel == "voice" and "pressed 1 on a phone page" in acked.reason
+    assert "page_call_unanswered" not in kinds
+
+
+async def test_a_phone_page_answered_by_voicemail_is_no_ack_and_the_cascade_goes_on(phoning):
+    assert await _text_and_wait(phoning) == 1
+    phone = PhonePage(phoning, phoning.fake.calls[0])
+    spoken = await phone.answer()
+    # A voicemail greeting listens; no key comes, and Gather posts nothing.
+    silence = await phone.press(spoken, "")
+    assert "No key was pressed" in silence.words and silence.hangs_up
+    await phone.ended("completed")
+    assert (await phoning.store.read(lambda tx: tx.conversation(1))).owner is None
+    phoning.clock.advance(ACK_SECONDS - CALL_AFTER)
+    assert await phoning.fire_timers() == 1
+    await phoning.deliver_outbox()
+    assert "The bin is on fire" in phoning.fake.messages_to(BACKUP)[0].body
+    kinds = await _kinds(phoning)
+    assert kinds.count("page_call_unanswered") == 1     # the status callback adds no second
+    assert "escalated" in kinds
+
+
+async def test_a_phone_page_nobody_answers_is_logged_and_tier_two_is_phoned_next(phoning):
+    await _text_and_wait(phoning)
+    await PhonePage(phoning, phoning.fake.calls[0]).ended("no-answer")
+    [unanswered] = [d for d in await phoning.decisions() if d.kind == "page_call_unanswered"]
+    assert "no-answer" in unanswered.reason
+    phoning.clock.advance(ACK_SECONDS - CALL_AFTER)
+    await phoning.fire_timers()
+    phoning.clock.advance(CALL_AFTER)
+    assert await phoning.services.phone_pager.place_due() == 1
+    assert [c.to for c in phoning.fake.calls] == [SERGIO, BACKUP]
+
+
+async def test_pressing_2_passes_it_to_the_next_tier_now(phoning):
+    await _text_and_wait(phoning)
+    phone = PhonePage(phoning, phoning.fake.calls[0])
+    passed = await phone.press(await phone.answer(), "2")
+    assert "Passed on to Backup" in passed.words and passed.hangs_up
+    await phoning.deliver_outbox()
+    assert "The bin is on fire" in phoning.fake.messages_to(BACKUP)[0].body
+    assert (await phoning.store.read(lambda tx: tx.conversation(1))).tier == 1
+
+
+async def test_an_ack_by_text_first_means_no_call(phoning):
+    await phoning.twilio.text(from_=CUSTOMER, to=LINE, body="The bin is on fire")
+    await phoning.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    phoning.clock.advance(CALL_AFTER)
+    assert await phoning.services.phone_pager.place_due() == 0
+    assert phoning.fake.calls == []
+
+
+async def test_a_call_due_after_the_conversation_moved_on_is_skipped(phoning, fake_twilio):
+    await phoning.twilio.text(from_=CUSTOMER, to=LINE, body="The bin is on fire")
+    await phoning.twilio.text(from_=SERGIO, to=LINE, body="PASS")   # tier 2 now
+    phoning.clock.advance(CALL_AFTER)
+    assert await phoning.services.phone_pager.place_due() == 1       # Sergio skipped
+    assert [c.to for c in fake_twilio.calls] == [BACKUP]
+    [skipped] = [d for d in await phoning.decisions() if d.kind == "page_call_skipped"]
+    assert skipped.responder_id == "sergio" and "moved on to tier 2" in skipped.reason
+
+
+async def test_a_call_twilio_refuses_is_logged_once_and_the_text_page_stands(phoning):
+    await phoning.twilio.text(from_=CUSTOMER, to=LINE, body="The bin is on fire")
+    await phoning.deliver_outbox()                                   # the text page went out
+    phoning.fake.fail_next(400, 21215, "Geo permission not enabled")
+    phoning.clock.advance(CALL_AFTER)
+    assert await phoning.services.phone_pager.place_due() == 1
+    assert phoning.fake.calls == []
+    [failed] = [d for d in await phoning.decisions() if d.kind == "page_call_failed"]
+    assert "21215" in failed.reason or "Geo permission" in failed.reason
+    assert await phoning.services.phone_pager.place_due() == 0      # never tried again
+    phoning.clock.advance(ACK_SECONDS)
+    assert await phoning.fire_timers() == 1                          # the cascade goes on
+
+
+async def test_a_taken_conversation_says_so_to_a_late_answer(phoning):
+    await _text_and_wait(phoning)
+    await phoning.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    spoken = await PhonePage(phoning, phoning.fake.calls[0]).answer()
+    assert "no longer waiting" in spoken.words or "already taken" in spoken.words
+    assert spoken.hangs_up
+
+
+async def test_page_calls_repeat_and_a_responder_can_be_left_out(database, tmp_path,
+                                                                 fake_twilio):
+    config = _config(database, tmp_path, page_calls=2, page_call_repeat_seconds=40)
+    async with open_harness(config, fake_twilio) as harness:
+        assert await _text_and_wait(harness) == 1
+        harness.clock.advance(40)
+        assert await harness.services.phone_pager.place_due() == 1
+        assert [c.to for c in fake_twilio.calls] == [SERGIO, SERGIO]
+
+
+def test_phone_page_keys_are_checked(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        _config("x.sqlite3", tmp_path, page_call_after_seconds=100, page_calls=2)
+    assert "lines.qdn.page_call_after_seconds" in str(caught.value)
+    assert "ack_seconds = 120" in str(caught.value) and "Fix:" in str(caught.value)
+    with pytest.raises(ConfigError, match="page_call_after_seconds"):
+        parse_config({"service": {"database": "x"},
+                      "responders": {"s": {"name": "S", "phone": SERGIO}},
+                      "lines": {"q": {"name": "Q", "number": LINE, "tiers": ["s"],
+                                      "page_calls": 2}}}, tmp_path / "ivr.toml")
+    with pytest.raises(ConfigError, match="responders.s.phone_pages: must be true or false"):
+        parse_config({"service": {"database": "x"},
+                      "responders": {"s": {"name": "S", "phone": SERGIO, "phone_pages": "no"}},
+                      "lines": {"q": {"name": "Q", "number": LINE, "tiers": ["s"]}}},
+                     tmp_path / "ivr.toml")
