@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import admin, schema_command, simulate
+from . import admin, schema_command, simulate, simulate_phone_page
 from .backup import backup
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
@@ -99,6 +99,11 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     call.add_argument("--answer", metavar="RESPONDER",
                       help="the responder who answers and presses 1 (default: nobody)")
     call.add_argument("--message", help="the voicemail the caller leaves (default: none)")
+    answer = actions.add_parser(
+        "answer-page", help="answer the newest phone page as the responder and press keys")
+    answer.add_argument("--press", action="append", default=[], metavar="KEY",
+                        help="1 takes it, 2 passes it on, 3 hears it again; repeatable "
+                             "(default: nothing, as a voicemail greeting would)")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +176,8 @@ async def run_simulation(args: argparse.Namespace, out: TextIO) -> int:
     config, secrets = load_everything(path)
     line = simulate.pick_line(config, args.line, path)
     target = simulate.find_target(config, secrets, args.url, path)
+    if args.action == "answer-page":
+        return await simulate_phone_page.answer_page(config, target, args.press, path, out)
     if args.action == "text":
         sender = simulate.sender_number(config, args.as_, args.from_, path)
         return await simulate.text(config, target, line, sender, args.body, args.media, out)

@@ -113,7 +113,9 @@ class LocalTwilio:
     async def _call(self, request: web.Request) -> web.Response:
         form = await request.post()
         sid = f"CA{next(_sids):032x}"
-        self.out.write(f"\n  ── fake Twilio: call placed to {mask(str(form.get('To', '')))}\n")
+        to = str(form.get("To", ""))
+        self.out.write(f"\n  ── fake Twilio: phoning {self.name_for(to)} ({mask(to)}) from the "
+                       f"line; `ivr simulate answer-page --press 1` answers and takes it\n")
         self.out.flush()
         return web.json_response({"sid": sid, "status": "queued", "to": form.get("To"),
                                   "from": form.get("From"), "account_sid": LOCAL_ACCOUNT_SID},

@@ -4,6 +4,7 @@ it, 2 passes it on, 3 says it again; a voicemail or no key takes nothing.
 The responder's side is played as Twilio would: the placed call's URL
 fetched with a signed POST, its TwiML checked and followed."""
 
+import asyncio
 from urllib.parse import urlsplit
 
 import pytest
@@ -232,3 +233,42 @@ def test_phone_page_keys_are_checked(tmp_path):
                       "responders": {"s": {"name": "S", "phone": SERGIO, "phone_pages": "no"}},
                       "lines": {"q": {"name": "Q", "number": LINE, "tiers": ["s"]}}},
                      tmp_path / "ivr.toml")
+
+
+async def test_local_mode_shows_a_phone_page_and_simulate_answers_it(tmp_path):
+    """As the README's local mode: a text, the fake Twilio printing the
+    call, and `ivr simulate answer-page --press 1` taking the conversation."""
+    import subprocess
+    import sys
+
+    from .support.harness import REPO
+    from .support.processes import clean_environ, free_port, stop, wait_until_healthy
+
+    text = (REPO / "examples" / "phone-pages.toml").read_text("utf-8")
+    config = tmp_path / "phone-pages.toml"
+    config.write_text(text.replace("page_call_after_seconds = 30", "page_call_after_seconds = 10"))
+    port = free_port()
+    env = clean_environ(IVR_DATABASE=str(tmp_path / "phone-pages.sqlite3"))
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(config), "--bind",
+         f"127.0.0.1:{port}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+    def simulate(*args):
+        return subprocess.run([sys.executable, "-m", "ivr", "simulate", "--config", str(config),
+                               *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=30)
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        early = simulate("answer-page")
+        assert early.returncode == 2 and "no phone page has been placed" in early.stderr
+        assert simulate("text", "--from", CUSTOMER, "The bin is on fire").returncode == 0
+        await asyncio.sleep(11)
+        answered = simulate("answer-page", "--press", "1")
+        assert answered.returncode == 0, answered.stderr
+    finally:
+        _, out, err = stop(server)
+    assert "phoning Sergio" in out, out
+    assert "they hear: This is Quick Dump Now. +1 619-555-0142 is waiting" in answered.stdout
+    assert "they press 1" in answered.stdout and "It is yours" in answered.stdout
+    assert "Sergio is on it" in out      # the customer's text, printed by the fake Twilio

@@ -44,6 +44,12 @@ class PageCallQueries(TxBase):
         self._db.execute(f"UPDATE page_calls SET {assignments} WHERE id = ?",
                          (*fields.values(), page_call_id))
 
+    def latest_placed_page_call(self) -> PageCall | None:
+        """The newest call Twilio was asked to place (`ivr simulate answer-page`)."""
+        row = self._one(f"SELECT {_COLUMNS} FROM page_calls WHERE status = 'placed'"
+                        " ORDER BY id DESC LIMIT 1")
+        return PageCall(**dict(row)) if row else None
+
     def next_page_call_due(self) -> str | None:
         row = self._one("SELECT MIN(due_at) FROM page_calls WHERE status = 'pending'")
         return row[0] if row else None
