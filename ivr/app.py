@@ -74,7 +74,7 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
                                     fragments=(CONNECTION_OVERRIDES,)),
         outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
-        public_base_url=base, phone_pager=PhonePager(store, gateway, clock, config, base))
+        public_base_url=base, phone_pager=PhonePager(store, gateway, clock, roster, base))
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

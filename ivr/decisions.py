@@ -70,6 +70,8 @@ class DecisionKind(StrEnum):
     PAGE_CALL_FAILED = "page_call_failed"      # Twilio refused the call
     PAGE_CALL_UNANSWERED = "page_call_unanswered"  # no answer, busy, or no key (voicemail)
     PAGE_CALL_REPEATED = "page_call_repeated"  # they pressed 3
+    OWNER_PHONED = "owner_phoned"              # a text to the owner failed: they are phoned first
+    OWNER_KEPT = "owner_kept"                  # the owner pressed 1 on that call: still theirs
     # Who is available
     RESPONDER_SKIPPED = "responder_skipped"    # off, or not on call after hours
     NOBODY_AVAILABLE = "nobody_available"      # texts: the last tier anyway; calls: voicemail

@@ -110,6 +110,11 @@ DEFAULT_MESSAGES: dict[str, str] = {
                       " no longer waiting.{% endif %} Goodbye.",
     "page_call_no_key": "No key was pressed. It is still waiting for you: reply ACK by text"
                         " to take it. Goodbye.",
+    "page_call_owner": "This is {{ line }}. A text from {{ customer }} in conversation"
+                       " {{ code }} could not reach your phone. It says: {{ body }}.",
+    "page_call_owner_keys": "Press 1 to keep it and answer them. Press 2 to pass it on."
+                            " Press 3 to hear it again.",
+    "page_call_kept": "It is still yours. Goodbye.",
     # Texted about voicemails
     "voicemail_page": "[{{ line_code }} #{{ code }}] voicemail from {{ customer }} at {{ time }},"
                       " {{ duration }} s{% if transcription %}: {{ transcription }}{% endif %}"
@@ -182,6 +187,9 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "page_call_passed": ("responder",),
     "page_call_gone": ("responder",),
     "page_call_no_key": (),
+    "page_call_owner": ("code", "customer", "body"),
+    "page_call_owner_keys": (),
+    "page_call_kept": (),
     "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
     "transcription_page": ("code", "customer", "transcription"),
     "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),

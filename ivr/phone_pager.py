@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from .background import BackgroundWorker
 from .clock import Clock, from_text
-from .config import Config
 from .conversations import phone_pages
 from .gateway import SendError, TwilioGateway
 from .logs import event
 from .phone import mask
+from .roster import Roster
 from .store import AnyStore
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,12 @@ PAGE_CALL_STATUS_PATH = "/voice/page-call-status"
 class PhonePager(BackgroundWorker):
     name = "ivr-phone-pager"
 
-    def __init__(self, store: AnyStore, gateway: TwilioGateway, clock: Clock, config: Config,
+    def __init__(self, store: AnyStore, gateway: TwilioGateway, clock: Clock, roster: Roster,
                  public_base_url: str):
         self.store = store
         self.gateway = gateway
         self.clock = clock
-        self.config = config
+        self.roster = roster
         self.base = public_base_url
 
     async def place_due(self) -> int:
@@ -46,7 +46,7 @@ class PhonePager(BackgroundWorker):
         done = 0
         while True:
             calls = await self.store.write(lambda tx: phone_pages.claim_calls_to_place(
-                tx, self.config, BATCH, LEASE))
+                tx, self.roster.config, BATCH, LEASE))
             for call in calls:
                 await self._place(call)
             done += len(calls)
@@ -64,7 +64,7 @@ class PhonePager(BackgroundWorker):
             event(log, logging.WARNING, "phone page refused", page=call.page_call_id,
                   to=mask(call.to), error=error)
             await self.store.write(lambda tx: phone_pages.call_refused(
-                tx, call.page_call_id, error))
+                tx, self.roster, call.page_call_id, error))
             return
         event(log, logging.INFO, "phone page placed", page=call.page_call_id, sid=sid,
               to=mask(call.to))

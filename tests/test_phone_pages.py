@@ -272,3 +272,60 @@ async def test_local_mode_shows_a_phone_page_and_simulate_answers_it(tmp_path):
     assert "they hear: This is Quick Dump Now. +1 619-555-0142 is waiting" in answered.stdout
     assert "they press 1" in answered.stdout and "It is yours" in answered.stdout
     assert "Sergio is on it" in out      # the customer's text, printed by the fake Twilio
+
+
+# -- a failed forward to the owner: the owner is phoned first (issue 15, item 4) ----------
+
+async def _owned_then_relay_fails(harness):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="The bin is on fire")
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    await harness.deliver_outbox()
+    harness.clock.advance(60)
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="It is spreading")
+    await harness.deliver_outbox()
+    relay = harness.fake.messages_to(SERGIO)[-1]
+    assert relay.body.endswith("It is spreading")
+    await harness.twilio.message_status(message_sid=relay.sid, to=SERGIO, from_=LINE,
+                                        status="undelivered", error_code="30003")
+    assert await harness.services.phone_pager.place_due() == 1
+    [placed] = harness.fake.calls
+    assert placed.to == SERGIO
+    return PhonePage(harness, placed)
+
+
+async def test_a_failed_forward_phones_the_owner_who_keeps_it_with_1(phoning):
+    phone = await _owned_then_relay_fails(phoning)
+    kinds = await _kinds(phoning)
+    assert "owner_phoned" in kinds and "returned_to_cascade" not in kinds
+    spoken = await phone.answer()
+    assert "could not reach your phone. It says: It is spreading" in spoken.words
+    assert "Press 1 to keep it" in spoken.words
+    kept = await phone.press(spoken, "1")
+    assert "still yours" in kept.words
+    await phone.ended()
+    conversation = await phoning.store.read(lambda tx: tx.conversation(1))
+    assert conversation.owner == "sergio"
+    kinds = await _kinds(phoning)
+    assert "owner_kept" in kinds and "returned_to_cascade" not in kinds
+
+
+async def test_a_failed_forward_whose_owner_does_not_answer_goes_back_to_the_cascade(phoning):
+    phone = await _owned_then_relay_fails(phoning)
+    await phone.ended("no-answer")
+    conversation = await phoning.store.read(lambda tx: tx.conversation(1))
+    assert conversation.owner is None
+    [returned] = [d for d in await phoning.decisions() if d.kind == "returned_to_cascade"]
+    assert "did not" not in returned.reason and "no-answer" in returned.reason
+    await phoning.deliver_outbox()
+    assert phoning.fake.messages_to(SERGIO)[-1].body.endswith("reply ACK to take it")
+    # A second report of the same failure phones nobody again.
+    assert await phoning.services.phone_pager.place_due() == 0
+
+
+async def test_a_failed_forward_whose_owner_is_voicemail_goes_back_to_the_cascade(phoning):
+    phone = await _owned_then_relay_fails(phoning)
+    silence = await phone.press(await phone.answer(), "")
+    assert silence.hangs_up
+    await phone.ended()
+    assert (await phoning.store.read(lambda tx: tx.conversation(1))).owner is None
+    assert (await _kinds(phoning)).count("returned_to_cascade") == 1

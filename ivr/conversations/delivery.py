@@ -17,6 +17,7 @@ from ..phone import mask
 from ..roster import Roster
 from ..store import OutboxMessage, Tx
 from .escalation import escalate
+from .phone_pages import phone_owner_first
 from .returning import back_to_cascade
 
 FAILED_DELIVERY = frozenset({"failed", "undelivered"})
@@ -90,16 +91,20 @@ def page_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> None:
 
 
 def forward_failed(tx: Tx, roster: Roster, sent: OutboxMessage, why: str) -> None:
-    """A customer's text relayed to the owner did not arrive: whoever can
-    take it is paged again, as if nobody had ACKed."""
+    """A customer's text relayed to the owner did not arrive: the owner is
+    phoned first where the line phones (they keep it with 1); otherwise, or
+    if the call takes nothing, whoever can take it is paged again, as if
+    nobody had ACKed."""
     if sent.purpose != "relay" or sent.responder_id is None or sent.conversation_id is None:
         return
     conversation = tx.conversation(sent.conversation_id)
     if (conversation is None or conversation.status != "open"
             or conversation.owner != sent.responder_id):
         return
-    back_to_cascade(tx, roster, conversation, DecisionKind.RETURNED_TO_CASCADE,
-                    f"the text relayed to its owner {sent.responder_id} failed ({why})",
+    failed = f"the text relayed to its owner {sent.responder_id} failed ({why})"
+    if phone_owner_first(tx, roster, conversation, sent.responder_id, failed):
+        return   # the call's outcome decides (phone_pages.py)
+    back_to_cascade(tx, roster, conversation, DecisionKind.RETURNED_TO_CASCADE, failed,
                     responder_id=sent.responder_id)
 
 

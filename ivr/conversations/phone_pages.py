@@ -21,6 +21,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from ..store.rows import PageCall
 from .responder_commands import pass_conversation
+from .returning import back_to_cascade
 from .taking import take
 from .wording import joined_texts, message, names
 
@@ -46,10 +47,13 @@ def _why_not(tx: Tx, config: Config, call: PageCall) -> str | None:
     responder = config.responders.get(call.responder_id)
     if conversation is None or conversation.status != "open":
         return "the conversation is closed"
-    if conversation.owner is not None:
+    if call.purpose == "owner":
+        if conversation.owner != call.responder_id:
+            return "it is no longer theirs"
+    elif conversation.owner is not None:
         owner = config.responders.get(conversation.owner)
         return f"{owner.name if owner else conversation.owner} has taken it"
-    if conversation.tier != call.tier:
+    elif conversation.tier != call.tier:
         return f"it has moved on to tier {conversation.tier + 1}"
     if call.line_id not in config.lines or responder is None or not responder.phone_pages:
         return "the responder is no longer phoned on this line"
@@ -74,11 +78,12 @@ def claim_calls_to_place(tx: Tx, config: Config, limit: int,
         assert conversation is not None
         line = config.lines[call.line_id]
         responder = config.responders[call.responder_id]
-        tx.decide(decision(
-            DecisionKind.PAGE_CALL_PLACED, Channel.VOICE,
-            f"{responder.name} is phoned (call {call.attempt} of {line.policy.page_calls}):"
-            f" nobody has taken #{conversation.code}", line=line, conversation=conversation,
-            tier=call.tier, responder_id=responder.id))
+        about = (f"a text to them about #{conversation.code} failed" if call.purpose == "owner"
+                 else f"(call {call.attempt} of {line.policy.page_calls}): nobody has taken "
+                      f"#{conversation.code}")
+        tx.decide(decision(DecisionKind.PAGE_CALL_PLACED, Channel.VOICE,
+                           f"{responder.name} is phoned {about}", line=line,
+                           conversation=conversation, tier=call.tier, responder_id=responder.id))
         ready.append(CallToPlace(call.id, responder.phone, line.number))
     return ready
 
@@ -87,19 +92,56 @@ def call_placed(tx: Tx, page_call_id: int, call_sid: str) -> None:
     tx.update_page_call(page_call_id, status="placed", call_sid=call_sid, claimed_until=None)
 
 
-def call_refused(tx: Tx, page_call_id: int, error: str) -> None:
+def call_refused(tx: Tx, roster: Roster, page_call_id: int, error: str) -> None:
     """Twilio would not place it. Not tried again: the text page stands and
-    the cascade goes on at its time, so a failing call adds no sends."""
+    the cascade goes on at its time, so a failing call adds no sends (an
+    owner's call goes back to the cascade at once)."""
     call = tx.page_call(page_call_id)
     if call is None:
         return
     tx.update_page_call(page_call_id, status="failed", error=error[:500], claimed_until=None,
                         ended_at=tx.now_text)
     tx.decide(decision(DecisionKind.PAGE_CALL_FAILED, Channel.VOICE,
-                       f"the call to {call.responder_id} was refused: {error[:200]}; "
-                       "the text page stands", line=call.line_id,
-                       conversation=call.conversation_id, tier=call.tier,
+                       f"the call to {call.responder_id} was refused: {error[:200]}"
+                       + ("" if call.purpose == "owner" else "; the text page stands"),
+                       line=call.line_id, conversation=call.conversation_id, tier=call.tier,
                        responder_id=call.responder_id))
+    _owner_unreached(tx, roster, call, "the call was refused")
+
+
+def phone_owner_first(tx: Tx, roster: Roster, conversation: Conversation, responder_id: str,
+                      why: str) -> bool:
+    """A text relayed to the owner failed: they are phoned now, if the line
+    phones and they may be, before the conversation goes back to the
+    cascade. Whether a call is under way (a new one, or one already ringing)."""
+    line = roster.config.lines.get(conversation.line_id)
+    owner = roster.config.responders.get(responder_id)
+    if line is None or owner is None or line.policy.page_call_after is None \
+            or not owner.phone_pages:
+        return False
+    if tx.owner_call_open(conversation.id):
+        return True
+    tx.schedule_page_call(conversation.id, line.id, owner.id, conversation.tier, 1, tx.now,
+                          purpose="owner")
+    tx.decide(decision(DecisionKind.OWNER_PHONED, Channel.VOICE,
+                       f"{why}; {owner.name} is phoned before it goes back to the cascade",
+                       line=line, conversation=conversation, tier=conversation.tier,
+                       responder_id=owner.id))
+    return True
+
+
+def _owner_unreached(tx: Tx, roster: Roster, call: PageCall, how: str) -> None:
+    """An owner's call that took nothing: back to the cascade, as a failed
+    forward without a call goes."""
+    if call.purpose != "owner":
+        return
+    conversation = tx.conversation(call.conversation_id)
+    if conversation is None or conversation.status != "open" \
+            or conversation.owner != call.responder_id:
+        return
+    back_to_cascade(tx, roster, conversation, DecisionKind.RETURNED_TO_CASCADE,
+                    f"a text relayed to its owner {call.responder_id} failed and {how}",
+                    responder_id=call.responder_id)
 
 
 def _waiting(tx: Tx, config: Config, call: PageCall | None
@@ -111,7 +153,9 @@ def _waiting(tx: Tx, config: Config, call: PageCall | None
     responder = config.responders.get(call.responder_id) if call else None
     if call is None or conversation is None or line is None or responder is None:
         return Answer("Goodbye.")   # a call ivr knows nothing of: no line's wording applies
-    if conversation.status != "open" or conversation.owner is not None:
+    owner_call = call.purpose == "owner"
+    if conversation.status != "open" or (
+            conversation.owner != responder.id if owner_call else conversation.owner is not None):
         owner = config.responders.get(conversation.owner or "")
         return Answer(message(line, "page_call_gone",
                               responder=owner.name if owner and owner != responder else ""))
@@ -124,7 +168,15 @@ def what_they_wrote(tx: Tx, config: Config, page_call_id: int) -> Answer:
     if isinstance(waiting, Answer):
         return waiting
     line, conversation, _ = waiting
-    body, _ = joined_texts(tx.conversation_texts(conversation.id))
+    texts = tx.conversation_texts(conversation.id)
+    call = tx.page_call(page_call_id)
+    if call is not None and call.purpose == "owner":
+        # The owner has had the rest; the latest is what did not reach them.
+        body, _ = joined_texts(texts[-1:])
+        return Answer(message(line, "page_call_owner", code=conversation.code,
+                              customer=display(conversation.customer), body=body),
+                      keys=message(line, "page_call_owner_keys"))
+    body, _ = joined_texts(texts)
     return Answer(message(line, "page_call", code=conversation.code,
                           customer=display(conversation.customer), body=body),
                   keys=message(line, "page_call_keys"))
@@ -149,6 +201,11 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
     if digits == "3":
         decide(DecisionKind.PAGE_CALL_REPEATED, f"{responder.name} pressed 3: said again")
         return what_they_wrote(tx, config, page_call_id)
+    if digits == "1" and call.purpose == "owner":
+        tx.update_page_call(call.id, answer="1")
+        decide(DecisionKind.OWNER_KEPT, f"{responder.name} pressed 1 on the call about a "
+                                        f"failed text: #{conversation.code} stays theirs")
+        return Answer(message(line, "page_call_kept"))
     if digits == "1":
         tx.update_page_call(call.id, answer="1")
         if take(tx, config, line, conversation, responder, "pressed 1 on a phone page",
@@ -167,10 +224,12 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
     decide(DecisionKind.PAGE_CALL_UNANSWERED,
            f"{responder.name}'s phone answered but {pressed} (a voicemail greeting, or no "
            f"answer in time): not an ACK; #{conversation.code} still waits")
+    _owner_unreached(tx, roster, call, f"they {pressed} on the call")
     return Answer(message(line, "page_call_no_key"))
 
 
-def call_ended(tx: Tx, page_call_id: int, call_status: str, call_sid: str | None) -> None:
+def call_ended(tx: Tx, roster: Roster, page_call_id: int, call_status: str,
+               call_sid: str | None) -> None:
     """Twilio's status callback: a call nobody answered (or answered and
     hung up before a key) is logged; the cascade goes on at its time."""
     call = tx.page_call(page_call_id)
@@ -184,3 +243,4 @@ def call_ended(tx: Tx, page_call_id: int, call_status: str, call_sid: str | None
                            " pressed: not an ACK", line=call.line_id, sid=call_sid,
                            conversation=call.conversation_id, tier=call.tier,
                            responder_id=call.responder_id))
+        _owner_unreached(tx, roster, call, f"the call ended {call_status}")

@@ -72,6 +72,8 @@ PAGE_CALLS = (
     line_id         TEXT    NOT NULL,
     responder_id    TEXT    NOT NULL,
     tier            INTEGER NOT NULL,
+    purpose         TEXT    NOT NULL DEFAULT 'page' CHECK (purpose IN ('page', 'owner')),
+                                          -- owner: a text relayed to them failed
     attempt         INTEGER NOT NULL,     -- 1 for the first call of this tier, then 2 ...
     status          TEXT    NOT NULL CHECK (status IN
                         ('pending', 'calling', 'placed', 'ended', 'skipped', 'failed')),

@@ -11,17 +11,23 @@ from .base import TxBase
 from .rows import PageCall
 
 _COLUMNS = ("id, conversation_id, line_id, responder_id, tier, attempt, status, due_at,"
-            " call_sid, answer, call_status")
+            " call_sid, answer, call_status, purpose")
 
 
 class PageCallQueries(TxBase):
     def schedule_page_call(self, conversation_id: int, line_id: str, responder_id: str,
-                           tier: int, attempt: int, due: datetime) -> int:
+                           tier: int, attempt: int, due: datetime, purpose: str = "page") -> int:
         return self._insert(
             "INSERT INTO page_calls (conversation_id, line_id, responder_id, tier, attempt,"
-            " status, due_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (conversation_id, line_id, responder_id, tier, attempt, to_text(due),
+            " purpose, status, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (conversation_id, line_id, responder_id, tier, attempt, purpose, to_text(due),
              self.now_text))
+
+    def owner_call_open(self, conversation_id: int) -> bool:
+        """Whether a call to the owner about a failed forward is still to come or ringing."""
+        return self._one(
+            "SELECT 1 FROM page_calls WHERE conversation_id = ? AND purpose = 'owner'"
+            " AND status IN ('pending', 'calling', 'placed')", (conversation_id,)) is not None
 
     def claim_due_page_calls(self, limit: int, lease: timedelta) -> list[PageCall]:
         """Due calls, and calls whose placer died holding them, claimed for

@@ -130,3 +130,4 @@ class PageCall:
     call_sid: str | None = None
     answer: str | None = None
     call_status: str | None = None
+    purpose: str = "page"

@@ -63,5 +63,5 @@ async def page_call_status(svc: Services, form: MultiDict[str, str]) -> Response
     status = (form.get("CallStatus") or "").lower()
     if status in ("completed", "busy", "no-answer", "failed", "canceled"):
         await svc.store.write(lambda tx: phone_pages.call_ended(
-            tx, page_id, status, form.get("CallSid")))
+            tx, svc.roster, page_id, status, form.get("CallSid")))
     return nothing()
