@@ -2,9 +2,9 @@
 responder who cannot take texts, Twilio refusing every send, a long outage.
 Every conversation ends in a bounded number of sends."""
 
-import pytest
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -14,6 +14,7 @@ from ivr.config import load_config
 
 from .support.fake_twilio import FakeTwilio
 from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, Harness, open_harness
+from .support.phone_page import PhonePage
 
 # The text, call and reliability scenarios hold on both engines.
 pytestmark = pytest.mark.both_engines
@@ -134,10 +135,15 @@ STATUSES = st.sampled_from([("delivered", None), ("undelivered", "30003"),
                             ("undelivered", LANDLINE), ("failed", "30005")])
 
 
+ANSWERS = st.sampled_from(["no-answer", "busy", "voicemail", "1", "2", "3"])
+PHONE_PAGES_CONFIG = EXAMPLE_CONFIG.with_name("phone-pages.toml")
+
+
 class FailingSends(RuleBasedStateMachine):
     """Random texts, random send and delivery failures (temporary and
-    permanent, a responder whose every page fails among them), timers firing:
-    every conversation ends in a bounded number of sends."""
+    permanent, a responder whose every page fails among them), timers firing,
+    phone pages refused, unanswered, answered by voicemail or with keys:
+    every conversation ends in a bounded number of sends and calls."""
 
     @initialize(landline=st.booleans())
     def start(self, landline: bool) -> None:
@@ -151,7 +157,8 @@ class FailingSends(RuleBasedStateMachine):
         import tempfile
         self.tmp = tempfile.TemporaryDirectory()
         fake = await FakeTwilio().start()
-        config = load_config(EXAMPLE_CONFIG, database_override=f"{self.tmp.name}/ivr.sqlite3")
+        config = load_config(PHONE_PAGES_CONFIG,
+                             database_override=f"{self.tmp.name}/ivr.sqlite3")
         context = open_harness(config, fake, FrozenClock())
         return await context.__aenter__(), (context, fake)
 
@@ -194,7 +201,29 @@ class FailingSends(RuleBasedStateMachine):
                     error_code=code)
         self.run(report())
 
-    @rule(seconds=st.sampled_from([30, ACK_SECONDS + 1, 600]))
+    @rule(failure=FAILURES, answer=ANSWERS)
+    def phones_ring(self, failure, answer: str) -> None:
+        """Due phone pages are placed (or refused); each placed one is
+        answered one way or another."""
+        async def ring():
+            if failure is not None:
+                self.harness.fake.fail_next(*failure)
+            already = len(self.harness.fake.calls)
+            await self.harness.services.phone_pager.place_due()
+            for placed in self.harness.fake.calls[already:]:
+                phone = PhonePage(self.harness, placed)
+                if answer in ("no-answer", "busy"):
+                    await phone.ended(answer)
+                    continue
+                spoken = await phone.answer()
+                for key in ("" if answer == "voicemail" else answer, ""):
+                    if spoken.root.find("Gather") is None:
+                        break
+                    spoken = await phone.press(spoken, key)
+                await phone.ended()
+        self.run(ring())
+
+    @rule(seconds=st.sampled_from([30, 45, ACK_SECONDS + 1, 600]))
     def time_passes(self, seconds: int) -> None:
         self.harness.clock.advance(seconds)
         self.run(self.harness.fire_timers())
@@ -210,8 +239,12 @@ class FailingSends(RuleBasedStateMachine):
             return
         rows = self.run(self.harness.store.read(lambda tx: tx.outbox_rows()))
         # Per conversation at most: a page per tier, a notice, the customer's
-        # ack update, the last round to everyone; split texts aside.
-        assert len(rows) <= 10 * max(len(self.customers), 1), len(rows)
+        # ack update, the last round to everyone; split texts aside. Calls:
+        # two per responder per tier paged (PASS and a return may page a
+        # tier again), an owner's call after a failed forward.
+        customers = max(len(self.customers), 1)
+        assert len(rows) <= 10 * customers, len(rows)
+        assert len(self.harness.fake.calls) <= 12 * customers, len(self.harness.fake.calls)
 
     async def _settles(self) -> None:
         """Whatever happened, a day later the line is quiet: nothing is sent
@@ -223,7 +256,9 @@ class FailingSends(RuleBasedStateMachine):
             harness.clock.advance(4 * 3600)
             await harness.fire_timers()
             await harness.deliver_outbox()
-            sizes.append(len(await harness.store.read(lambda tx: tx.outbox_rows())))
+            await harness.services.phone_pager.place_due()
+            sizes.append((len(await harness.store.read(lambda tx: tx.outbox_rows())),
+                          len(harness.fake.calls)))
         assert sizes[-1] == sizes[-3], sizes
 
 

@@ -5,14 +5,13 @@ The responder's side is played as Twilio would: the placed call's URL
 fetched with a signed POST, its TwiML checked and followed."""
 
 import asyncio
-from urllib.parse import urlsplit
 
 import pytest
 
 from ivr.config import ConfigError, parse_config
 
-from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, Harness, open_harness
-from .support.twiml_check import check_twiml
+from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
+from .support.phone_page import PhonePage
 
 pytestmark = pytest.mark.both_engines
 
@@ -40,49 +39,6 @@ def config(database, tmp_path):
 async def phoning(config, fake_twilio):
     async with open_harness(config, fake_twilio) as harness:
         yield harness
-
-
-class PhonePage:
-    """The responder's phone: answers the placed call as Twilio would."""
-
-    def __init__(self, harness: Harness, placed):
-        self.harness = harness
-        self.placed = placed
-        self.sid = placed.sid
-
-    def _params(self, **extra):
-        return [("CallSid", self.sid), ("AccountSid", "AC" + "0" * 32), ("From", LINE),
-                ("To", self.placed.to), ("Direction", "outbound-api"),
-                ("ApiVersion", "2010-04-01"), *extra.items()]
-
-    async def _post(self, url, **extra):
-        parts = urlsplit(url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        response = await self.harness.twilio.post(path, self._params(**extra))
-        assert response.status == 200, response.body
-        return response
-
-    async def answer(self):
-        """The call is answered: the TwiML Twilio fetches from its Url."""
-        response = await self._post(self.placed.url, CallStatus="in-progress")
-        return Spoken(check_twiml(response.body))
-
-    async def press(self, spoken, digits):
-        gather = spoken.root.find("Gather")
-        assert gather is not None, "no key was asked for"
-        response = await self._post(gather.get("action"), CallStatus="in-progress",
-                                    Digits=digits)
-        return Spoken(check_twiml(response.body))
-
-    async def ended(self, status="completed"):
-        await self._post(self.placed.form["StatusCallback"][0], CallStatus=status)
-
-
-class Spoken:
-    def __init__(self, root):
-        self.root = root
-        self.words = " ".join(e.text or "" for e in root.iter("Say"))
-        self.hangs_up = root.find("Hangup") is not None and root.find("Gather") is None
 
 
 async def _text_and_wait(harness, seconds=CALL_AFTER):
