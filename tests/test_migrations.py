@@ -194,3 +194,26 @@ async def test_a_step_that_fails_leaves_the_version_it_found(tmp_path, monkeypat
     assert await store.read(lambda tx: tx.schema_version()) == LATEST
     assert not await store.read(lambda tx: tx.table_exists("half_done"))
     await store.close()
+
+
+def test_serve_refuses_a_database_newer_than_it_knows_in_one_line(tmp_path, clean_env):
+    import subprocess
+    import sys
+
+    from .support.harness import REPO
+    from .support.processes import clean_environ, free_port
+    path = tmp_path / "ivr.sqlite3"
+    assert run("db", "upgrade")[0] == 0
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO schema_version (version, description, applied_at)"
+               " VALUES (?, 'from the future', '2027-01-01T00:00:00.000000Z')", (LATEST + 1,))
+    db.commit()
+    db.close()
+    served = subprocess.run(
+        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG), "--bind",
+         f"127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=clean_environ(IVR_DATABASE=str(path)))
+    assert served.returncode == 2, served.stderr
+    last = served.stderr.strip().splitlines()[-1]
+    assert last.startswith("ivr: the database") and f"schema version {LATEST + 1}" in last
+    assert "Traceback" not in served.stderr
