@@ -229,3 +229,21 @@ def test_check_prints_who_each_line_reaches_and_warns_of_nobody_on_call(
            "    on the next holiday: no holidays set\n" in report
     for number in (SERGIO, BACKUP):
         assert number not in report
+
+
+async def test_a_menu_in_hours_shows_each_options_tiers_and_none_after_hours(tmp_path):
+    config = parse_config({
+        "service": {"database": str(tmp_path / "ivr.sqlite3"), "timezone": "America/Los_Angeles"},
+        "responders": {"sergio": {"name": "Sergio", "phone": SERGIO},
+                       "backup": {"name": "Backup", "phone": BACKUP, "on_call": NIGHTS}},
+        "lines": {"qdn": {"name": "Q", "number": LINE, "tiers": ["sergio", "backup"],
+                          "hours": {"open": WEEKDAYS},
+                          "menu": {"prompt": "Press 1 for sales",
+                                   "options": {"1": {"name": "sales", "tiers": ["backup"]}}}}},
+    }, tmp_path / "ivr.toml")
+    shown = await preview_of(config)
+    now, after = shown["now"][1], shown["after hours"][1]
+    assert now.menu == (("1 sales", ()),)     # Backup is off at 10:00: voicemail
+    assert "        menu option 1 sales: voicemail" in describe(
+        config.lines["qdn"], shown["now"][0], now)
+    assert after.menu == () and after.calls == (("Backup",),)
