@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .config import Config, Line
 from .conversations.paging import tier_of_plan
@@ -18,6 +18,9 @@ from .schedule import Hours, line_open
 from .shown_times import day_and_time
 
 Overrides = dict[str, tuple[str, str | None]]
+# The roster's plan at the previewed moment: (tiers, first tier to look at).
+Planner = Callable[[Sequence[Sequence[str]], int], Plan]
+Rung = tuple[tuple[str, ...], ...]   # the tiers a call rings, in order, by name
 
 # A closing is looked for this far ahead: a year of holidays cannot hide
 # every one, and a line whose hours never close is told apart.
@@ -45,9 +48,9 @@ class Routing:
     """Who a call and a text reach at `at`, and why."""
     at: datetime
     open: bool
-    calls: tuple[tuple[str, ...], ...]   # the tiers rung, in order, by name; voicemail after
+    calls: Rung                          # then voicemail
     calls_rule: str
-    menu: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]   # option, its tiers rung
+    menu: tuple[tuple[str, Rung], ...]   # option, its tiers rung
     texts: tuple[Step, ...]              # paged first, then each escalation
     texts_rule: str
     skipped: tuple[str, ...]             # "Backup: off: …", each responder once
@@ -108,9 +111,9 @@ def routing(config: Config, roster: Roster, line: Line, at: datetime,
     first = plan(line.tiers, 0)
     if not is_open and mode == "voicemail":
         # ivr.voice.cascade: such a call is never dialed.
-        calls: tuple[tuple[str, ...], ...] = ()
+        calls: Rung = ()
         calls_rule = f"{why_open}: the line takes voicemail after hours"
-        menu: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+        menu: tuple[tuple[str, Rung], ...] = ()
     else:
         calls = _rung(config, plan, line.tiers)
         calls_rule = _rule(first)
@@ -122,18 +125,19 @@ def routing(config: Config, roster: Roster, line: Line, at: datetime,
     texts = _paged(config, line, plan, first)
     texts_rule = _rule(first)
     if first.choice.exhausted:
-        texts_rule += f"; nobody is available: the last tier ({_names(texts[0].names)}) is " \
-                      "paged anyway"
+        texts_rule += (f"; nobody is available: the last tier ({_names(texts[0].names)}) is "
+                       "paged anyway")
     result = Routing(at, is_open, calls, calls_rule, menu, texts, texts_rule,
                      tuple(f"{config.responders[rid].name}: {why}"
                            for rid, why in skipped.items()), None)
     return _with_warning(line, result, first, mode)
 
 
-def _rung(config: Config, plan, tiers: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+def _rung(config: Config, plan: Planner, tiers: Sequence[Sequence[str]]) -> Rung:
     """ivr.voice.cascade.dial_tier, then after_dial: each tier with someone
     available from the one after the last rung, until none is left."""
-    rung, start = [], 0
+    rung: list[tuple[str, ...]] = []
+    start = 0
     while start < len(tiers):
         choice = plan(tiers, start).choice
         if choice.exhausted:
@@ -143,7 +147,7 @@ def _rung(config: Config, plan, tiers: Sequence[Sequence[str]]) -> tuple[tuple[s
     return tuple(rung)
 
 
-def _paged(config: Config, line: Line, plan, first: Plan) -> tuple[Step, ...]:
+def _paged(config: Config, line: Line, plan: Planner, first: Plan) -> tuple[Step, ...]:
     """ivr.conversations.paging and escalation: the first tier paged, then
     each tier after a missed ACK, the last one anyway when nobody is left."""
     tier, who = tier_of_plan(config, line, first)
