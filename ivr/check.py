@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 import stat
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from .admin import SMS_PATH, STATUS_PATH, VOICE_PATH
 from .calendars import WINDOW_AFTER, CalendarCache, describe_source
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .config import Config
+from .roster import Roster
+from .routing_preview import describe, preview
 from .secrets import Secrets
 from .server import ServeOptions, ServeSettings, serve_settings
 from .shown_times import day_and_time, line_zone
@@ -23,16 +26,20 @@ from .store.read_only import Unreadable, read_only
 from .unreachable_numbers import unreachable_numbers
 
 
-async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO) -> int:
+async def check(config: Config, secrets: Secrets, env_file: str | None, out: TextIO,
+                clock: Clock | None = None) -> int:
     """Config and secrets were validated by loading them; report what they say,
     and what `ivr serve` would do with them (it runs the same checks)."""
+    clock = clock or SystemClock()
     settings = serve_settings(ServeOptions(config=None, bind=None, workers=1))
     _report_lines(config, out)
     _report_database(config, out)
     _report_unreachable(config, out)
     _report_secrets(secrets, env_file, out)
+    calendars = CalendarCache(config.calendars, clock)
     if config.calendars:
-        await _check_calendars(config, out)
+        await _check_calendars(config, calendars, out)
+    _report_routing(config, calendars, clock.now(), out)
     _report_webhooks(secrets, settings, out)
     return 0
 
@@ -46,6 +53,26 @@ def _report_lines(config: Config, out: TextIO) -> None:
                  else f"hours, after hours {line.hours.after_hours}")
         out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
                   f"{', menu' if line.menu else ''})\n")
+
+
+def _report_routing(config: Config, calendars: CalendarCache, now: datetime,
+                    out: TextIO) -> None:
+    """Per line, who calls and texts reach now, after hours and on the next
+    holiday, decided by the service's own rules (ivr.routing_preview)."""
+    try:
+        overrides = read_only(config.database, now, lambda tx: tx.overrides()) or {}
+        counted = "texted OFF/ON"
+    except Unreadable as exc:
+        overrides, counted = {}, f"no texted OFF/ON (the database cannot be read: {exc})"
+    out.write(f"\nWho is reached (schedules, calendars and {counted}, as the service "
+              "reads them; calendars cover the coming "
+              f"{WINDOW_AFTER.days} days):\n")
+    roster = Roster(config, calendars)
+    for line_id, shown in preview(config, roster, now, overrides).items():
+        line = config.lines[line_id]
+        out.write(f"  {line.id}: {line.name}\n")
+        for moment, result in shown:
+            out.write("".join(f"{text}\n" for text in describe(line, moment, result)))
 
 
 def _report_database(config: Config, out: TextIO) -> None:
@@ -140,9 +167,8 @@ def _report_webhooks(secrets: Secrets, settings: ServeSettings, out: TextIO) -> 
               "or let `ivr twilio configure` set them.\n")
 
 
-async def _check_calendars(config: Config, out: TextIO) -> None:
+async def _check_calendars(config: Config, cache: CalendarCache, out: TextIO) -> None:
     """Each calendar read and expanded as the service does, with what it skips."""
-    cache = CalendarCache(config.calendars, SystemClock())
     quiet = logging.getLogger("ivr.calendars")
     was_disabled, quiet.disabled = quiet.disabled, True   # said below, not logged twice
     try:

@@ -69,6 +69,12 @@ class Roster:
         store cannot be read: overrides (OFF/ON by text) are not known."""
         return self._plan(line, line.tiers, 0, now, {})
 
+    def plan_at(self, line: Line, tiers: Sequence[Sequence[str]], start: int, now: datetime,
+                overrides: dict[str, tuple[str, str | None]]) -> Plan:
+        """The plan `plan` would make at `now`, writing no decision: `ivr
+        check` previews who is reached with the service's own rule."""
+        return self._plan(line, tiers, start, now, overrides)
+
     def _plan(self, line: Line, tiers: Sequence[Sequence[str]], start: int, now: datetime,
               overrides: dict[str, tuple[str, str | None]]) -> Plan:
         self.calendars.current()
