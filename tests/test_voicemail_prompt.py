@@ -3,14 +3,27 @@ caller who hangs up there before recording anything is a missed call, and
 a caller can press a key to be texted back instead of leaving a message.
 Before: a hang-up during the prompt paged nobody and texted nobody."""
 
+import asyncio
 import re
+import subprocess
+import sys
 
 import pytest
 
 from ivr.config import ConfigError, load_config
 
 from .support.call_simulator import SILENCE, CallSimulator
-from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, Harness, open_harness
+from .support.harness import (
+    BACKUP,
+    CUSTOMER,
+    EXAMPLE_CONFIG,
+    LINE,
+    REPO,
+    SERGIO,
+    Harness,
+    open_harness,
+)
+from .support.processes import clean_environ, free_port, stop, wait_until_healthy
 
 # The text, call and reliability scenarios hold on both engines.
 pytestmark = pytest.mark.both_engines
@@ -230,3 +243,41 @@ async def test_an_empty_text_back_key_offers_nothing(database, fake_twilio, tmp_
         transcript = await call(harness, caller_input=["1"]).run()
         assert not any("text you back" in said for said in transcript.heard)
         assert transcript.recorded
+
+
+async def test_ivr_simulate_hangs_up_and_asks_for_a_text_back_in_local_mode(tmp_path):
+    """`ivr simulate call` against the real service in local mode: the
+    README's commands, and what each prints."""
+    port = free_port()
+    env = clean_environ(IVR_DATABASE=str(tmp_path / "ivr.sqlite3"))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG),
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def simulate_call(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "ivr", "simulate", "--config",
+                               str(EXAMPLE_CONFIG), "call", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        mid_ring = simulate_call("--from", "+16195550145", "--hang-up-after", "10")
+        assert "caller hangs up after 10 s of ringing" in mid_ring
+        at_prompt = simulate_call("--from", "+16195550146", "--hang-up-at-prompt")
+        assert "line says: Or press 1, and we will text you back instead." in at_prompt
+        assert "caller hangs up during the voicemail prompt" in at_prompt
+        text_back = simulate_call("--from", "+16195550147", "--text-back")
+        assert "caller presses 1 to be texted back" in text_back
+        assert ("line says: Thank you. We will text you back at this number shortly. "
+                "Goodbye.") in text_back
+        await asyncio.sleep(1.0)   # the outbox sends, the fake prints
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+    for caller in ("+1 619-555-0145", "+1 619-555-0146"):
+        assert f"missed call from {caller} at" in out
+    assert "+1 619-555-0147 called at" in out and "asked to be texted back" in out
+    assert out.count("Sorry we missed your call to Quick Dump Now.") == 3
