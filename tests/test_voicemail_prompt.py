@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ivr.config import ConfigError, load_config
+from ivr.voice.voicemail_prompt import prompt_step
 
 from .support.call_simulator import SILENCE, CallSimulator
 from .support.harness import (
@@ -281,3 +282,17 @@ async def test_ivr_simulate_hangs_up_and_asks_for_a_text_back_in_local_mode(tmp_
         assert f"missed call from {caller} at" in out
     assert "+1 619-555-0147 called at" in out and "asked to be texted back" in out
     assert out.count("Sorry we missed your call to Quick Dump Now.") == 3
+
+
+@pytest.mark.parametrize(("digits", "key", "textable", "status", "step"), [
+    ("1", "1", True, "voicemail", "text_back"),
+    ("1", "1", False, "voicemail", "no_number"),
+    ("", "1", True, "voicemail", "record"),
+    ("2", "1", True, "voicemail", "record"),
+    ("1", "", True, "voicemail", "record"),        # the line offers no text-back
+    ("1", "1", True, "ringing", "text_back"),       # state lost to a failure: still a prompt
+    ("1", "1", True, "ended", "gone"),
+    ("", "1", True, "connected", "gone"),
+])
+def test_the_prompts_next_step(digits, key, textable, status, step):
+    assert prompt_step(digits, key, textable, status) == step
