@@ -99,6 +99,13 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     call.add_argument("--answer", metavar="RESPONDER",
                       help="the responder who answers and presses 1 (default: nobody)")
     call.add_argument("--message", help="the voicemail the caller leaves (default: none)")
+    call.add_argument("--hang-up-after", type=float, metavar="SECONDS",
+                      help="the caller hangs up after this many seconds of ringing")
+    call.add_argument("--hang-up-at-prompt", action="store_true",
+                      help="the caller hangs up during the voicemail prompt")
+    call.add_argument("--text-back", action="store_true",
+                      help="at the voicemail prompt the caller presses the line's text-back"
+                           " key (text_back_key) instead of leaving a message")
     answer = actions.add_parser(
         "answer-page", help="answer the newest phone page as the responder and press keys")
     answer.add_argument("--press", action="append", default=[], metavar="KEY",
@@ -185,5 +192,8 @@ async def run_simulation(args: argparse.Namespace, out: TextIO) -> int:
     if args.answer and args.answer not in config.responders:
         raise StartupError(f"--answer {args.answer!r} is not a responder in {path}. "
                            f"Fix: use one of: {', '.join(config.responders)}")
-    script = simulate.CallScript(keys=args.press, answer=args.answer, message=args.message)
+    script = simulate.CallScript(keys=args.press, answer=args.answer, message=args.message,
+                                 hang_up_after=args.hang_up_after,
+                                 hang_up_at_prompt=args.hang_up_at_prompt,
+                                 text_back=args.text_back)
     return await simulate.call(config, target, line, caller, script, out)

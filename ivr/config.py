@@ -38,6 +38,9 @@ CALL_DEADLINE_RANGE = (30, 3_600)
 FLOOD_SECONDS_RANGE = (0, 3_600)
 RETENTION_DAYS_RANGE = (1, 36_500)  # a day at least: a closed conversation can still be ACKed late
 MENU_DIGITS = "123456789"
+# The text-back key at the voicemail prompt: one key, or "" for none. Not #:
+# the recording that follows ends on it.
+TEXT_BACK_KEYS = frozenset(["", *"0123456789*"])
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class Line:
     hours: Hours | None = None
     flood_seconds: int = 30
     policy: LinePolicy = LinePolicy()
+    # The key a caller presses at the voicemail prompt to be texted back
+    # instead of leaving a message; "" offers nothing.
+    text_back_key: str = "1"
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -236,7 +242,8 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
                 responders: dict[str, Responder], default_tz: str) -> Line:
     v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                              "ack_seconds", "messages", "voicemail_seconds",
-                             "call_deadline_seconds", "menu", "hours", "flood_seconds"} | LINE_KEYS)
+                             "call_deadline_seconds", "menu", "hours", "flood_seconds",
+                             "text_back_key"} | LINE_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(
@@ -255,7 +262,8 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
         menu=v.menu(entry, f"{key}.menu", responders),
         hours=v.hours(entry, f"{key}.hours", default_tz),
         flood_seconds=v.integer(entry, f"{key}.flood_seconds", "flood_seconds", 30,
-                                FLOOD_SECONDS_RANGE))
+                                FLOOD_SECONDS_RANGE),
+        text_back_key=v.text_back_key(entry, f"{key}.text_back_key"))
 
 
 def _relative_to(config_path: str | Path, source: str) -> str:
@@ -453,6 +461,15 @@ class _Validator:
             options.append(MenuOption(digit=digit, name=self.string(option, f"{where}.name", "name"),
                                       tiers=self.tiers(option, f"{where}.tiers", responders)))
         return Menu(prompt=prompt, options=tuple(sorted(options, key=lambda o: o.digit)))
+
+    def text_back_key(self, table: Mapping[str, Any], key: str) -> str:
+        """One key of the phone's keypad but # (which ends a recording), or ""."""
+        value = table.get("text_back_key", "1")
+        if not isinstance(value, str) or value not in TEXT_BACK_KEYS:
+            raise self.fail(key, f"{value!r} is not one key a caller can press",
+                            'use one of 0-9 or *, e.g. text_back_key = "1", or "" to offer'
+                            " no text-back")
+        return value
 
     def messages(self, table: Mapping[str, Any], key: str) -> dict[str, str]:
         overrides = self.table(table, "messages", required=False, key=key)

@@ -59,6 +59,8 @@ class DecisionKind(StrEnum):
     CALL_CONNECTED = "call_connected"
     CALLER_HUNG_UP = "caller_hung_up"
     VOICEMAIL_STARTED = "voicemail_started"
+    VOICEMAIL_RECORDING = "voicemail_recording"  # the prompt ended, no text-back: recording
+    TEXT_BACK_REQUESTED = "text_back_requested"  # the caller pressed the text-back key
     VOICEMAIL_RECEIVED = "voicemail_received"
     VOICEMAIL_EMPTY = "voicemail_empty"        # silence or an absent recording: nobody paged
     TRANSCRIPTION_RECEIVED = "transcription_received"

@@ -72,6 +72,11 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "missed_call_note": "Missed call at {{ time }}, no message",
     "missed_call_text": "Sorry we missed your call to {{ line }}. Reply to this text and we"
                         " will get back to you here.",
+    # The caller pressed the text-back key at the voicemail prompt
+    "text_back_page": "[{{ line_code }} #{{ code }}] {{ customer }} called at {{ time }} and"
+                      " asked to be texted back; they were texted to reply - reply ACK"
+                      " {{ code }} to take it",
+    "text_back_note": "Called at {{ time }} and asked to be texted back",
     # When the store cannot take a text, the webhook's TwiML carries it instead
     "forward_unrecorded": "[{{ line_code }}] {{ customer }}: {{ body }}"
                           "{% if media %} {{ media | join(' ') }}{% endif %} - the line could"
@@ -90,6 +95,10 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "apology": "Sorry, we are having trouble connecting your call.",
     "voicemail_after_hours": "Thanks for calling {{ line }}. We are closed right now. Please"
                              " leave a message after the tone, and we will get back to you.",
+    "voicemail_text_back_offer": "Or press {{ key }}, and we will text you back instead.",
+    "text_back_goodbye": "Thank you. We will text you back at this number shortly. Goodbye.",
+    "text_back_no_number": "Sorry, we cannot text you back: your number is hidden. Please"
+                           " leave a message after the tone.",
     "voicemail_thanks": "Thank you. We will get back to you. Goodbye.",
     "voicemail_nothing": "We did not get a message. Goodbye.",
     "not_in_service": "The number you have called is not in service. Goodbye.",
@@ -166,6 +175,11 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "missed_call_page_no_number": ("time",),
     "missed_call_note": ("time",),
     "missed_call_text": (),
+    "text_back_page": ("code", "customer", "time"),
+    "text_back_note": ("time",),
+    "voicemail_text_back_offer": ("key",),
+    "text_back_goodbye": (),
+    "text_back_no_number": (),
     "forward_unrecorded": ("customer", "body", "media"),
     "reply_unrecorded": (),
     "greeting": (),
@@ -219,4 +233,5 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "typed": "bakup",
     "names": "Sergio, Backup",
     "by": "Sergio",
+    "key": "1",
 }

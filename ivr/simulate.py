@@ -120,10 +120,19 @@ async def text(config: Config, target: Target, line: Line, sender: str, body: st
 @dataclass
 class CallScript:
     """What the caller and the responders do: keys for menus, who answers
-    (a responder id, or None for nobody), and the voicemail left."""
+    (a responder id, or None for nobody), and the voicemail left; the
+    caller may hang up after some seconds of ringing or during the
+    voicemail prompt, or press the line's text-back key there."""
     keys: list[str]
     answer: str | None
     message: str | None
+    hang_up_after: float | None = None
+    hang_up_at_prompt: bool = False
+    text_back: bool = False
+
+
+class CallerGone(Exception):
+    """The scripted caller hung up: no TwiML runs any more."""
 
 
 async def call(config: Config, target: Target, line: Line, caller: str, script: CallScript,
@@ -132,47 +141,86 @@ async def call(config: Config, target: Target, line: Line, caller: str, script: 
     base = [("CallSid", call_sid), ("AccountSid", target.account_sid), ("From", caller),
             ("To", line.number), ("Called", line.number), ("Caller", caller),
             ("Direction", "inbound"), ("ApiVersion", "2010-04-01")]
-    keys = list(script.keys)
     async with aiohttp.ClientSession() as session:
         hooks = Webhooks(target, session)
         out.write(f"calling {line.name} ({line.number}) from {caller}\n")
-        document = await hooks.post("/voice/incoming", [*base, ("CallStatus", "ringing")])
-        for _ in range(MAX_STEPS):
-            next_document = None
-            for verb in ET.fromstring(document):
-                if verb.tag == "Say":
-                    out.write(f"  line says: {verb.text}\n")
-                elif verb.tag == "Gather":
-                    for said in verb.iter("Say"):
-                        out.write(f"  line says: {said.text}\n")
+        try:
+            code = await _follow(hooks, config, line, base, script, out)
+        except CallerGone:
+            code = 0
+        # The call's status callback, which `ivr twilio configure` sets.
+        await hooks.post("/voice/status", [*base, ("CallStatus", "completed"),
+                                           ("CallDuration", "30")])
+    return code
+
+
+async def _follow(hooks: Webhooks, config: Config, line: Line, base: list[tuple[str, str]],
+                  script: CallScript, out: TextIO) -> int:
+    keys = list(script.keys)
+    rang = [0.0]    # seconds the caller has heard ringing, for --hang-up-after
+    document = await hooks.post("/voice/incoming", [*base, ("CallStatus", "ringing")])
+    for _ in range(MAX_STEPS):
+        next_document = None
+        for verb in ET.fromstring(document):
+            if verb.tag == "Say":
+                out.write(f"  line says: {verb.text}\n")
+            elif verb.tag == "Gather":
+                for said in verb.iter("Say"):
+                    out.write(f"  line says: {said.text}\n")
+                action = verb.get("action", "")
+                if "/voice/voicemail-prompt" in action:
+                    pressed = _at_prompt(line, script, out)
+                else:
                     pressed = keys.pop(0) if keys else ""
                     out.write(f"  caller presses: {pressed or '(nothing)'}\n")
-                    next_document = await hooks.post(verb.get("action", ""), [
-                        *base, ("CallStatus", "in-progress"), ("Digits", pressed)])
-                    break
-                elif verb.tag == "Dial":
-                    next_document = await _dial(hooks, config, verb, base, script, out)
-                    break
-                elif verb.tag == "Record":
-                    next_document = await _record(hooks, verb, base, script, out)
-                    break
-                elif verb.tag == "Hangup":
-                    out.write("  the line hangs up\n")
-                    return 0
-            if next_document is None:
-                out.write("  the call ends\n")
+                next_document = await hooks.post(action, [
+                    *base, ("CallStatus", "in-progress"), ("Digits", pressed)])
+                break
+            elif verb.tag == "Dial":
+                next_document = await _dial(hooks, config, verb, base, script, rang, out)
+                break
+            elif verb.tag == "Record":
+                next_document = await _record(hooks, verb, base, script, out)
+                break
+            elif verb.tag == "Hangup":
+                out.write("  the line hangs up\n")
                 return 0
-            document = next_document
+        if next_document is None:
+            out.write("  the call ends\n")
+            return 0
+        document = next_document
     out.write("  (stopped after too many steps)\n")
     return 1
 
 
+def _at_prompt(line: Line, script: CallScript, out: TextIO) -> str:
+    """The voicemail prompt's key: the text-back key, nothing, or a hang-up."""
+    if script.hang_up_at_prompt:
+        out.write("  caller hangs up during the voicemail prompt\n")
+        raise CallerGone
+    if script.text_back and line.text_back_key:
+        out.write(f"  caller presses {line.text_back_key} to be texted back\n")
+        return line.text_back_key
+    out.write("  caller presses: (nothing)\n")
+    return ""
+
+
 async def _dial(hooks: Webhooks, config: Config, dial: ET.Element,
-                base: list[tuple[str, str]], script: CallScript, out: TextIO) -> str:
+                base: list[tuple[str, str]], script: CallScript, rang: list[float],
+                out: TextIO) -> str:
     numbers = list(dial.iter("Number"))
     by_phone = {r.phone: r for r in config.responders.values()}
     names = ", ".join(by_phone[n.text].name if n.text in by_phone else "?" for n in numbers)
+    timeout = float(dial.get("timeout") or 30)
     out.write(f"  ringing {names} for {dial.get('timeout')} s\n")
+    if script.hang_up_after is not None and rang[0] + timeout > script.hang_up_after:
+        out.write(f"  caller hangs up after {script.hang_up_after:g} s of ringing\n")
+        # Twilio still posts the Dial action, with the caller's call completed.
+        await hooks.post(dial.get("action", ""), [
+            *base, ("CallStatus", "completed"), ("DialCallStatus", "canceled"),
+            ("DialBridged", "false")])
+        raise CallerGone
+    rang[0] += timeout
     for number in numbers:
         responder = by_phone.get(number.text or "")
         if responder is None or responder.id != script.answer:

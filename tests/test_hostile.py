@@ -26,7 +26,8 @@ ROUTES = [
     ("/voice/whisper-answer?attempt=1&responder=sergio", "whisper"),
     ("/voice/whisper?attempt=x&responder=%3Cb%3E", "whisper"),
     ("/voice/dial-result?attempt=1", "voice"), ("/voice/dial-result?attempt=-5", "voice"),
-    ("/voice/voicemail", "voice"), ("/voice/voicemail-done", "voice"),
+    ("/voice/voicemail", "voice"), ("/voice/voicemail-prompt", "voice"),
+    ("/voice/voicemail-done", "voice"),
     ("/voice/recording?line=qdn", "voice"), ("/voice/transcription?line=qdn", "voice"),
     ("/voice/status", "voice"),
 ]

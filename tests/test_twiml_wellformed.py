@@ -52,8 +52,10 @@ def test_every_template_renders_well_formed_twiml_whatever_the_text(text):
         "voice_menu.xml": render("voice_menu.xml", say=text, prompt=text, hints=text,
                                  action=url),
         "voice_voicemail.xml": render("voice_voicemail.xml", apology=text, prompt=text,
-                                      nothing=text, max_length=text, action=url,
-                                      recording_callback=url, transcription_callback=url),
+                                      offer=text, action=url),
+        "voice_record.xml": render("voice_record.xml", say=text, nothing=text,
+                                   max_length=text, action=url, recording_callback=url,
+                                   transcription_callback=url),
         "voice_whisper.xml": render("voice_whisper.xml", prompt=text, action=url),
     }
     for name, document in documents.items():

@@ -6,6 +6,7 @@ optional menu, and voicemail that is texted to every responder.
   whisper.py     a responder's leg: "press 1 to take it", and who got the call
   voicemail.py   taking a message, and texting it (then its transcription) to responders
   voicemail_without_number.py  the same for a caller with no number: no conversation
+  voicemail_prompt.py  the prompt: the text-back key, a hang-up before the recording
   missed_call.py nobody took it and no message: a conversation, a text-back to the caller
   answers.py     what a caller or responder hears when something failed
   after_dial.py  pure: what a call does after each Dial; menu repeats; spoken numbers
@@ -19,6 +20,7 @@ Twilio fetches TwiML from these routes as the call goes on:
   /voice/whisper-answer the whisper's Gather action: records who accepted
   /voice/dial-result    the Dial action: connected, next tier, or voicemail
   /voice/voicemail      voicemail (also where any failure redirects the caller)
+  /voice/voicemail-prompt the prompt's Gather action: the recording, or a text-back
   /voice/voicemail-done the Record action
   /voice/recording      recordingStatusCallback: text the voicemail to responders
   /voice/transcription  transcribeCallback: text the transcription

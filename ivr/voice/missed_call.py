@@ -1,5 +1,7 @@
 """A missed call: nobody took it and no message was left (the caller hung
-up in the menu or while a tier rang, or the recording is empty or absent).
+up in the menu, while a tier rang or during the voicemail prompt, the
+recording is empty or absent, or the caller pressed the text-back key at
+the voicemail prompt: ivr.voice.voicemail_prompt).
 
 It becomes a conversation as a voicemail does (origin 'voicemail'; the
 decision kind `missed_call` says which): every responder of the line is
@@ -9,8 +11,9 @@ opted out), so the owner's replies relay as for any text. A conversation
 someone already owns goes to its owner only. A caller with no number
 cannot be texted: every responder gets a notice and nothing opens.
 
-Once per call, whichever of the Dial action, the status callback and the
-recording callback reports it first; never after a voicemail was left."""
+Once per call, whichever of the Dial action, the status callback, the
+Record action and the recording callback reports it first; never after a
+voicemail was left."""
 
 from __future__ import annotations
 
@@ -43,7 +46,10 @@ def can_text_back(svc: Services, caller: str) -> bool:
     return number is not None and number == caller and svc.config.line_for_number(number) is None
 
 
-def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str) -> None:
+def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str,
+                page: str = "missed_call_page", note: str = "missed_call_note") -> None:
+    """`page` and `note` name the templates responders read (a caller who
+    asked to be texted back reads differently from one who hung up)."""
     call = tx.call(call_sid)
     if (call is None or call.connected_to
             or tx.has_decision(call_sid, DecisionKind.MISSED_CALL)
@@ -59,9 +65,9 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str) -> N
     conversation, _ = open_or_join(tx, line, call.caller, origin="voicemail",
                                    channel=Channel.VOICE, sid=call_sid,
                                    why=f"a missed call from {mask(call.caller)}", tier=None)
-    note = message(line, "missed_call_note", time=when)
+    note_text = message(line, note, time=when)
     # Kept as the conversation's text, so later pages and hand-overs show it.
-    tx.record_inbound(f"{call_sid}-missed", line.id, call.caller, note, ())
+    tx.record_inbound(f"{call_sid}-missed", line.id, call.caller, note_text, ())
     tx.attach_inbound(f"{call_sid}-missed", conversation.id)
     decision_id = tx.decide(decision(
         DecisionKind.MISSED_CALL, Channel.VOICE,
@@ -70,9 +76,9 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str) -> N
         + " and the caller is texted to reply", line=line, sid=call_sid,
         conversation=conversation))
     if conversation.owner:
-        _tell_owner(tx, svc, line, conversation, decision_id, note)
+        _tell_owner(tx, svc, line, conversation, decision_id, note_text)
     else:
-        _page_everyone(tx, svc, line, conversation, call_sid, when)
+        _page_everyone(tx, svc, line, conversation, call_sid, when, page)
     send_to_customer(tx, line, conversation, decision_id, message(line, "missed_call_text"))
 
 
@@ -87,16 +93,16 @@ def _tell_owner(tx: Tx, svc: Services, line: Line, conversation: Conversation,
 
 
 def _page_everyone(tx: Tx, svc: Services, line: Line, conversation: Conversation,
-                   call_sid: str, when: str) -> None:
+                   call_sid: str, when: str, template: str) -> None:
     # Everyone may be rung already, and a call is urgent: as for a voicemail,
     # the conversation starts at the last tier and pages the whole line.
     last = len(line.tiers) - 1
     tx.set_tier(conversation.id, last)
     tx.cancel_timers(conversation.id)
     tx.schedule_timer(conversation.id, last, tx.now + timedelta(seconds=line.ack_seconds))
-    page = message(line, "missed_call_page", code=conversation.code,
+    text = message(line, template, code=conversation.code,
                    customer=display(conversation.customer), time=when)
-    page_responders(tx, line, conversation, everyone(svc.config, line), last, page, (),
+    page_responders(tx, line, conversation, everyone(svc.config, line), last, text, (),
                     "a missed call goes to every responder", sid=call_sid,
                     channel=Channel.VOICE)
 

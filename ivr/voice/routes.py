@@ -22,7 +22,7 @@ from ..services import Services
 from ..store import Tx
 from ..twiml import twiml_text
 from ..webhooks import twilio_webhook
-from . import cascade, missed_call, voicemail, voicemail_without_number, whisper
+from . import cascade, missed_call, voicemail, voicemail_prompt, voicemail_without_number, whisper
 from .after_dial import CALLER_GONE
 from .answers import (
     apologise_then_voicemail,
@@ -174,10 +174,34 @@ async def voicemail_step(svc: Services, form: MultiDict[str, str]) -> Response:
         return twiml_text(voicemail.voicemail_twiml(svc, line))
 
 
+def _record_anyway(svc: Services, form: MultiDict[str, str]) -> Response:
+    """The prompt's action failed: taking the message needs no state."""
+    line = line_for(svc, form)
+    return twiml_text(voicemail.record_twiml(svc, line) if line else not_in_service())
+
+
+@blueprint.post("/voice/voicemail-prompt")
+@twilio_webhook(Channel.VOICE, on_error=_record_anyway)
+async def voicemail_prompt_answered(svc: Services, form: MultiDict[str, str]) -> Response:
+    """The voicemail prompt's Gather action: record, or text the caller back."""
+    line = line_for(svc, form)
+    if line is None:
+        return twiml_text(not_in_service())
+    call_sid, digits = form.get("CallSid", ""), (form.get("Digits") or "").strip()
+    return twiml_text(await svc.store.write(lambda tx: voicemail_prompt.prompt_answered(
+        tx, svc, line, call_sid, _caller(svc, form), digits)))
+
+
 @blueprint.post("/voice/voicemail-done")
 @twilio_webhook(Channel.VOICE, on_error=empty)
 async def voicemail_done(svc: Services, form: MultiDict[str, str]) -> Response:
-    return twiml_text(say(spoken(line_for(svc, form), "voicemail_thanks"), hangup=True))
+    line = line_for(svc, form)
+    duration, url = _duration(form, "RecordingDuration"), form.get("RecordingUrl") or ""
+    if line is not None and missed_call.recording_is_empty("completed", duration, url):
+        await svc.store.write(lambda tx: voicemail_prompt.nothing_recorded(
+            tx, svc, line, form.get("CallSid", "")))
+        return twiml_text(say(spoken(line, "voicemail_nothing"), hangup=True))
+    return twiml_text(say(spoken(line, "voicemail_thanks"), hangup=True))
 
 
 @blueprint.post("/voice/recording")
@@ -248,6 +272,10 @@ def _call_ended(tx: Tx, svc: Services, call_sid: str) -> None:
     before = tx.call(call_sid)
     cascade.call_status(tx, call_sid)
     line = svc.config.lines.get(before.line_id) if before else None
-    if before is not None and line is not None and before.status in missed_call.UNANSWERED_STATES:
+    if before is None or line is None:
+        return
+    if before.status in missed_call.UNANSWERED_STATES:
         missed_call.call_missed(tx, svc, line, call_sid, "the caller hung up "
                                 + missed_call.UNANSWERED_STATES[before.status])
+    else:
+        voicemail_prompt.call_ended(tx, svc, line, before)

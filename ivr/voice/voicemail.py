@@ -23,9 +23,20 @@ from ..twiml import render
 
 def voicemail_twiml(svc: Services, line: Line, apology: str | None = None,
                     prompt: str | None = None) -> str:
+    """The voicemail prompt, with the text-back key offered; its Gather's
+    action (ivr.voice.voicemail_prompt) answers with record_twiml."""
+    key = line.text_back_key
     return render("voice_voicemail.xml",
                   apology=apology,
                   prompt=prompt or message(line, "voicemail_prompt"),
+                  offer=message(line, "voicemail_text_back_offer", key=key) if key else None,
+                  action=svc.callback_url("/voice/voicemail-prompt"))
+
+
+def record_twiml(svc: Services, line: Line, say: str | None = None) -> str:
+    """The recording itself, after the prompt."""
+    return render("voice_record.xml",
+                  say=say,
                   nothing=message(line, "voicemail_nothing"),
                   max_length=line.voicemail_seconds,
                   action=svc.callback_url("/voice/voicemail-done"),

@@ -403,6 +403,9 @@ class CallSimulator:
         this many verbs executed on the caller's leg (nested <Say>s in a
         <Gather> are part of the Gather). hang_up_during_dial: the caller
         hangs up while the n-th <Dial> (1-based) is ringing.
+        hang_up_when_hearing: the caller hangs up as soon as a <Say> whose
+        text contains this starts (on its own or nested in a <Gather>):
+        whatever that document had next never runs.
     caller_stays_after_bridge: after a bridged conversation the responder
         hangs up first and the caller is still on the line, so the Dial's
         action TwiML (or the next verb) runs. By default the caller hangs up.
@@ -418,6 +421,7 @@ class CallSimulator:
                  voicemail_ends_with: str = "hangup",
                  hang_up_after_steps: int | None = None,
                  hang_up_during_dial: int | None = None,
+                 hang_up_when_hearing: str | None = None,
                  caller_stays_after_bridge: bool = False,
                  status_callback_path: str | None = None,
                  incoming_path: str = "/voice/incoming",
@@ -435,6 +439,7 @@ class CallSimulator:
         self.voicemail_ends_with = voicemail_ends_with
         self.hang_up_after_steps = hang_up_after_steps
         self.hang_up_during_dial = hang_up_during_dial
+        self.hang_up_when_hearing = hang_up_when_hearing
         self.caller_stays_after_bridge = caller_stays_after_bridge
         self.status_callback_path = status_callback_path
         self.incoming_path = incoming_path
@@ -635,6 +640,10 @@ class CallSimulator:
                         return
 
                 if tag in ("Say", "Play", "Pause"):
+                    if self._hangs_up_hearing(ctx, verb):
+                        yield 1
+                        ctx.ended = "caller-hung-up"
+                        return
                     yield self._hear(ctx, verb)
                     continue
                 if tag == "Hangup":
@@ -685,6 +694,14 @@ class CallSimulator:
         if ctx.outcome is not None and what == "say":
             ctx.outcome.heard.append(detail)
 
+    def _hangs_up_hearing(self, ctx: _LegContext, verb: ET.Element) -> bool:
+        """Whether the scripted caller hangs up as this <Say> starts."""
+        if (ctx.who != "caller" or verb.tag != "Say" or not self.hang_up_when_hearing
+                or self.hang_up_when_hearing not in _text(verb)):
+            return False
+        self._event(ctx, "hung-up", "Say")
+        return True
+
     def _hear(self, ctx: _LegContext, verb: ET.Element) -> float:
         """Say/Play/Pause: what the leg hears, and how long it takes."""
         if verb.tag == "Say":
@@ -716,6 +733,14 @@ class CallSimulator:
             if child.tag not in ("Say", "Play", "Pause"):
                 raise AssertionError(f"<{child.tag}> nested in <Gather>: Twilio allows only "
                                      f"<Say>, <Play> and <Pause> there")
+            if self._hangs_up_hearing(ctx, child):
+                # UNDOCUMENTED: whether Twilio requests the Gather's action when
+                # the caller hangs up during it. Twilio documents the action as
+                # the caller finishing their input; we request nothing, so an
+                # app must learn of the hang-up from the status callback.
+                yield 1
+                outcome.ended = "caller-hung-up"
+                return
             yield self._hear(ctx, child)
 
         given = ctx.next_input()
