@@ -193,16 +193,31 @@ async def block_command(config: Config, typed: str, line: str | None, reason: st
     return 0
 
 
+def shown_number(blocks: list[ShownBlock], typed: str) -> str:
+    """The blocked number `ivr blocked` showed as `typed` (+1619***0142):
+    the list shows numbers masked, and the one to unblock is then only
+    known by its mask."""
+    found = {b.number for b in blocks if b.masked == typed.strip()}
+    if len(found) != 1:
+        problem = "no blocked number" if not found else f"{len(found)} blocked numbers"
+        raise BlockRefused(f"{typed.strip()} matches {problem}. Fix: give the whole number")
+    return found.pop()
+
+
 async def unblock_command(config: Config, typed: str, line: str | None, out: TextIO) -> int:
     try:
-        number = typed_number(typed)
+        number = None if "***" in typed else typed_number(typed)
         line_id = typed_line(config, line) if line else None
     except BlockRefused as exc:
         raise _refused(exc) from None
     store = await _open_store(config)
+
+    def unblock(tx: Tx) -> tuple[str, Unblocked]:
+        whole = number or shown_number(all_blocks(tx, config), typed)
+        return whole, operator_unblock(tx, config, whole, line_id, FROM_CLI)
+
     try:
-        done = await store.write(lambda tx: operator_unblock(tx, config, number, line_id,
-                                                             FROM_CLI))
+        number, done = await store.write(unblock)
     except BlockRefused as exc:
         raise _refused(exc) from None
     finally:

@@ -249,7 +249,8 @@ async def test_block_blocked_and_unblock_from_the_command_line(harness, cli_env)
         ": spam")
     assert STRANGER not in out
 
-    code, out, err = await ivr("unblock", STRANGER)
+    # As `ivr blocked` showed it: masked.
+    code, out, err = await ivr("unblock", "+1619***0123")
     assert (code, out, err) == (0, "+1619***0123 unblocked on QDN (qdn)\n", "")
     [logged] = await of_kind(harness, "number_unblocked")
     assert logged.reason == ("operator unblocked +1619***0123 on QDN (qdn) with the ivr "
@@ -297,6 +298,8 @@ async def test_a_number_unblocked_from_the_command_line_texts_again_and_pages(ha
      "ivr: +1619***0177 is already blocked in [service] blocked of {path}. Fix: nothing to do"),
     (("block", BACKUP), "ivr: +1858***0199 is Backup's phone (responders.backup.phone), which "
                         "cannot be blocked. Fix: give a customer's number"),
+    (("unblock", "+1619***0199"),
+     "ivr: +1619***0199 matches no blocked number. Fix: give the whole number"),
     (("unblock", STRANGER),
      "ivr: +1619***0123 is not blocked. Fix: see the blocked numbers with `ivr blocked` or on "
      "the dashboard"),
