@@ -172,6 +172,22 @@ async def test_a_number_blocked_in_the_config_is_shown_so_and_not_unblocked(harn
     assert await of_kind(harness, "number_unblocked") == []
 
 
+async def test_a_stored_block_of_a_number_the_config_lists_too_is_lifted_alone(harness):
+    # Blocked by hand before the config listed it too.
+    await harness.store.write(lambda tx: tx.block("qdn", LINE_SPAMMER, "sergio", "spam"))
+    await log_in(harness.client)
+    html = await page(harness.client)
+    assert blocked_section(html).count('name="block"') == 1
+    response = await post(harness.client, "/dashboard/blocked-numbers/unblock",
+                          {"csrf_token": csrf_of(html),
+                           "block": key_of(harness, "qdn", LINE_SPAMMER)})
+    assert response.status_code == 302
+    assert await harness.store.read(lambda tx: tx.blocked_numbers()) == []
+    [logged] = await of_kind(harness, "number_unblocked")
+    assert logged.reason.endswith("(blocked by sergio); still blocked by [lines.qdn] blocked")
+    assert not await pages_sergio(harness, LINE_SPAMMER, "still spam")
+
+
 @pytest.mark.both_engines
 async def test_the_dashboard_blocks_a_number_typed_in(harness):
     block_url = "/dashboard/blocked-numbers/block"

@@ -240,7 +240,10 @@ async def unblock_number() -> Any:
     secret = current_app.secret_key   # read here: the transaction runs in the store's thread
 
     def unblock(tx: Tx) -> None:
-        found = next((b for b in all_blocks(tx, svc.config) if hmac.compare_digest(
+        # A stored block first: the config may also list that number on that
+        # line (added after the block), and then both rows have this key.
+        blocks = sorted(all_blocks(tx, svc.config), key=lambda b: b.config_key is not None)
+        found = next((b for b in blocks if hmac.compare_digest(
             _number_key(secret, f"{b.line_id} {b.number}"), key)), None)
         if found is None:
             raise BlockRefused("that number is not blocked (any more). Fix: reload the page")
