@@ -1,6 +1,7 @@
-"""The ivr command: serve, check, log, conversations, backup, db status /
-upgrade, simulate, twilio configure and hash-password. Errors go to stderr
-with a non-zero exit and say what to do."""
+"""The ivr command: serve, check, log, conversations, block / unblock /
+blocked, backup, db status / upgrade, simulate, twilio configure and
+hash-password. Errors go to stderr with a non-zero exit and say what to
+do."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import admin, schema_command, simulate, simulate_phone_page
+from . import admin, blocked_numbers, schema_command, simulate, simulate_phone_page
 from .backup import backup
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         help="open conversations, who owns each, how long "
                                              "they have waited")
     conversations.add_argument("--config", help=CONFIG_HELP)
+    _add_blocks(commands)
     _add_backup(commands)
     _add_twilio(commands)
     _add_db(commands)
@@ -50,6 +52,22 @@ def _add_log(commands: argparse._SubParsersAction) -> None:
                      help="only conversation #CODE (the latest with that code)")
     log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
+
+
+def _add_blocks(commands: argparse._SubParsersAction) -> None:
+    block = commands.add_parser("block", help="block a number: its texts go nowhere, its "
+                                              "calls are rejected")
+    unblock = commands.add_parser("unblock", help="lift a block made by BLOCK, the dashboard "
+                                                  "or `ivr block`")
+    for parser in (block, unblock):
+        parser.add_argument("number", metavar="NUMBER", help="the phone number, like "
+                                                            "+16195550142")
+        parser.add_argument("--config", help=CONFIG_HELP)
+        parser.add_argument("--line", metavar="ID", help="only on this line id (default: "
+                                                         "every line)")
+    block.add_argument("--reason", default="", metavar="TEXT", help="why, for the log")
+    commands.add_parser("blocked", help="the blocked numbers, the config's and the "
+                                        "store's").add_argument("--config", help=CONFIG_HELP)
 
 
 def _add_backup(commands: argparse._SubParsersAction) -> None:
@@ -158,6 +176,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(admin.log(config, wanted, args.limit, args.follow, out))
     if args.command == "conversations":
         return asyncio.run(admin.conversations(config, out))
+    if args.command == "block":
+        return asyncio.run(blocked_numbers.block_command(config, args.number, args.line,
+                                                         args.reason, out))
+    if args.command == "unblock":
+        return asyncio.run(blocked_numbers.unblock_command(config, args.number, args.line, out))
+    if args.command == "blocked":
+        return asyncio.run(blocked_numbers.blocked_command(config, out))
     if args.command == "db":
         if args.db_action == "status":
             return schema_command.status(config, out)

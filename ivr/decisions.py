@@ -25,7 +25,8 @@ class DecisionKind(StrEnum):
     FOLLOW_UP_FORWARDED = "follow_up_forwarded"
     FLOOD_HELD = "flood_held"                  # a text within the flood window: sent later, combined
     BLOCKED = "blocked"                        # a blocked number's text or call: logged, nothing more
-    NUMBER_BLOCKED = "number_blocked"          # a responder's BLOCK: the number is blocked
+    NUMBER_BLOCKED = "number_blocked"          # a responder's BLOCK, or an operator's block
+    NUMBER_UNBLOCKED = "number_unblocked"      # an operator lifted a stored block
     CUSTOMER_ACKNOWLEDGED = "customer_acknowledged"  # the acknowledgement template answered
     OPTED_OUT = "opted_out"                    # STOP and its synonyms
     OPTED_IN = "opted_in"                      # START and its synonyms

@@ -32,6 +32,9 @@ DEFAULT_PAGE_CALL_REPEAT = 60
 class LinePolicy:
     flood_texts: int = DEFAULT_FLOOD_TEXTS
     blocked: frozenset[str] = frozenset()   # E.164, the line's own and the service's
+    # Which key each came from, for the operator told where to remove one.
+    service_blocked: frozenset[str] = frozenset()
+    line_blocked: frozenset[str] = frozenset()
     zone: ZoneInfo = ZoneInfo("UTC")         # the line's hours' zone, else the service's
     # Phone pages (ivr/conversations/phone_pages.py): off while None.
     page_call_after: int | None = None
@@ -55,9 +58,11 @@ def with_policies(v: Any, data: Mapping[str, Any], lines: dict[str, Any],
     result = {}
     for lid, line in lines.items():
         entry, key = data["lines"][lid], f"lines.{lid}"
+        line_blocked = blocked_numbers(v, entry, f"{key}.blocked")
         policy = LinePolicy(
             flood_texts=flood_texts(v, entry, f"{key}.flood_texts"),
-            blocked=service_blocked | blocked_numbers(v, entry, f"{key}.blocked"),
+            blocked=service_blocked | line_blocked, service_blocked=service_blocked,
+            line_blocked=line_blocked,
             zone=line.hours.tz if line.hours else service_zone,
             **phone_pages(v, entry, key, line.ack_seconds))
         result[lid] = replace(line, policy=policy)

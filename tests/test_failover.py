@@ -83,6 +83,11 @@ async def test_a_killed_instance_loses_nothing_and_the_survivor_escalates_once(
                 assert status == 200
                 opened = time.monotonic()
                 await wait_for(lambda: len(fake_twilio.messages_to(SERGIO)) == 1)
+                # ... and records it sent. (Killed between Twilio's answer and
+                # that record, A would leave the row to be claimed again once
+                # its lease ends: at least once, tests/test_crash_doubles.py.)
+                await wait_for(lambda: _query(url, "SELECT status FROM outbox WHERE"
+                                                   " status <> 'sent'") == [])
 
                 # A dies, well before the ACK timeout.
                 os.killpg(a.pid, signal.SIGKILL)

@@ -1,7 +1,8 @@
 """Blocked numbers: a blocked number's text is logged and goes nowhere
 (no page, no reply), its call is rejected (ivr/voice/cascade.py). A number
 is blocked by the config (`[lines.X] blocked`, `[service] blocked`) or in
-the store (a responder's text "BLOCK [code]", or the store's `block`)."""
+the store (a responder's text "BLOCK [code]", or an operator's block on
+the dashboard or with `ivr block`: ivr/blocked_numbers.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def block_source(tx: Tx, line: Line, number: str) -> str | None:
     if number in line.policy.blocked:
         return "blocked in the config"
     if tx.is_blocked(line.id, number):
-        return "blocked by a responder"
+        return "blocked by a responder or an operator"
     return None
 
 

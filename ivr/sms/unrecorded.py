@@ -48,6 +48,15 @@ async def deliver_unrecorded(svc: Services, form: MultiDict[str, str]) -> Respon
             stored = None
         if stored is not None:
             return twiml_text(stored)
+    if sender in line.policy.blocked and svc.config.responder_by_phone(line, sender) is None:
+        # Only the config's blocklist is known here. The store's blocks (a
+        # responder's BLOCK, the dashboard's, `ivr block`) are in the store
+        # that just failed, so a number blocked there is carried on like any
+        # other's until the store is back.
+        event(log, logging.WARNING, "text from a number blocked in the config not recorded; "
+              "nobody paged, no reply", line=line.id, sid=sid or None,
+              **{"from": mask(sender)})
+        return empty_reply(svc, form)
     text = inbound(line, sender, form)
     messages = without_store(svc.roster, text, svc.clock.now())
     event(log, logging.ERROR, "text not recorded; its TwiML answer carries it instead",

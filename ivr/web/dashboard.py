@@ -1,5 +1,5 @@
 """The operators' dashboard: open conversations and recent calls, each
-with its decision trail; close or hand over.
+with its decision trail; close or hand over; block and unblock numbers.
 
 Server-rendered with Jinja; live through Server-Sent Events that say
 "something changed" (each worker polls the store, so a change made by any
@@ -17,6 +17,9 @@ from typing import Any
 
 from quart import Response, abort, current_app, redirect, render_template, request, url_for
 
+from ..blocked_numbers import (FROM_DASHBOARD, BlockRefused, ShownBlock, all_blocks,
+                               operator_block, operator_unblock, typed_line, typed_number,
+                               where)
 from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
@@ -47,9 +50,10 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
                        for c in calls}
         return (conversations, trails, calls, call_trails, tx.latest_decision_id(),
-                unreachable_numbers(tx, config))
+                unreachable_numbers(tx, config), all_blocks(tx, config))
 
-    conversations, trails, calls, call_trails, version, marked = await svc.store.read(gather)
+    (conversations, trails, calls, call_trails, version, marked,
+     blocked) = await svc.store.read(gather)
     rows = []
     for c in conversations:
         line = config.lines.get(c.line_id)
@@ -72,8 +76,9 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         if c.connected_to in config.responders else None,
         "trail": _trail(config, call_trails[c.call_sid])} for c in calls]
     return {"conversations": rows, "calls": call_rows,
-            "unreachable": _unreachable_rows(config, marked), "version": version,
-            "csrf_token": csrf_token(), "now": now}
+            "unreachable": _unreachable_rows(config, marked),
+            "blocked": _blocked_rows(config, blocked), "version": version,
+            "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now}
 
 
 def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[dict[str, Any]]:
@@ -82,6 +87,15 @@ def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[d
              "responder": n.responder is not None,
              "error_code": n.error_code, "reason": n.reason,
              "since": day_and_time(n.marked_at, line_zone(config))} for n in marked]
+
+
+def _blocked_rows(config: Config, blocked: list[ShownBlock]) -> list[dict[str, Any]]:
+    secret = current_app.secret_key
+    return [{"key": _number_key(secret, f"{b.line_id} {b.number}"), "number": b.masked,
+             "line": where(config, b.line_id), "blocked_by": b.blocked_by, "reason": b.reason,
+             "since": day_and_time(b.blocked_at, line_zone(config, b.line_id))
+             if b.blocked_at else None,
+             "config_key": b.config_key, "config_path": config.path} for b in blocked]
 
 
 def _trail(config: Config, decisions: list[DecisionRow]) -> list[dict[str, Any]]:
@@ -195,4 +209,52 @@ async def clear_unreachable() -> Any:
 
     if not await svc.store.write(clear):
         abort(400, "that number is not marked (any more); reload the page")
+    return redirect(url_for("dashboard.index"))
+
+
+@blueprint.post("/blocked-numbers/block")
+@login_required
+async def block_number() -> Any:
+    """The "Block" form: a number typed whole, on one line or every line."""
+    await check_csrf()
+    svc = current_services()
+    form = await request.form
+    try:
+        number = typed_number(form.get("number", ""))
+        line_id = typed_line(svc.config, form.get("line", ""))
+        await svc.store.write(lambda tx: operator_block(
+            tx, svc.config, number, line_id, form.get("reason", ""), FROM_DASHBOARD, OPERATOR))
+    except BlockRefused as exc:
+        abort(400, str(exc))
+    return redirect(url_for("dashboard.index"))
+
+
+@blueprint.post("/blocked-numbers/unblock")
+@login_required
+async def unblock_number() -> Any:
+    """The "Unblock" button of a stored block. A block in the config has
+    none: only editing the config lifts it, which a posted form is told."""
+    await check_csrf()
+    svc = current_services()
+    key = (await request.form).get("block", "")
+    secret = current_app.secret_key   # read here: the transaction runs in the store's thread
+
+    def unblock(tx: Tx) -> None:
+        # A stored block first: the config may also list that number on that
+        # line (added after the block), and then both rows have this key.
+        blocks = sorted(all_blocks(tx, svc.config), key=lambda b: b.config_key is not None)
+        found = next((b for b in blocks if hmac.compare_digest(
+            _number_key(secret, f"{b.line_id} {b.number}"), key)), None)
+        if found is None:
+            raise BlockRefused("that number is not blocked (any more). Fix: reload the page")
+        if found.config_key:
+            raise BlockRefused(f"{found.masked} is blocked in the config. Fix: remove it from "
+                               f"{found.config_key} in {svc.config.path}, then restart the "
+                               "service")
+        operator_unblock(tx, svc.config, found.number, found.line_id, FROM_DASHBOARD, OPERATOR)
+
+    try:
+        await svc.store.write(unblock)
+    except BlockRefused as exc:
+        abort(400, str(exc))
     return redirect(url_for("dashboard.index"))
