@@ -7,6 +7,7 @@ public URL). Run by hand, never in CI:
     .venv/bin/python bench/engines.py [--quick] [--requests N] [--workers W]
         [--levels 1,16,64] [--parts load,timers,history] [--durable]
         [--pg-url URL] [--configs sqlite-1,postgresql-1,postgresql-2]
+        [--patches pg_write_lock]
     .venv/bin/python bench/run.py --engines [--quick]    (the same, from run.py)
 
 For each configuration, on a fresh database and fresh services, at each
@@ -390,6 +391,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--durable", action="store_true",
                         help="start the cluster with fsync and synchronous_commit on")
     parser.add_argument("--pg-url", default="", help="an existing cluster to use")
+    parser.add_argument("--patches", default="",
+                        help="candidate fixes for the services (bench/patched_run.py)")
     parser.add_argument("--out", default=str(BENCH / "results-engines.json"))
     return parser.parse_args(argv)
 
@@ -402,13 +405,15 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    harness = Harness.create(requests=args.requests, quick=args.quick, workers=args.workers)
+    harness = Harness.create(requests=args.requests, quick=args.quick, workers=args.workers,
+                             patches=args.patches)
     pg = PgCluster(harness.tmp / "pg", url=args.pg_url or None, durable=args.durable)
     results: dict[str, Any] = {
         "command": " ".join(["python", "bench/engines.py", *sys.argv[1:]]),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": {"requests_per_run": harness.requests_per_run, "workers": args.workers,
-                     "levels": args.levels, "quick": args.quick, "durable": args.durable}}
+                     "levels": args.levels, "quick": args.quick, "durable": args.durable,
+                     "patches": args.patches or None}}
     try:
         log(f"PostgreSQL at {pg.start()}; tmp {harness.tmp}")
         harness.start_sink()

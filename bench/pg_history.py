@@ -8,9 +8,10 @@ The schema comes from the store itself (PostgresStore.open, as a service
 starting on an empty database makes it, indexes included); the rows are
 the ones history.History makes for SQLite, copied table by table in
 reference order. Then the identity columns are moved past the ids given,
-and ANALYZE runs (autovacuum would do it within a minute of such a load on
-a real primary; SQLite's build skips it because SQLite never analyzes by
-itself).
+line_codes is filled from the conversations (Tx.rebuild_line_codes, what
+the store does when it meets a database without it), and ANALYZE runs
+(autovacuum would do it within a minute of such a load on a real primary;
+SQLite's build skips it because SQLite never analyzes by itself).
 """
 
 from __future__ import annotations
@@ -61,25 +62,33 @@ class PgHistory(History):
             batch.clear()
 
 
-async def _make_schema(url: str) -> None:
+async def _through_store(url: str, rebuild_codes: bool = False) -> None:
+    """Open the store (which makes the schema); then, once the rows are in,
+    fill line_codes from the conversations as the store does for a database
+    made before that table (SQLite's history gets this at its first open)."""
     from ivr.clock import SystemClock
     from ivr.store.postgres import PostgresStore
     store = PostgresStore(url, SystemClock())
     await store.open()
-    await store.close()
+    try:
+        if rebuild_codes:
+            await store.write(lambda tx: tx.rebuild_line_codes())
+    finally:
+        await store.close()
 
 
 def build(url: str, decisions: int = 1_000_000, conversations: int = 100_000,
           now: datetime | None = None) -> dict[str, Any]:
     import psycopg
     started = time.perf_counter()
-    asyncio.run(_make_schema(url))
+    asyncio.run(_through_store(url))
     with psycopg.connect(url) as conn:  # one transaction
         PgHistory(conn, now or datetime.now(timezone.utc), decisions,  # type: ignore[arg-type]
                   conversations).insert()
         for table in ("decisions", "conversations", "outbox", "dial_attempts"):
             conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                          f" GREATEST((SELECT MAX(id) FROM {table}), 1))")
+    asyncio.run(_through_store(url, rebuild_codes=True))
     inserted = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
