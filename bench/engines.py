@@ -407,7 +407,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, interrupted)
     harness = Harness.create(requests=args.requests, quick=args.quick, workers=args.workers,
                              patches=args.patches)
-    pg = PgCluster(harness.tmp / "pg", url=args.pg_url or None, durable=args.durable)
+    pg = PgCluster(url=args.pg_url or None, durable=args.durable)
     results: dict[str, Any] = {
         "command": " ".join(["python", "bench/engines.py", *sys.argv[1:]]),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

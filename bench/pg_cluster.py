@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from paths import REPO
@@ -41,12 +43,17 @@ class PgCluster:
         self.durable = durable
         self.url = url or ""
         self.started = False
+        self.made_dir = False
         self.postmaster: int | None = None
 
     def start(self) -> str:
-        """Start the cluster in `dir` (unless a URL was given); its URL."""
+        """Start the cluster in `dir` (unless a URL was given; a new directory
+        under /tmp if neither: the cluster's owner, not root, must reach it,
+        and a run's own temporary directory is root's alone); its URL."""
         if not self.url:
-            assert self.dir is not None
+            if self.dir is None:
+                self.dir = Path(tempfile.mkdtemp(prefix="ivr-bench-pg-"))
+                self.made_dir = True
             script = str(REPO / "scripts" / "postgres")
             self.url = subprocess.run([script, "start", str(self.dir)], check=True,
                                       capture_output=True, text=True).stdout.strip()
@@ -74,6 +81,8 @@ class PgCluster:
             subprocess.run([str(REPO / "scripts" / "postgres"), "stop", str(self.dir)],
                            check=False)
             self.started = False
+            if self.made_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
     def _find_postmaster(self) -> int:
         import psycopg

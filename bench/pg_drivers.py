@@ -395,7 +395,7 @@ def main() -> int:
     transactions = args.transactions or (300 if args.quick else 2000)
     rounds = args.rounds or (1 if args.quick else 3)
     tmp = Path(tempfile.mkdtemp(prefix="ivr-bench-drivers-"))
-    pg = PgCluster(tmp / "pg", url=args.pg_url or None)
+    pg = PgCluster(url=args.pg_url or None)
     results: dict[str, Any] = {"command": " ".join(["python", "bench/pg_drivers.py",
                                                     *sys.argv[1:]])}
     try:

@@ -102,7 +102,7 @@ class Benchmark:
         """--engines: SQLite, PostgreSQL, PostgreSQL on two instances (engines.py),
         on a throwaway PostgreSQL cluster started and stopped here."""
         from pg_cluster import PgCluster
-        pg = PgCluster(self.harness.tmp / "pg")
+        pg = PgCluster()
         try:
             log(f"PostgreSQL at {pg.start()}")
             self.harness.start_sink()
