@@ -51,7 +51,8 @@ def run_load(server: Server, requests: list[Request], concurrency: int, *, tmp: 
              time_limit: float = 300) -> LoadRun:
     spec_path, out_path = tmp / "spec.json", tmp / "out.json"
     with open(spec_path, "w") as handle:
-        json.dump({"port": server.port, "concurrency": concurrency, "client": client,
+        json.dump({"port": server.port, "ports": getattr(server, "ports", None),
+                   "concurrency": concurrency, "client": client,
                    "requests": requests, "keep_body": keep_body, "abort_every": abort_every,
                    "abort_delay_ms": 3, "pace_ms": pace_ms, "time_limit": time_limit}, handle)
     before_sends = sink.count() if sink else 0

@@ -8,7 +8,8 @@ because it costs far less CPU per request than aiohttp's client, and on a
 2-core machine every client cycle is taken from the servers) and "aiohttp"
 (a ClientSession limited to N connections), kept to show the difference.
 
-SPEC: {"port", "concurrency", "client", "requests": [[method, target, body,
+SPEC: {"port", "ports" (several instances: the connections are spread
+over them, as a load balancer would; "port" stays the Host header), "concurrency", "client", "requests": [[method, target, body,
 [[header, value], ...]], ...], "keep_body": bool, "abort_every": K (every
 K-th request goes on its own connection, which is closed right after the
 request was written, after a random 0-abort_delay_ms pause), "pace_ms": a
@@ -150,11 +151,15 @@ async def run_raw(spec: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(8)
     next_index = 0
 
-    async def connect() -> Connection:
-        _, protocol = await loop.create_connection(Connection, HOST, port)
+    # Several instances behind one load balancer: connection i goes to
+    # ports[i % len(ports)] (and comes back there when it reconnects).
+    ports = spec.get("ports") or [port]
+
+    async def connect(slot: int = 0) -> Connection:
+        _, protocol = await loop.create_connection(Connection, HOST, ports[slot % len(ports)])
         return protocol  # type: ignore[return-value]
 
-    connections = [await connect() for _ in range(spec["concurrency"])]
+    connections = [await connect(i) for i in range(spec["concurrency"])]
     deadline = time.perf_counter() + float(spec.get("time_limit", 120))
 
     async def abandon(payload: bytes) -> None:
@@ -183,20 +188,20 @@ async def run_raw(spec: dict[str, Any]) -> dict[str, Any]:
             started = time.perf_counter()
             try:
                 if conn.closed:
-                    conn = await connect()
+                    conn = await connect(slot)
                 status, body, keep = await asyncio.wait_for(conn.request(payloads[index]), 30)
                 latency = (time.perf_counter() - started) * 1000
                 results[index] = [sent, latency, status, None,
                                   body.decode("utf-8", "replace") if keep_body else None]
                 if not keep:
                     conn.transport.close()  # type: ignore[union-attr]
-                    conn = await connect()
+                    conn = await connect(slot)
             except (HttpError, OSError, asyncio.TimeoutError) as exc:
                 latency = (time.perf_counter() - started) * 1000
                 results[index] = [sent, latency, 0, f"{type(exc).__name__}: {exc}", None]
                 if conn.transport is not None:
                     conn.transport.abort()
-                conn = await connect()
+                conn = await connect(slot)
         if conn.transport is not None:
             conn.transport.close()
 

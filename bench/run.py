@@ -2,6 +2,7 @@
 same run (issue 8). Run by hand, never in CI:
 
     .venv/bin/python bench/run.py [--quick] [--requests N] [--workers 2]
+    .venv/bin/python bench/run.py --engines [--quick]   (engines.py, in this harness)
 
 It starts, all on 127.0.0.1 and all stopped again at the end:
   - a fake Twilio REST API (tests/support/fake_twilio.py in bench/twilio_sink.py's
@@ -38,6 +39,7 @@ from typing import Any
 from paths import BENCH, PY, REPO
 import baseline_checks
 import disconnects
+import engines
 import history_load
 import send_latency
 import timers
@@ -50,7 +52,7 @@ from service_db import table_counts
 LEVELS = [1, 16, 64]  # connections of the load levels
 SNAPSHOT_ENV = "IVR_BENCH_SNAPSHOT"
 SNAPSHOT_PARTS = ("ivr", "run.py", "schema.sql", "pyproject.toml", "examples", "tests", "bench",
-                  "twiml_templates", "dashboard_templates")
+                  "scripts", "twiml_templates", "dashboard_templates")
 
 
 class Benchmark:
@@ -62,6 +64,7 @@ class Benchmark:
                                       patches=args.patches)
         self.servers = self.harness.servers
         self.service_logs: list[Path] = []
+        self.engines = args.engines
         self.results: dict[str, Any] = {
             "command": " ".join([Path(PY).name, *sys.argv]),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -73,6 +76,9 @@ class Benchmark:
         }
 
     def run(self) -> None:
+        if self.engines:
+            self.run_engines()
+            return
         try:
             sink = self.harness.start_sink()
             baseline = self.servers.start_baseline()
@@ -90,6 +96,21 @@ class Benchmark:
             self.results["service_log"] = service_log_summary(self.service_logs)
         finally:
             self.servers.stop_all()
+        self.results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def run_engines(self) -> None:
+        """--engines: SQLite, PostgreSQL, PostgreSQL on two instances (engines.py),
+        on a throwaway PostgreSQL cluster started and stopped here."""
+        from pg_cluster import PgCluster
+        pg = PgCluster()
+        try:
+            log(f"PostgreSQL at {pg.start()}")
+            self.harness.start_sink()
+            self.results["engines"] = engines.measure_engines(
+                self.harness, pg, list(engines.CONFIGS), LEVELS, {"load", "timers", "history"})
+        finally:
+            self.servers.stop_all()
+            pg.stop()
         self.results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def _load_levels(self, baseline: Server) -> dict[str, Any]:
@@ -186,7 +207,8 @@ def summary(results: dict[str, Any]) -> str:
     """The table printed at the end, from what results.json holds."""
     sections = (webhooks_load.summary_lines, send_latency.summary_lines,
                 disconnects.summary_lines, timers.summary_lines, history_load.summary_lines,
-                memory_lines, service_log_lines, baseline_checks.summary_lines)
+                memory_lines, service_log_lines, baseline_checks.summary_lines,
+                engines.summary_lines)
     return "\n".join(line for section in sections for line in section(results))
 
 
@@ -223,6 +245,9 @@ def parse_args() -> argparse.Namespace:
                         help="measure candidate fixes, e.g. indexes "
                              "(see bench/patched_run.py)")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--engines", action="store_true",
+                        help="instead of the above: SQLite vs PostgreSQL vs PostgreSQL on "
+                             "two instances (bench/engines.py)")
     parser.add_argument("--keep-databases", action="store_true",
                         help="leave the SQLite files in the run's temporary directory")
     parser.add_argument("--live-source", action="store_true",

@@ -182,9 +182,14 @@ class Servers:
     def start_sink(self) -> TwilioSink:
         return TwilioSink(self.procs, self.tmp)
 
-    def start_service(self, name: str, db: Path, sink: TwilioSink) -> Server:
+    def start_service(self, name: str, db: Path | str, sink: TwilioSink,
+                      public_url: str | None = None) -> Server:
+        """`db`: an SQLite file or a PostgreSQL URL. `public_url`: the address
+        Twilio signs for (IVR_PUBLIC_BASE_URL), when not this server's own:
+        several instances behind one load balancer share one."""
         port = free_port()
-        public = f"http://127.0.0.1:{port}"
+        own = f"http://127.0.0.1:{port}"
+        public = public_url or own
         env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
                             TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
                             TWILIO_API_BASE=sink.url, IVR_PUBLIC_BASE_URL=public,
@@ -198,8 +203,8 @@ class Servers:
             [PY, str(launcher), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
              "--workers", str(self.workers)],
             cwd=self.tmp, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-        server = Server(name, process, port, log_path, db)
-        wait_healthy(public, process)
+        server = Server(name, process, port, log_path, db)  # type: ignore[arg-type]
+        wait_healthy(own, process)
         server.find_workers(self.workers)
         return server
 

@@ -25,10 +25,66 @@ def parse_store_time(text: str) -> float:
     return datetime.strptime(text, STORE_TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
 
 
-def connect(db: Path) -> sqlite3.Connection:
+def is_postgres(db: Path | str | None) -> bool:
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
+def connect(db: Path | str) -> Any:
+    """The service's database: an SQLite file, or a PostgreSQL URL (then a
+    PgConnection, which takes the same statements)."""
+    if is_postgres(db):
+        return PgConnection(str(db))
     con = sqlite3.connect(db, timeout=30, isolation_level=None)
     con.execute("PRAGMA busy_timeout = 30000")
     return con
+
+
+class PgConnection:
+    """psycopg behind the few sqlite3 calls the benchmark makes on the side:
+    `?` placeholders, BEGIN IMMEDIATE (a plain BEGIN: READ COMMITTED, which is
+    enough for these bulk updates made while the service is idle),
+    executemany, and PRAGMA integrity_check (PostgreSQL has none: 'ok')."""
+
+    postgres = True
+
+    def __init__(self, url: str):
+        import psycopg
+        self._conn = psycopg.connect(url, autocommit=True)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        if sql.startswith("BEGIN IMMEDIATE"):
+            sql = "BEGIN"
+        elif sql.startswith("PRAGMA integrity_check"):
+            sql = "SELECT 'ok'"
+        params = tuple(params)
+        return self._conn.execute(self._sql(sql) if params else sql, params or None)
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(self._sql(sql), rows)
+
+    def sync_ids(self, *tables: str) -> None:
+        """After rows were inserted with explicit ids: the identity columns
+        continue past them (SQLite's rowid does that by itself)."""
+        for table in tables:
+            self._conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" GREATEST((SELECT MAX(id) FROM {table}), 1))")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def sync_ids(con: Any, *tables: str) -> None:
+    """See PgConnection.sync_ids; nothing to do on SQLite."""
+    if getattr(con, "postgres", False):
+        con.sync_ids(*tables)
 
 
 def cancel_timers(db: Path) -> int:
