@@ -133,7 +133,8 @@ async def test_a_database_from_930f441_is_upgraded_and_loses_nothing(tmp_path, c
         assert opened.code == 3
 
 
-def test_a_database_newer_than_this_ivr_is_refused(tmp_path, clean_env):
+def _database_a_newer_ivr_upgraded(tmp_path: Path) -> Path:
+    """The database IVR_DATABASE names (clean_env), one version past this ivr."""
     path = tmp_path / "ivr.sqlite3"
     assert run("db", "upgrade")[0] == 0
     db = sqlite3.connect(path)
@@ -141,6 +142,11 @@ def test_a_database_newer_than_this_ivr_is_refused(tmp_path, clean_env):
                " VALUES (?, 'from the future', '2027-01-01T00:00:00.000000Z')", (LATEST + 1,))
     db.commit()
     db.close()
+    return path
+
+
+def test_a_database_newer_than_this_ivr_is_refused(tmp_path, clean_env):
+    path = _database_a_newer_ivr_upgraded(tmp_path)
 
     for command in (("db", "status"), ("db", "upgrade"), ("check",)):
         code, out, err = run(*command)
@@ -202,13 +208,7 @@ def test_serve_refuses_a_database_newer_than_it_knows_in_one_line(tmp_path, clea
 
     from .support.harness import REPO
     from .support.processes import clean_environ, free_port
-    path = tmp_path / "ivr.sqlite3"
-    assert run("db", "upgrade")[0] == 0
-    db = sqlite3.connect(path)
-    db.execute("INSERT INTO schema_version (version, description, applied_at)"
-               " VALUES (?, 'from the future', '2027-01-01T00:00:00.000000Z')", (LATEST + 1,))
-    db.commit()
-    db.close()
+    path = _database_a_newer_ivr_upgraded(tmp_path)
     served = subprocess.run(
         [sys.executable, str(REPO / "run.py"), "--config", str(EXAMPLE_CONFIG), "--bind",
          f"127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
