@@ -281,7 +281,7 @@ async def test_a_failed_forward_whose_owner_does_not_answer_goes_back_to_the_cas
 async def test_a_failed_forward_whose_owner_is_voicemail_goes_back_to_the_cascade(phoning):
     phone = await _owned_then_relay_fails(phoning)
     silence = await phone.press(await phone.answer(), "")
-    assert silence.hangs_up
+    assert silence.hangs_up and "goes back to the others" in silence.words
     await phone.ended()
     assert (await phoning.store.read(lambda tx: tx.conversation(1))).owner is None
     assert (await _kinds(phoning)).count("returned_to_cascade") == 1

@@ -225,7 +225,8 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
            f"{responder.name}'s phone answered but {pressed} (a voicemail greeting, or no "
            f"answer in time): not an ACK; #{conversation.code} still waits")
     _owner_unreached(tx, roster, call, f"they {pressed} on the call")
-    return Answer(message(line, "page_call_no_key"))
+    return Answer(message(line, "page_call_owner_no_key" if call.purpose == "owner"
+                          else "page_call_no_key"))
 
 
 def call_ended(tx: Tx, roster: Roster, page_call_id: int, call_status: str,
