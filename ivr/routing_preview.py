@@ -218,6 +218,10 @@ def describe(line: Line, moment: Moment, result: Routing | None) -> list[str]:
         shown = f"{_then(rung)}, then voicemail" if rung else "voicemail"
         lines.append(f"        menu option {option}: {shown}")
     lines.append(f"      texts: {_paging(result.texts)}")
+    if line.policy.page_call_after is not None:
+        delays = " and ".join(f"{d} s" for d in line.policy.page_call_delays())
+        lines.append(f"      phone pages: whoever is paged and has not ACKed is phoned "
+                     f"{delays} after the text")
     lines.append(f"      why: calls: {result.calls_rule}")
     if result.texts_rule != result.calls_rule:
         lines.append(f"           texts: {result.texts_rule}")

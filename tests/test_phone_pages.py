@@ -10,6 +10,7 @@ import pytest
 
 from ivr.config import ConfigError, parse_config
 
+from .support.cli import clean_env  # noqa: F401 - a fixture
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
 from .support.phone_page import PhonePage
 
@@ -285,3 +286,12 @@ async def test_a_failed_forward_whose_owner_is_voicemail_goes_back_to_the_cascad
     await phone.ended()
     assert (await phoning.store.read(lambda tx: tx.conversation(1))).owner is None
     assert (await _kinds(phoning)).count("returned_to_cascade") == 1
+
+
+def test_ivr_check_says_when_a_line_phones(clean_env):
+    from .support.cli import run
+    from .support.harness import REPO
+    code, out, err = run("check", "--config", str(REPO / "examples" / "phone-pages.toml"))
+    assert code == 0, err
+    assert ("phone pages: whoever is paged and has not ACKed is phoned 30 s and 75 s after "
+            "the text") in out
