@@ -255,3 +255,9 @@ async def test_the_checkpointer_takes_checkpoints_off_the_commit_path(store):
     assert busy == 0 and in_log > 0 and copied == in_log
     await checkpointer.stop()
     assert await autocheckpoint() == 1000  # without it, commits checkpoint again
+
+
+@pytest.mark.both_engines
+async def test_a_percent_sign_is_itself_with_parameters_and_without(store):
+    assert await store.read(lambda tx: tx._one("SELECT 'a%b'")[0]) == "a%b"
+    assert await store.read(lambda tx: tx._one("SELECT 'a%b' || ?", ("%",))[0]) == "a%b%"

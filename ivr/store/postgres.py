@@ -112,8 +112,9 @@ class Connection:
     def execute(self, sql: str, params: Iterable[Any] = ()) -> Cursor:
         params = tuple(params)
         cursor = self._conn.cursor(row_factory=_row_factory)
-        cursor.execute(postgres_placeholders(sql) if params else sql.replace("%", "%%"),
-                       params or None)
+        # Without parameters psycopg sends the statement as it is: a `%` in it
+        # is a `%`, not a placeholder to escape.
+        cursor.execute(postgres_placeholders(sql) if params else sql, params or None)
         return Cursor(cursor)
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> Cursor:
