@@ -124,6 +124,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "page_call_owner_keys": "Press 1 to keep it and answer them. Press 2 to pass it on."
                             " Press 3 to hear it again.",
     "page_call_kept": "It is still yours. Goodbye.",
+    "page_call_unknown": "Goodbye.",
+    "page_call_error": "Sorry, this call cannot go on. Goodbye.",
     "page_call_owner_no_key": "No key was pressed. It goes back to the others on the line."
                               " Goodbye.",
     # Texted about voicemails
@@ -206,6 +208,8 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "page_call_owner": ("code", "customer", "body"),
     "page_call_owner_keys": (),
     "page_call_kept": (),
+    "page_call_unknown": (),
+    "page_call_error": (),
     "page_call_owner_no_key": (),
     "voicemail_page": ("code", "customer", "time", "duration", "transcription", "recording"),
     "transcription_page": ("code", "customer", "transcription"),

@@ -23,7 +23,7 @@ from ..store.rows import PageCall
 from .responder_commands import pass_conversation
 from .returning import back_to_cascade
 from .taking import take
-from .wording import joined_texts, message, names
+from .wording import default_message, joined_texts, message, names
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,8 @@ class Answer:
     keys: str | None = None
 
 
-def _why_not(tx: Tx, config: Config, call: PageCall) -> str | None:
+def _why_not(config: Config, call: PageCall, conversation: Conversation | None) -> str | None:
     """Why a due call is no longer wanted, or None."""
-    conversation = tx.conversation(call.conversation_id)
     responder = config.responders.get(call.responder_id)
     if conversation is None or conversation.status != "open":
         return "the conversation is closed"
@@ -66,7 +65,7 @@ def claim_calls_to_place(tx: Tx, config: Config, limit: int,
     ready = []
     for call in tx.claim_due_page_calls(limit, lease):
         conversation = tx.conversation(call.conversation_id)
-        why_not = _why_not(tx, config, call)
+        why_not = _why_not(config, call, conversation)
         if why_not is not None:
             tx.update_page_call(call.id, status="skipped", error=why_not, claimed_until=None,
                                 ended_at=tx.now_text)
@@ -152,7 +151,8 @@ def _waiting(tx: Tx, config: Config, call: PageCall | None
     line = config.lines.get(call.line_id) if call else None
     responder = config.responders.get(call.responder_id) if call else None
     if call is None or conversation is None or line is None or responder is None:
-        return Answer("Goodbye.")   # a call ivr knows nothing of: no line's wording applies
+        # A call ivr knows nothing of: no line's wording applies.
+        return Answer(default_message("page_call_unknown"))
     owner_call = call.purpose == "owner"
     if conversation.status != "open" or (
             conversation.owner != responder.id if owner_call else conversation.owner is not None):
@@ -164,12 +164,12 @@ def _waiting(tx: Tx, config: Config, call: PageCall | None
 
 def what_they_wrote(tx: Tx, config: Config, page_call_id: int) -> Answer:
     """What the responder hears as they answer."""
-    waiting = _waiting(tx, config, tx.page_call(page_call_id))
+    call = tx.page_call(page_call_id)
+    waiting = _waiting(tx, config, call)
     if isinstance(waiting, Answer):
         return waiting
     line, conversation, _ = waiting
     texts = tx.conversation_texts(conversation.id)
-    call = tx.page_call(page_call_id)
     if call is not None and call.purpose == "owner":
         # The owner has had the rest; the latest is what did not reach them.
         body, _ = joined_texts(texts[-1:])
@@ -189,8 +189,9 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
     config = roster.config
     call = tx.page_call(page_call_id)
     waiting = _waiting(tx, config, call)
-    if isinstance(waiting, Answer) or call is None:
-        return waiting if isinstance(waiting, Answer) else Answer("Goodbye.")
+    if isinstance(waiting, Answer):
+        return waiting
+    assert call is not None   # _waiting answered for a call it does not know
     line, conversation, responder = waiting
 
     def decide(kind: DecisionKind, why: str) -> None:
