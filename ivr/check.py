@@ -21,6 +21,7 @@ from .server import ServeOptions, ServeSettings, serve_settings
 from .shown_times import day_and_time, line_zone
 from .startup_checks import StartupError, database_error, database_problem, database_source
 from .store.dialect import is_postgres_url, shown_database
+from .schema_command import recorded_version
 from .store.migrations import LATEST, too_new_message
 from .store.read_only import Unreadable, read_only
 from .unreachable_numbers import unreachable_numbers
@@ -91,12 +92,7 @@ def _report_database(config: Config, out: TextIO) -> None:
 def _schema_note(config: Config) -> str:
     """The schema version, and what serve will do about it; a database newer
     than this ivr is an error."""
-    try:
-        version = read_only(config.database, SystemClock().now(),
-                            lambda tx: tx.found_schema_version())
-    except Unreadable as exc:
-        raise StartupError(database_error(config, str(exc), database_source(config),
-                                          problem="cannot be read")) from None
+    version = recorded_version(config)
     if version is None:
         return ""
     if version > LATEST:

@@ -15,7 +15,7 @@ from .store.migrations import LATEST, STEPS, SchemaTooNew, too_new_message
 from .store.read_only import Unreadable, read_only
 
 
-def _version(config: Config) -> int | None:
+def recorded_version(config: Config) -> int | None:
     """The recorded version; 0 for tables from before versions; None: no database."""
     try:
         return read_only(config.database, SystemClock().now(),
@@ -27,7 +27,7 @@ def _version(config: Config) -> int | None:
 
 def status(config: Config, out: TextIO) -> int:
     shown = shown_database(config.database)
-    version = _version(config)
+    version = recorded_version(config)
     if version is None:
         out.write(f"database {shown}: no ivr tables yet; `ivr db upgrade` (or the first "
                   f"`ivr serve`) creates them at schema version {LATEST}\n")
