@@ -137,7 +137,7 @@ class PostgresStore(StoreBase):
         self._threads: ThreadPoolExecutor | None = None
         # As on SQLite (Store.send_lease): set while the outbox worker runs here.
         self.send_lease: timedelta | None = None
-        # Serialization failures met and run again, for the benchmark's report.
+        # Transactions PostgreSQL aborted and this store ran again, for the benchmark.
         self.retries = 0
         # The schema steps the last open applied (ivr db upgrade reports them).
         self.upgraded: list[Step] = []
@@ -176,9 +176,9 @@ class PostgresStore(StoreBase):
         threads, self._threads = self._threads, None
         if pool is not None:
             # What contention between instances cost: bench/engines.py reads it.
-            log.info("PostgreSQL store closed; %d transaction(s) were run again after a"
-                     " serialization failure", self.retries)
-        if pool is not None:
+            log.info("PostgreSQL store closed; %d transaction(s) were run again after"
+                     " PostgreSQL aborted them (a deadlock or serialization failure)",
+                     self.retries)
             await asyncio.get_running_loop().run_in_executor(threads, pool.close)
         if threads is not None:
             threads.shutdown(wait=False)
