@@ -132,20 +132,26 @@ class RetentionQueries(TxBase):
             return Redacted()
         marks = _marks(call_sids)
         self._scrub_reasons(f"sid IN ({marks})", call_sids)
-        # What was sent about the call (a voicemail's notice to responders, a
-        # text back to the caller): found through the decision that sent it.
-        self._db.execute(
-            "UPDATE outbox SET body = '', media_urls = '[]', to_number = CASE WHEN to_number IN"
-            f" (SELECT caller FROM calls WHERE call_sid IN ({marks})) THEN ? ELSE to_number END"
-            f" WHERE decision_id IN (SELECT id FROM decisions WHERE sid IN ({marks}))"
-            " AND status IN ('sent', 'failed')", (*call_sids, REDACTED, *call_sids))
-        self._scrub_errors(f"decision_id IN (SELECT id FROM decisions WHERE sid IN ({marks}))",
-                           call_sids)
+        self._scrub_sent_about(call_sids,
+                               f"SELECT caller FROM calls WHERE call_sid IN ({marks})")
         self._db.execute(
             "UPDATE voicemails SET caller = ?, recording_url = '', transcription = NULL"
             f" WHERE call_sid IN ({marks})", (REDACTED, *call_sids))
         self._redact_calls(call_sids)
         return _per_line(rows)
+
+    def _scrub_sent_about(self, sids: Sequence[str], their_numbers: str) -> None:
+        """What was sent about these calls or texts (a voicemail's notice to
+        responders, a text back): found through the decision that sent it;
+        `their_numbers` selects, with one mark per sid, the numbers to redact."""
+        marks = _marks(sids)
+        self._db.execute(
+            "UPDATE outbox SET body = '', media_urls = '[]', to_number = CASE WHEN to_number IN"
+            f" ({their_numbers}) THEN ? ELSE to_number END"
+            f" WHERE decision_id IN (SELECT id FROM decisions WHERE sid IN ({marks}))"
+            " AND status IN ('sent', 'failed')", (*sids, REDACTED, *sids))
+        self._scrub_errors(f"decision_id IN (SELECT id FROM decisions WHERE sid IN ({marks}))",
+                           sids)
 
     # -- texts that never became a conversation ------------------------------------------
 
@@ -168,14 +174,8 @@ class RetentionQueries(TxBase):
             return Redacted()
         marks = _marks(message_sids)
         self._scrub_reasons(f"sid IN ({marks})", message_sids)
-        self._db.execute(
-            "UPDATE outbox SET body = '', media_urls = '[]', to_number = CASE WHEN to_number IN"
-            f" (SELECT sender FROM inbound_messages WHERE message_sid IN ({marks})) THEN ?"
-            " ELSE to_number END WHERE decision_id IN (SELECT id FROM decisions"
-            f" WHERE sid IN ({marks})) AND status IN ('sent', 'failed')",
-            (*message_sids, REDACTED, *message_sids))
-        self._scrub_errors(f"decision_id IN (SELECT id FROM decisions WHERE sid IN ({marks}))",
-                           message_sids)
+        self._scrub_sent_about(
+            message_sids, f"SELECT sender FROM inbound_messages WHERE message_sid IN ({marks})")
         self._db.execute(
             "UPDATE inbound_messages SET sender = ?, body = '', media_urls = '[]'"
             f" WHERE message_sid IN ({marks})", (REDACTED, *message_sids))
