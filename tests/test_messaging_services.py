@@ -11,8 +11,9 @@ import pytest
 
 from ivr.config import ConfigError, load_config, parse_config
 from ivr.messaging_services import MessagingService, findings, reaches_ivr
+from ivr.outbox import LEASE
 
-from .support.cli import clean_env, run  # noqa: F401 (clean_env is a fixture)
+from .support import cli
 from .support.fake_twilio import ACCOUNT_SID
 from .support.harness import (
     AUTH_TOKEN,
@@ -28,6 +29,8 @@ from .test_config import with_change
 SERVICE = "MG" + "0123456789abcdef" * 2
 SMS_URL = "https://ivr.example.com/sms/incoming"
 OVERRIDES = "#ct=2000&rt=15000&tt=15000&rc=3&rp=ct,5xx"
+clean_env = cli.clean_env   # the fixture
+run = cli.run
 
 
 def service_config_text(service: str = SERVICE) -> str:
@@ -260,3 +263,24 @@ def test_check_reads_no_service_for_a_config_that_names_none(clean_env, tmp_path
     code, out, err = run("check")
     assert code == 0, err
     assert "Messaging Service" not in out
+
+
+@pytest.mark.both_engines
+async def test_a_send_through_the_service_before_a_crash_is_not_sent_again(service_config,
+                                                                          fake_twilio):
+    """A claim that ran out unrecorded is looked up before it is sent again; a
+    service's message is found by To and service, its From being Twilio's pick."""
+    fake_twilio.add_messaging_service([LINE], sid=SERVICE)
+    async with open_harness(service_config, fake_twilio) as harness:
+        svc = harness.services
+        await harness.twilio.text(from_=CUSTOMER, to=LINE, body="anyone?")
+        await svc.store.write(lambda tx: tx.claim_due_outbox(10, LEASE))
+        harness.clock.advance(LEASE.total_seconds() + 1)
+        [row] = await svc.store.read(lambda tx: tx.outbox_rows())
+        await svc.outbox.gateway.send_sms(to=row["to_number"], from_=row["from_number"],
+                                          body=row["body"], messaging_service=SERVICE)
+        [earlier] = fake_twilio.messages
+        assert await svc.outbox.drain() == 1
+        assert fake_twilio.messages == [earlier]
+        [row] = await svc.store.read(lambda tx: tx.outbox_rows())
+        assert (row["status"], row["message_sid"]) == ("sent", earlier.sid)
