@@ -7,11 +7,16 @@ what to change when their 'Incoming messages' setting bypasses ivr."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from ivr.config import ConfigError, load_config, parse_config
+from ivr.gateway import TwilioGateway
+from ivr.local_twilio import LOCAL_ACCOUNT_SID, LOCAL_API_KEY, LocalTwilio
 from ivr.messaging_services import MessagingService, findings, reaches_ivr
 from ivr.outbox import LEASE
+from ivr.secrets import Secrets
 
 from .support import cli
 from .support.fake_twilio import ACCOUNT_SID
@@ -284,3 +289,32 @@ async def test_a_send_through_the_service_before_a_crash_is_not_sent_again(servi
         assert fake_twilio.messages == [earlier]
         [row] = await svc.store.read(lambda tx: tx.outbox_rows())
         assert (row["status"], row["message_sid"]) == ("sent", earlier.sid)
+
+
+async def test_local_modes_fake_twilio_takes_a_send_through_a_service():
+    out = io.StringIO()
+    local = LocalTwilio("local-token", out, lambda number: "Sergio")
+    gateway = TwilioGateway(Secrets(account_sid=LOCAL_ACCOUNT_SID, api_key=LOCAL_API_KEY,
+                                    api_secret="local-secret", auth_token="local-token",
+                                    api_base=local.start()))
+    try:
+        result = await gateway.send_sms(to=SERGIO, from_=LINE, body="page",
+                                        messaging_service=SERVICE)
+    finally:
+        await gateway.close()
+        local.stop()
+    assert result.status == "accepted"
+    assert f"text to Sergio (+1619***0101), through Messaging Service {SERVICE}" in out.getvalue()
+
+
+def test_check_says_when_twilio_refuses_to_show_the_services(clean_env, fake_twilio_sync,
+                                                             tmp_path):
+    fake, url = fake_twilio_sync
+    fake.username, fake.password = ACCOUNT_SID, "another-token"
+    service_env(clean_env, tmp_path, url)
+    code, out, err = run("check")
+    assert code == 2
+    assert err.startswith("ivr: could not read the Messaging Services: Twilio refused the "
+                          "credentials (Twilio answered HTTP 401")
+    assert "Fix: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in err
+    fake.unexpected.clear()   # the refused request is the point here
