@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from twilio.base.exceptions import TwilioException
 
+from . import messaging_setup
 from .clock import SystemClock, from_text
 from .config import Config
 from .gateway import PhoneNumberConfig, SendError, TwilioGateway
@@ -148,7 +149,9 @@ async def _open_store(config: Config) -> AnyStore:
 # -- twilio configure ------------------------------------------------------------------
 
 async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out: TextIO,
-                           err: TextIO) -> int:
+                           err: TextIO, fix_services: bool = False) -> int:
+    """Each line's number pointed at ivr; then the Messaging Services that hold
+    them, which can send texts elsewhere (set to defer with `fix_services`)."""
     if not (secrets.account_sid and secrets.auth_token):
         raise StartupError("twilio configure needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN. "
                            "Fix: set both (the REST API key cannot change numbers)")
@@ -171,6 +174,12 @@ async def twilio_configure(config: Config, secrets: Secrets, dry_run: bool, out:
                 continue
             await _point_number(gateway, line.id, line.number, current, wanted, dry_run,
                                 secrets, out)
+        try:
+            problems += await messaging_setup.configure(
+                gateway, config.lines.values(), wanted["sms_url"], fix_services, dry_run, out,
+                err)
+        except SendError as exc:
+            raise StartupError(rest_problem(exc, secrets)) from None
     finally:
         await gateway.close()
     return 1 if problems else 0

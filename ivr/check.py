@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from .admin import SMS_PATH, STATUS_PATH, VOICE_PATH
+from . import messaging_setup
+from .admin import SMS_PATH, STATUS_PATH, VOICE_PATH, rest_problem
 from .calendars import WINDOW_AFTER, CalendarCache, describe_source
 from .clock import Clock, SystemClock
 from .config import Config
+from .gateway import SendError
 from .roster import Roster
 from .routing_preview import describe, preview
 from .secrets import Secrets
@@ -42,7 +44,25 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
         await _check_calendars(config, calendars, out)
     _report_routing(config, calendars, clock.now(), out)
     _report_webhooks(secrets, settings, out)
-    return 0
+    return 1 if await _report_messaging_services(config, secrets, out) else 0
+
+
+async def _report_messaging_services(config: Config, secrets: Secrets, out: TextIO) -> bool:
+    """Whether a line's Messaging Service keeps texts from ivr (read from
+    Twilio only when a line names one: ivr.messaging_setup)."""
+    if not messaging_setup.need_reading(config):
+        return False
+    out.write("\n")
+    base = secrets.public_base_url or "https://YOUR-HOST"
+    try:
+        found = await messaging_setup.check(config, secrets, base + SMS_PATH, out)
+    except SendError as exc:
+        raise StartupError("could not read the Messaging Services: "
+                           + rest_problem(exc, secrets)) from None
+    except ValueError as exc:   # no REST credentials
+        raise StartupError(f"could not read the Messaging Services: {exc}. Fix: set them "
+                           "and run `ivr check` again") from None
+    return any(finding.problem for finding in found)
 
 
 def _report_lines(config: Config, out: TextIO) -> None:

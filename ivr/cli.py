@@ -85,6 +85,9 @@ def _add_twilio(commands: argparse._SubParsersAction) -> None:
         "configure", help="point each line number's voice and SMS webhooks at this service")
     configure.add_argument("--config", help=CONFIG_HELP)
     configure.add_argument("--dry-run", action="store_true", help="print what would change")
+    configure.add_argument("--messaging-service-webhook", action="store_true",
+                           help="set each Messaging Service that sends a line's texts "
+                                "elsewhere to 'Defer to sender's webhook'")
 
 
 def _add_db(commands: argparse._SubParsersAction) -> None:
@@ -190,7 +193,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "backup":
         return backup(config, args.path, args.force, out)
     if args.command == "twilio":
-        return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
+        return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err,
+                                                  args.messaging_service_webhook))
     return 2
 
 

@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
+from .messaging_services import messaging_service_sid
 from .phone import InvalidPhoneNumber, normalise
 from .schedule import Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window, zone
 
@@ -94,6 +95,9 @@ class Line:
     # The key a caller presses at the voicemail prompt to be texted back
     # instead of leaving a message; "" offers nothing.
     text_back_key: str = "1"
+    # A Messaging Service SID: texts are sent through it (MessagingServiceSid,
+    # not From), as A2P 10DLC registration needs. None: sent from `number`.
+    messaging_service: str | None = None
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -243,7 +247,7 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
     v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                              "ack_seconds", "messages", "voicemail_seconds",
                              "call_deadline_seconds", "menu", "hours", "flood_seconds",
-                             "text_back_key"} | LINE_KEYS)
+                             "text_back_key", "messaging_service"} | LINE_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(
@@ -263,7 +267,8 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
         hours=v.hours(entry, f"{key}.hours", default_tz),
         flood_seconds=v.integer(entry, f"{key}.flood_seconds", "flood_seconds", 30,
                                 FLOOD_SECONDS_RANGE),
-        text_back_key=v.text_back_key(entry, f"{key}.text_back_key"))
+        text_back_key=v.text_back_key(entry, f"{key}.text_back_key"),
+        messaging_service=messaging_service_sid(v, entry, f"{key}.messaging_service"))
 
 
 def _relative_to(config_path: str | Path, source: str) -> str:

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Iterator, Sequence
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from .messaging_services import MessagingService
 from .phone import mask
 from .secrets import DEFAULT_API_BASE, Secrets
 
@@ -31,6 +32,14 @@ REQUEST_TIMEOUT_SECONDS = 10
 # find_sent looks at this many of the newest messages between two numbers:
 # one page, and more than a line sends one responder within a claim's lease.
 FIND_SENT_LIMIT = 50
+
+# Messaging v1 lives on its own host; the fakes (tests, local mode) serve its
+# paths (/v1/...) beside api's (/2010-04-01/...), which never overlap.
+MESSAGING_BASE = "https://messaging.twilio.com"
+# The most Messaging Services, and numbers in one's Sender Pool (Twilio
+# allows 400), that `ivr check` and `ivr twilio configure` read.
+SERVICES_LIMIT = 100
+SENDER_POOL_LIMIT = 400
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,10 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):
         self.api_base = api_base.rstrip("/")
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
-        if self.api_base != DEFAULT_API_BASE and url.startswith(DEFAULT_API_BASE):
-            url = self.api_base + url[len(DEFAULT_API_BASE):]
+        if self.api_base != DEFAULT_API_BASE:
+            for host in (DEFAULT_API_BASE, MESSAGING_BASE):
+                if url.startswith(host):
+                    url = self.api_base + url[len(host):]
         return await super().request(method, url, *args, **kwargs)
 
 
@@ -149,9 +160,17 @@ class TwilioGateway:
             self._client = None
 
     async def send_sms(self, *, to: str, from_: str, body: str, media_urls: Sequence[str] = (),
-                       status_callback: str | None = None) -> SendResult:
+                       status_callback: str | None = None,
+                       messaging_service: str | None = None) -> SendResult:
+        """Text `to` from `from_`, or through `messaging_service` (MessagingServiceSid
+        without From: Twilio picks the sender from the service's pool and
+        answers `accepted`; the From shows in the status callbacks)."""
         client = await self._ready()
-        params: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+        params: dict[str, Any] = {"to": to, "body": body}
+        if messaging_service:
+            params["messaging_service_sid"] = messaging_service
+        else:
+            params["from_"] = from_
         if media_urls:
             params["media_url"] = list(media_urls)
         if status_callback:
@@ -174,21 +193,25 @@ class TwilioGateway:
                 status_callback_event=["completed"])
         return call.sid or ""
 
-    async def find_sent(self, *, to: str, from_: str, body: str,
-                        since: datetime) -> SendResult | None:
-        """A message already sent from `from_` to `to` with this body since
-        `since`, or None: what a send that crashed before its record may
-        have left. One listing (the newest FIND_SENT_LIMIT), bounded by the
-        timeout like every call; DateSent is compared by day at Twilio, so
-        the day before is asked for too, and the body is compared here."""
+    async def find_sent(self, *, to: str, from_: str, body: str, since: datetime,
+                        messaging_service: str | None = None) -> SendResult | None:
+        """A message already sent from `from_` (or through `messaging_service`)
+        to `to` with this body since `since`, or None: what a send that
+        crashed before its record may have left. One listing (the newest
+        FIND_SENT_LIMIT), bounded by the timeout like every call; DateSent is
+        compared by day at Twilio, so the day before is asked for too, and the
+        body is compared here. A service's message has no From until Twilio
+        picks one, so it is listed by To and matched by its service."""
         client = await self._ready()
+        sender = {} if messaging_service else {"from_": from_}
         async with self._rest_call(f"listing messages to {mask(to)}"):
             # One page, not list_async: that follows next_page_uri for more.
             page = await client.messages.page_async(
-                to=to, from_=from_, date_sent_after=since - timedelta(days=1),
-                page_size=FIND_SENT_LIMIT)
+                to=to, date_sent_after=since - timedelta(days=1), page_size=FIND_SENT_LIMIT,
+                **sender)
         for message in page:
-            if message.body == body:
+            if message.body == body and (messaging_service is None
+                                         or message.messaging_service_sid == messaging_service):
                 status = getattr(message.status, "value", message.status)
                 return SendResult(sid=message.sid or "", status=str(status) if status else None)
         return None
@@ -216,6 +239,47 @@ class TwilioGateway:
                 voice_url=voice_url, voice_method="POST", sms_url=sms_url, sms_method="POST",
                 status_callback=status_callback, status_callback_method="POST", **fallbacks)
         return _number_config(updated)
+
+    async def messaging_services(self) -> list[MessagingService]:
+        """The account's Messaging Services, each with its Sender Pool's numbers."""
+        client = await self._ready()
+        async with self._listing("listing Messaging Services"):
+            services = await client.messaging.v1.services.list_async(limit=SERVICES_LIMIT)
+        found = []
+        for service in services:
+            async with self._listing(f"listing the numbers of {service.sid}"):
+                numbers = await client.messaging.v1.services(service.sid).phone_numbers \
+                    .list_async(limit=SENDER_POOL_LIMIT)
+            found.append(_messaging_service(service, numbers))
+        return found
+
+    async def defer_inbound_to_numbers(self, service_sid: str) -> MessagingService:
+        """Set a service's 'Incoming messages' to 'Defer to sender's webhook'
+        (use_inbound_webhook_on_number): each number's own SMS URL applies."""
+        client = await self._ready()
+        async with self._rest_call(f"updating {service_sid}"):
+            service = await client.messaging.v1.services(service_sid).update_async(
+                use_inbound_webhook_on_number=True)
+        async with self._listing(f"listing the numbers of {service_sid}"):
+            numbers = await client.messaging.v1.services(service_sid).phone_numbers.list_async(
+                limit=SENDER_POOL_LIMIT)
+        return _messaging_service(service, numbers)
+
+    @asynccontextmanager
+    async def _listing(self, doing: str) -> AsyncIterator[None]:
+        """A listing's REST call: a page twilio-python cannot fetch raises
+        TwilioException itself, with the response as its second argument."""
+        try:
+            async with self._rest_call(doing):
+                yield
+        except TwilioException as exc:
+            if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+                raise
+            response = exc.args[1] if len(exc.args) > 1 else None
+            status = getattr(response, "status_code", None)
+            raise SendError(f"Twilio answered HTTP {status} {doing}",
+                            retryable=status is None or status == 429 or status >= 500,
+                            http_status=status) from None
 
     @asynccontextmanager
     async def _rest_call(self, doing: str) -> AsyncIterator[None]:
@@ -253,3 +317,11 @@ def _number_config(number: Any) -> PhoneNumberConfig:
         voice_fallback_method=text(number.voice_fallback_method),
         sms_fallback_url=text(number.sms_fallback_url),
         sms_fallback_method=text(number.sms_fallback_method))
+
+
+def _messaging_service(service: Any, numbers: Sequence[Any]) -> MessagingService:
+    return MessagingService(
+        sid=service.sid or "", friendly_name=service.friendly_name or service.sid or "",
+        inbound_request_url=service.inbound_request_url or None,
+        use_inbound_webhook_on_number=bool(service.use_inbound_webhook_on_number),
+        numbers=tuple(n.phone_number for n in numbers if n.phone_number))

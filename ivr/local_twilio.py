@@ -93,9 +93,14 @@ class LocalTwilio:
         form = await request.post()
         sid = f"SM{next(_sids):032x}"
         to, sender = form.get("To", ""), form.get("From", "")
+        # A line with a Messaging Service sends MessagingServiceSid, no From;
+        # Twilio answers `accepted` and picks the sender later.
+        service = form.get("MessagingServiceSid")
         media = form.getall("MediaUrl", [])
+        source = (f"through Messaging Service {service}" if service and not sender
+                  else f"from the line {mask(str(sender))}")
         self.out.write(f"\n  ┌─ fake Twilio: text to {self.name_for(str(to))} ({mask(str(to))}),"
-                       f" from the line {mask(str(sender))}\n")
+                       f" {source}\n")
         for line in str(form.get("Body", "")).splitlines() or [""]:
             self.out.write(f"  │ {line}\n")
         for url in media:
@@ -105,7 +110,9 @@ class LocalTwilio:
         callback = form.get("StatusCallback")
         if callback:
             asyncio.ensure_future(self._report(str(callback), sid, str(to), str(sender)))
-        return web.json_response({"sid": sid, "status": "queued", "to": to, "from": sender,
+        return web.json_response({"sid": sid, "status": "accepted" if service else "queued",
+                                  "to": to, "from": sender or None,
+                                  "messaging_service_sid": service,
                                   "body": form.get("Body", ""), "account_sid": LOCAL_ACCOUNT_SID,
                                   "api_version": "2010-04-01", "num_media": str(len(media))},
                                  status=201)

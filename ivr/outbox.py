@@ -185,7 +185,8 @@ class OutboxWorker(BackgroundWorker):
                 found = await self._already_sent(message) if ask_first else None
                 result = found or await self.gateway.send_sms(
                     to=message.to_number, from_=message.from_number, body=message.body,
-                    media_urls=message.media_urls, status_callback=self.status_callback_url)
+                    media_urls=message.media_urls, status_callback=self.status_callback_url,
+                    messaging_service=self._messaging_service(message))
             except SendError as exc:
                 failure = exc
             else:
@@ -207,9 +208,9 @@ class OutboxWorker(BackgroundWorker):
         created = from_text(await self.store.read(
             lambda tx: tx.outbox_created_at(message.id)))
         try:
-            found = await self.gateway.find_sent(to=message.to_number,
-                                                 from_=message.from_number,
-                                                 body=message.body, since=created)
+            found = await self.gateway.find_sent(
+                to=message.to_number, from_=message.from_number, body=message.body,
+                since=created, messaging_service=self._messaging_service(message))
         except SendError as exc:
             event(log, logging.WARNING, "could not ask Twilio whether a text was sent; "
                   "sending it", line=message.line_id, outbox=message.id, error=str(exc))
@@ -218,6 +219,12 @@ class OutboxWorker(BackgroundWorker):
             event(log, logging.WARNING, "already sent before a crash; recorded, "
                   "not sent again", line=message.line_id, outbox=message.id, sid=found.sid)
         return found
+
+    def _messaging_service(self, message: OutboxMessage) -> str | None:
+        """The line's Messaging Service as configured now: a row queued before
+        a restart that added one is sent through it too (issue 17)."""
+        line = self.roster.config.lines.get(message.line_id)
+        return line.messaging_service if line else None
 
     def _start_recorder(self) -> None:
         if self._recorder is None or self._recorder.done():

@@ -12,6 +12,7 @@ the service means to send, and twilio_rules finds nothing wrong with it.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -20,12 +21,14 @@ from twilio.rest import Client
 from ivr.admin import wanted_webhooks
 from ivr.app import create_app
 from ivr.clock import FrozenClock
+from ivr.config import load_config
 from ivr.gateway import SendError, TwilioGateway, _RebasedHttpClient
 from ivr.secrets import DEFAULT_API_BASE, Secrets
+from ivr.store.outbox import _STATUS_ORDER
 
 from .support.driver import TwilioDriver
 from .support.fake_twilio import ACCOUNT_SID, API_KEY, API_SECRET
-from .support.harness import AUTH_TOKEN, CUSTOMER, LINE, PUBLIC_BASE_URL, SERGIO
+from .support.harness import AUTH_TOKEN, CUSTOMER, EXAMPLE_CONFIG, LINE, PUBLIC_BASE_URL, SERGIO
 from .support.prism import (  # noqa: F401
     SPEC,
     PrismServer,
@@ -147,6 +150,72 @@ async def test_a_text_the_app_forwards_end_to_end(config, proxy):
         assert exchange.form["StatusCallback"] == [STATUS_CALLBACK]
         assert message_problems(exchange.form) == []
     assert [e.form.get("MediaUrl") for e in sent if "MediaUrl" in e.form] == [[MEDIA[0]]]
+
+
+# -- through a Messaging Service (issue 17) ----------------------------------------
+
+SERVICE = "MG" + "0123456789abcdef" * 2
+
+
+async def test_a_send_through_a_messaging_service(gateway, proxy):
+    """MessagingServiceSid instead of From: the description takes it (To is
+    its only required field; MessagingServiceSid "^MG[0-9a-fA-F]{32}$"),
+    the rules' either/or From or MessagingServiceSid holds."""
+    result = await gateway.send_sms(to=CUSTOMER, from_=LINE, body="Sergio is on it",
+                                    status_callback=STATUS_CALLBACK, messaging_service=SERVICE)
+    exchange = proxy.only("POST", MESSAGES)
+    accepted(exchange)
+    assert exchange.status == 201
+    assert exchange.form == {"To": [CUSTOMER], "MessagingServiceSid": [SERVICE],
+                             "Body": ["Sergio is on it"], "StatusCallback": [STATUS_CALLBACK]}
+    assert message_problems(exchange.form) == []
+    assert exchange.response_violations == []
+    assert result.sid.startswith("SM") and len(result.sid) == 34
+
+
+def test_accepted_is_a_message_status_twilio_documents():
+    """What a send through a service is answered with (`accepted`) and the
+    statuses ivr ranks are the description's own."""
+    spec = json.loads(SPEC.read_text("utf-8")) if SPEC.is_file() else None
+    if spec is None:
+        pytest.skip(f"Twilio's OpenAPI description is missing at {SPEC}")
+    statuses = spec["components"]["schemas"]["message_enum_status"]["enum"]
+    assert "accepted" in statuses
+    assert set(_STATUS_ORDER) <= set(statuses)
+
+
+async def test_finding_a_send_through_a_service_lists_by_to_only(gateway, proxy):
+    await gateway.find_sent(to=SERGIO, from_=LINE, body="page", messaging_service=SERVICE,
+                            since=datetime(2026, 11, 22, 18, tzinfo=timezone.utc))
+    exchange = proxy.only("GET", MESSAGES)
+    accepted(exchange)
+    assert exchange.query["To"] == [SERGIO] and "From" not in exchange.query
+
+
+async def test_a_messaging_service_line_sends_through_it_end_to_end(database, tmp_path, proxy):
+    path = tmp_path / "ivr.toml"
+    path.write_text(EXAMPLE_CONFIG.read_text().replace(
+        'code = "QDN"', f'code = "QDN"\nmessaging_service = "{SERVICE}"', 1))
+    config = load_config(path, database_override=database)
+    app = create_app(config, secrets_for(proxy.url), clock=FrozenClock(), background=False)
+    async with app.test_app() as test_app:
+        driver = TwilioDriver(test_app.test_client(), AUTH_TOKEN, PUBLIC_BASE_URL)
+        response = await driver.text(from_=CUSTOMER, to=LINE, body="The bin is full")
+        assert response.status == 200
+        assert await app.extensions["ivr"].outbox.drain() >= 1
+    sent = proxy.to("POST", MESSAGES)
+    assert sent, proxy.exchanges
+    for exchange in sent:
+        accepted(exchange)
+        assert exchange.form["MessagingServiceSid"] == [SERVICE] and "From" not in exchange.form
+        assert message_problems(exchange.form) == []
+
+
+async def test_prism_refuses_a_malformed_messaging_service_sid(client, proxy):
+    status, problem = await raw_post(client, MESSAGES, {
+        "To": CUSTOMER, "MessagingServiceSid": "MG123", "Body": "hi"})
+    assert status == 422
+    assert any("MessagingServiceSid" in v["message"] for v in problem["validation"]), problem
 
 
 # -- Prism has teeth -------------------------------------------------------------

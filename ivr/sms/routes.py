@@ -69,6 +69,8 @@ async def status(svc: Services, form: MultiDict[str, str]) -> Response:
     if sid and message_status:
         await svc.store.write(
             lambda tx: record_delivery(tx, svc.roster, sid, message_status, error_code))
+        # From: through a Messaging Service, the sender Twilio picked from its
+        # pool, known only from here on (the send was answered `accepted`).
         event(log, logging.INFO, "delivery status", sid=sid, status=message_status,
-              error_code=error_code)
+              error_code=error_code, **{"from": mask(form.get("From"))})
     return empty_reply(svc, form)

@@ -46,6 +46,9 @@ class SentMessage:
     form: dict[str, list[str]]
     # Twilio's date_sent in a listing: the fake sends the moment it accepts.
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    # Sent through a Messaging Service: its SID; from_ is then the number the
+    # fake picked from its pool (the first), which the REST answer leaves out.
+    messaging_service: str | None = None
 
 
 @dataclass
@@ -76,6 +79,9 @@ class FakeTwilio:
     numbers: dict[str, dict] = field(default_factory=dict)   # sid -> IncomingPhoneNumber
     number_updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     failures: list[ScriptedFailure] = field(default_factory=list)
+    # Messaging v1 Services, sid -> Service resource (with "numbers": its pool)
+    services: dict[str, dict] = field(default_factory=dict)
+    service_updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     # Awaited with each accepted message before its answer is sent: what
     # Twilio may do meanwhile (post a status callback, take its time).
     before_answer: Callable[[SentMessage], Awaitable[None]] | None = None
@@ -90,6 +96,10 @@ class FakeTwilio:
         app.router.add_post(base + "/Calls.json", self._create_call)
         app.router.add_get(base + "/IncomingPhoneNumbers.json", self._list_numbers)
         app.router.add_post(base + "/IncomingPhoneNumbers/{sid}.json", self._update_number)
+        # Messaging v1 (messaging.twilio.com; the gateway rebases it here too).
+        app.router.add_get("/v1/Services", self._list_services)
+        app.router.add_post("/v1/Services/{sid}", self._update_service)
+        app.router.add_get("/v1/Services/{sid}/PhoneNumbers", self._list_pool)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner, self.url = await serve(app)
         return self
@@ -114,7 +124,8 @@ class FakeTwilio:
                                  status=status)
 
     def _check_request(self, request: web.Request, form: bool = True) -> web.Response | None:
-        if request.match_info["account"] != self.account_sid:
+        # Messaging v1's paths name no account: the credentials say which.
+        if request.match_info.get("account", self.account_sid) != self.account_sid:
             self.unexpected.append(f"wrong account in {request.path}")
             return self._problem(404, 20404, "The requested resource was not found")
         header = request.headers.get("Authorization", "")
@@ -141,10 +152,14 @@ class FakeTwilio:
             self.unexpected.append(f"unexpected message parameters {sorted(set(fields) - known)}")
         to, sender = form.get("To"), form.get("From") or form.get("MessagingServiceSid")
         body, media = form.get("Body", ""), form.getall("MediaUrl", [])
+        service = form.get("MessagingServiceSid")
         if not to:
             return self._problem(400, 21604, "A 'To' phone number is required.")
         if not sender:
             return self._problem(400, 21603, "A 'From' phone number is required.")
+        if service is not None and service not in self.services:
+            self.unexpected.append(f"a send through unknown Messaging Service {service}")
+            return self._problem(404, 20404, "The requested resource was not found")
         if not body and not media:
             return self._problem(400, 21602, "Message body is required.")
         if len(body) > 1600:
@@ -153,12 +168,23 @@ class FakeTwilio:
         if callback is not None and urlparse(callback).scheme not in ("http", "https"):
             return self._problem(400, 21609, "Invalid StatusCallback URL")
         sid = new_sid("SM")
+        if service is not None and not form.get("From"):
+            # Twilio picks the sender from the pool after it answers.
+            pool = self.services[service]["numbers"]
+            sender = pool[0] if pool else service
         sent = SentMessage(sid=sid, to=to, from_=sender, body=body, media_urls=list(media),
-                           status_callback=callback, form=fields)
+                           status_callback=callback, form=fields, messaging_service=service)
         self.messages.append(sent)
         if self.before_answer is not None:
             await self.before_answer(sent)
-        return web.json_response(self._message_json(sid, to, sender, body, len(media)), status=201)
+        document = self._message_json(sid, to, sender, body, len(media))
+        if service is not None:
+            # Through a Messaging Service a message is created `accepted`, its
+            # From not yet chosen (Twilio's "Outbound Message Status in Status
+            # Callbacks" guide; `accepted` is in the v2010 status enum).
+            document.update(status="accepted", messaging_service_sid=service,
+                            **{"from": form.get("From")})
+        return web.json_response(document, status=201)
 
     def _message_json(self, sid: str, to: str, sender: str, body: str, num_media: int) -> dict:
         return {
@@ -203,7 +229,8 @@ class FakeTwilio:
         document = self._message_json(message.sid, message.to, message.from_, message.body,
                                       len(message.media_urls))
         when = format_datetime(message.created, usegmt=True)
-        document.update(date_created=when, date_updated=when, date_sent=when, status="sent")
+        document.update(date_created=when, date_updated=when, date_sent=when, status="sent",
+                        messaging_service_sid=message.messaging_service)
         return document
 
     async def _create_call(self, request: web.Request) -> web.Response:
@@ -287,6 +314,76 @@ class FakeTwilio:
         self.numbers[sid] = updated
         self.number_updates.append((sid, fields))
         return web.json_response(self.numbers[sid])
+
+    # -- Messaging v1 ------------------------------------------------------
+    # Twilio's OpenAPI in ../shared holds api v2010 only; these follow the
+    # Messaging v1 docs (Service resource: inbound_request_url, null drops
+    # incoming texts; use_inbound_webhook_on_number, "Defer to sender's
+    # webhook" in the Console; Services/{sid}/PhoneNumbers, the Sender Pool)
+    # and twilio-python's messaging/v1 client (v1 pages carry a "meta" key).
+
+    def add_messaging_service(self, numbers: list[str], *, friendly_name: str = "QDN texts",
+                              inbound_request_url: str | None = None,
+                              use_inbound_webhook_on_number: bool = False,
+                              sid: str | None = None) -> str:
+        sid = sid or new_sid("MG")
+        self.services[sid] = {
+            "sid": sid, "account_sid": self.account_sid, "friendly_name": friendly_name,
+            "inbound_request_url": inbound_request_url, "inbound_method": "POST",
+            "fallback_url": None, "fallback_method": "POST", "status_callback": None,
+            "sticky_sender": True, "use_inbound_webhook_on_number": use_inbound_webhook_on_number,
+            "url": f"https://messaging.twilio.com/v1/Services/{sid}", "numbers": list(numbers)}
+        return sid
+
+    def _service_json(self, service: dict) -> dict:
+        return {k: v for k, v in service.items() if k != "numbers"}
+
+    def _v1_page(self, key: str, records: list[dict], request: web.Request) -> web.Response:
+        url = f"https://messaging.twilio.com{request.path_qs}"
+        return web.json_response({key: records, "meta": {
+            "page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None,
+            "url": url, "next_page_url": None, "key": key}})
+
+    async def _list_services(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        return self._v1_page("services", [self._service_json(s) for s in self.services.values()],
+                             request)
+
+    async def _list_pool(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        service = self.services.get(request.match_info["sid"])
+        if service is None:
+            return self._problem(404, 20404, "The requested resource was not found")
+        owned = {n["phone_number"]: n["sid"] for n in self.numbers.values()}
+        return self._v1_page("phone_numbers", [
+            {"sid": owned.get(number, new_sid("PN")), "service_sid": service["sid"],
+             "account_sid": self.account_sid, "phone_number": number, "country_code": "US",
+             "capabilities": ["SMS", "MMS", "Voice"]} for number in service["numbers"]], request)
+
+    async def _update_service(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request)
+        if refused is not None:
+            return refused
+        service = self.services.get(request.match_info["sid"])
+        if service is None:
+            return self._problem(404, 20404, "The requested resource was not found")
+        form = await request.post()
+        fields = {key: form.getall(key) for key in set(form.keys())}
+        names = {"UseInboundWebhookOnNumber": "use_inbound_webhook_on_number",
+                 "InboundRequestUrl": "inbound_request_url"}
+        if set(fields) - set(names) or fields.get("UseInboundWebhookOnNumber", ["true"]) not in (
+                ["true"], ["false"]):
+            self.unexpected.append(f"unexpected service parameters {fields}")
+            return self._problem(400, 20001, "Invalid parameter")
+        for key, values in fields.items():
+            service[names[key]] = (values[-1] == "true" if key == "UseInboundWebhookOnNumber"
+                                   else values[-1])
+        self.service_updates.append((service["sid"], fields))
+        return web.json_response(self._service_json(service))
 
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unexpected.append(f"{request.method} {request.path}")
