@@ -14,9 +14,9 @@
     var opts = {
       width: width(el), height: 220, tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), d.zone); },
       legend: {show: true}, cursor: {drag: {x: false, y: false}},
-      scales: {x: {time: true}, n: {range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; }},
+      scales: {x: {time: true, range: function () { return [d.x[0] - 43200, d.x[d.x.length - 1] + 43200]; }}, n: {range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; }},
                m: {range: function (u, lo, hi) { return [0, Math.max(hi || 0, 1)]; }}},
-      axes: [{stroke: muted, values: "{DD} {MMM}"}, {scale: "n", stroke: ink, label: "opened"},
+      axes: [{stroke: muted, values: "{DD} {MMM}", incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400]}, {scale: "n", stroke: ink, label: "opened"},
              {scale: "m", side: 1, stroke: warn, label: "min to ACK", grid: {show: false}}],
       series: [{}, {label: "opened", scale: "n", stroke: ink, fill: "rgba(29,35,48,.25)", paths: bars, points: {show: false}},
                {label: "median min to ACK", scale: "m", stroke: warn, width: 2, spanGaps: false}]

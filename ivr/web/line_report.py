@@ -107,7 +107,8 @@ def _chart_data(figures: Report) -> dict[str, Any]:
                       "zone": zone.key}
     responders = {"names": [], "pages": [], "taken": []}
     for rid, r in figures.responders.items():
-        responders["names"].append(rid)
+        responder = current_services().config.responders.get(rid)
+        responders["names"].append(responder.name if responder else rid)
         responders["pages"].append(r.pages)
         responders["taken"].append(r.taken)
     return {"lines": lines, "responders": responders}
