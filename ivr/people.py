@@ -5,7 +5,7 @@ operator password (ivr.passwords); the store keeps only the hash."""
 from __future__ import annotations
 
 from .passwords import hash_password
-from .roles import BadAccount, Role, account_name, account_role
+from .roles import BadAccount, account_name, account_role
 from .store import Tx
 
 MIN_PASSWORD = 10   # as `ivr hash-password` asks of the operator password
@@ -37,14 +37,14 @@ def remove_account(tx: Tx, typed_name: str, by: str | None = None) -> str:
     return name
 
 
-def change_role(tx: Tx, typed_name: str, typed_role: str, by: str | None = None) -> Role:
+def change_role(tx: Tx, typed_name: str, typed_role: str, by: str | None = None) -> str:
     name, role = typed_name.strip(), account_role(typed_role)
     if by is not None and name == by:
         raise BadAccount("you cannot change your own role. Fix: ask another admin, or use "
                          "`ivr user add` on the server")
     if not tx.set_user_role(name, role):
         raise BadAccount(f"there is no account named {name}. Fix: see `ivr user list`")
-    return role
+    return name
 
 
 def change_password(tx: Tx, typed_name: str, password_hash: str) -> str:

@@ -37,7 +37,8 @@ async def people() -> Any:
 
 
 async def _change(what: str, change) -> Any:
-    """Run `change(tx, by)` as the signed-in admin; a refusal is a 400 with its fix."""
+    """Run `change(tx, by)` (it returns the account's name) as the signed-in
+    admin; a refusal is a 400 with its fix."""
     await check_csrf()
     svc = current_services()
     by = current_operator().name
@@ -74,5 +75,4 @@ async def remove_person(name: str) -> Any:
 @allowed_to(Action.MANAGE_PEOPLE)
 async def change_role(name: str) -> Any:
     role = (await request.form).get("role", "")
-    return await _change("role changed", lambda tx, by: (
-        accounts.change_role(tx, name, role, by), name)[1])
+    return await _change(f"made {role}", lambda tx, by: accounts.change_role(tx, name, role, by))
