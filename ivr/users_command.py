@@ -11,10 +11,12 @@ from typing import TextIO
 
 from . import people
 from .admin import _open_store
+from .clock import SystemClock
 from .config import Config
 from .roles import BadAccount, Role
 from .shown_times import day_and_time, line_zone
 from .startup_checks import StartupError
+from .store import AnyStore, store_for
 
 
 def add_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
@@ -48,7 +50,8 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO,
     try:
         if args.user_action in ("add", "passwd"):
             password_hash = people.checked_password(read_password(stdin))
-        store = await _open_store(config)
+        store = await (_create_store(config) if args.user_action == "add"
+                       else _open_store(config))
         try:
             if args.user_action == "add":
                 name = await store.write(lambda tx: people.add_account(
@@ -68,6 +71,14 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO,
     except BadAccount as exc:
         raise StartupError(str(exc)) from None
     return 0
+
+
+async def _create_store(config: Config) -> AnyStore:
+    """The first account may come before the first start: the database is
+    made (with its schema) as `ivr serve` would make it."""
+    store = store_for(config.database, SystemClock())
+    await store.open()
+    return store
 
 
 def _list(config: Config, users: list, out: TextIO) -> None:

@@ -284,3 +284,16 @@ async def test_without_a_password_or_an_account_the_dashboard_is_off(config, fak
         client, signed = await sign_in(bare, "ana", ACCOUNT_PASSWORD)
         assert signed.status_code == 302
         assert (await client.get("/dashboard/", scheme="https")).status_code == 200
+
+
+def test_ivr_check_counts_the_accounts(clean_env, tmp_path):
+    from .test_cli import env_file
+    clean_env.setenv("IVR_ENV_FILE", str(env_file(tmp_path, 0o600)))
+    code, out, _ = run("check")
+    assert code == 0 and "dashboard: off" in out
+    # The first account may come before the first start: it makes the database.
+    clean_env.setattr("sys.stdin", io.StringIO(ACCOUNT_PASSWORD + "\n"))
+    assert run("user", "add", "ana", "--role", "admin")[0] == 0
+    code, out, _ = run("check")
+    assert "dashboard: on (1 operator account(s) from `ivr user`; no shared operator " \
+           "password)" in out
