@@ -149,6 +149,21 @@ async def test_every_action_route_checks_the_role_on_the_server(harness, databas
 
 
 @pytest.mark.both_engines
+async def test_every_action_route_wants_the_csrf_token(harness, database):
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="the bin is full")
+    admin = await account(harness, "ada", "admin")
+    for path in action_routes(harness.app):
+        for form in ({}, {"csrf_token": "forged"}):
+            response = await admin.post(path, scheme="https", form={
+                **form, "name": "bo", "role": "viewer", "password": ACCOUNT_PASSWORD,
+                "responder": "backup", "number": "+16195550123", "line": "*"})
+            assert response.status_code == 400, (path, form)
+    assert [d.kind for d in await harness.decisions()
+            if d.kind in ("closed", "handed_over", "number_blocked", "number_revealed")] == []
+    assert [u.name for u in await harness.store.read(lambda tx: tx.users())] == ["ada"]
+
+
+@pytest.mark.both_engines
 async def test_a_viewer_sees_no_buttons_and_an_operator_no_people_page(harness, database):
     await harness.twilio.text(from_=CUSTOMER, to=LINE, body="the bin is full")
     viewer = await account(harness, "vera", "viewer")

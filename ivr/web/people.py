@@ -38,8 +38,7 @@ async def people() -> Any:
 
 async def _change(what: str, change) -> Any:
     """Run `change(tx, by)` (it returns the account's name) as the signed-in
-    admin; a refusal is a 400 with its fix."""
-    await check_csrf()
+    admin; a refusal is a 400 with its fix. The route checked the CSRF token."""
     svc = current_services()
     by = current_operator().name
     try:
@@ -54,6 +53,7 @@ async def _change(what: str, change) -> Any:
 @login_required
 @allowed_to(Action.MANAGE_PEOPLE)
 async def add_person() -> Any:
+    await check_csrf()   # before the password is hashed: a forged form costs nothing
     form = await request.form
     try:
         password_hash = accounts.checked_password(form.get("password", ""))
@@ -67,6 +67,7 @@ async def add_person() -> Any:
 @login_required
 @allowed_to(Action.MANAGE_PEOPLE)
 async def remove_person(name: str) -> Any:
+    await check_csrf()
     return await _change("removed", lambda tx, by: accounts.remove_account(tx, name, by))
 
 
@@ -74,5 +75,6 @@ async def remove_person(name: str) -> Any:
 @login_required
 @allowed_to(Action.MANAGE_PEOPLE)
 async def change_role(name: str) -> Any:
+    await check_csrf()
     role = (await request.form).get("role", "")
     return await _change(f"made {role}", lambda tx, by: accounts.change_role(tx, name, role, by))
