@@ -25,7 +25,7 @@ from .sms import routes as sms_routes
 from .store import AnyStore, Checkpointer, store_for
 from .voice import page_call_routes  # noqa: F401 - its routes join the voice blueprint
 from .voice import routes as voice_routes
-from .web import dashboard, health
+from .web import dashboard, health, line_report, people, reveal  # noqa: F401 (their routes)
 from .web import metrics as metrics_routes
 from .web.login import session_key
 from .web.metrics import Metrics

@@ -38,7 +38,7 @@ async def check(config: Config, secrets: Secrets, env_file: str | None, out: Tex
     _report_lines(config, out)
     _report_database(config, out)
     _report_unreachable(config, out)
-    _report_secrets(secrets, env_file, out)
+    _report_secrets(secrets, env_file, out, _accounts(config))
     calendars = CalendarCache(config.calendars, clock)
     if config.calendars:
         await _check_calendars(config, calendars, out)
@@ -146,7 +146,17 @@ def _report_unreachable(config: Config, out: TextIO) -> None:
                   f", so nothing is texted to it. Fix: {fix}\n")
 
 
-def _report_secrets(secrets: Secrets, env_file: str | None, out: TextIO) -> None:
+def _accounts(config: Config) -> int | None:
+    """How many operator accounts the store has (`ivr user`), if it can be read."""
+    try:
+        users = read_only(config.database, SystemClock().now(), lambda tx: tx.users())
+    except Unreadable:
+        return None
+    return len(users or ())
+
+
+def _report_secrets(secrets: Secrets, env_file: str | None, out: TextIO,
+                    accounts: int | None = None) -> None:
     if env_file:
         mode = stat.S_IMODE(Path(env_file).stat().st_mode)
         out.write(f"env file {env_file}: OK (mode {mode:o})\n")
@@ -157,8 +167,11 @@ def _report_secrets(secrets: Secrets, env_file: str | None, out: TextIO) -> None
                 else "account SID and auth token (set TWILIO_API_KEY/SECRET to use a key)")
         out.write(f"secrets from {secrets.source}: OK - signatures checked with "
                   f"{len(secrets.signing_tokens())} token(s); REST client uses {rest}\n")
+    named = f"{accounts} operator account(s) from `ivr user`" if accounts else None
     if secrets.operator_password_hash:
-        dashboard = "on (operator password set)"
+        dashboard = "on (operator password set" + (f"; {named})" if named else ")")
+    elif named:
+        dashboard = f"on ({named}; no shared operator password)"
     elif secrets.local:
         dashboard = ("on (LOCAL MODE: `ivr serve` generates a password and prints it in its "
                      "banner; set IVR_OPERATOR_PASSWORD to choose one)")

@@ -1,6 +1,6 @@
 """The ivr command: serve, check, log, conversations, block / unblock /
-blocked, backup, db status / upgrade, simulate, twilio configure and
-hash-password. Errors go to stderr with a non-zero exit and say what to
+blocked, backup, db status / upgrade, simulate, twilio configure,
+hash-password and user. Errors go to stderr with a non-zero exit and say what to
 do."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import admin, blocked_numbers, schema_command, simulate, simulate_phone_page
+from . import (admin, blocked_numbers, schema_command, simulate, simulate_phone_page,
+               users_command)
 from .backup import backup
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("hash-password", help="hash an operator password for "
                                               "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
     _add_simulate(commands)
+    users_command.add_parser(commands, CONFIG_HELP)
     return parser
 
 
@@ -190,6 +192,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.db_action == "status":
             return schema_command.status(config, out)
         return asyncio.run(schema_command.upgrade(config, out))
+    if args.command == "user":
+        return asyncio.run(users_command.run(config, args, out))
     if args.command == "backup":
         return backup(config, args.path, args.force, out)
     if args.command == "twilio":

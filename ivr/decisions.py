@@ -85,6 +85,8 @@ class DecisionKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"        # Twilio reported failed/undelivered
     NUMBER_UNREACHABLE = "number_unreachable"  # Twilio says the number never takes texts
     NUMBER_CLEARED = "number_cleared"          # an operator cleared that mark: texted again
+    # Operators
+    NUMBER_REVEALED = "number_revealed"        # an operator chose to see a customer's whole number
     # Housekeeping
     RETENTION = "retention"                    # old texts, recordings and numbers redacted
 

@@ -94,6 +94,11 @@ class Roster:
         wanted = wanted_for(is_open or fallback is not None, after_hours, availability)
         return Plan(choose_tier(tiers, start, wanted), is_open, why_open, fallback)
 
+    def next_scheduled_change(self, responder: Responder, now: datetime) -> datetime | None:
+        """When `responder`'s schedule or calendar next changes their status."""
+        self.calendars.current()
+        return next_change(responder.schedule, now, self._events(responder))
+
     def set_own_availability(self, tx: Tx, responder: Responder,
                              on: bool) -> tuple[str, datetime | None]:
         """OFF or ON by text, in force until the next scheduled change (or,

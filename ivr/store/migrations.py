@@ -21,6 +21,8 @@ from typing import Callable
 from .. import SCHEMA_PATH
 from .sql_script import split_sql
 from .tx import Tx
+from .users import ADDED_COLUMNS as USER_COLUMNS
+from .users import NAME_INDEX, USERS_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,14 @@ PAGE_CALLS = (
 )
 
 
+def _operator_users(tx: Tx) -> None:
+    for statement in USERS_SCHEMA:
+        tx.execute_ddl(statement)
+    for table, column, kind in USER_COLUMNS:
+        tx.add_column(table, column, kind)
+    tx.execute_ddl(NAME_INDEX)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "the schema in schema.sql", _baseline),
     Step(2, "inbound texts keep their arrival order on PostgreSQL", _arrival_order),
@@ -98,6 +108,7 @@ STEPS: tuple[Step, ...] = (
          lambda tx: tx.add_column("conversations", "redacted_at", "TEXT")),
     Step(4, "phone pages: calls to responders, due, placed and answered",
          lambda tx: [tx.execute_ddl(statement) for statement in PAGE_CALLS]),
+    Step(8, "named operator accounts with roles; whose each login is", _operator_users),
 )
 
 LATEST = STEPS[-1].version

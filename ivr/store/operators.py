@@ -25,14 +25,16 @@ class LoginReservation:
 
 class OperatorQueries(TxBase):
     def reserve_login_attempt(self, address: str, window: timedelta, per_address: int,
-                              overall: int) -> LoginReservation:
+                              overall: int, name: str | None = None) -> LoginReservation:
         """Reserve a password check for `address`, or refuse it: `per_address`
-        failures (or checks under way) from it, or `overall` from everyone,
-        within `window`."""
+        failures (or checks under way) from it, or for the account `name`
+        from anywhere, or `overall` from everyone, within `window`."""
         since = to_text(self.now - window)
         self._db.execute("DELETE FROM login_attempts WHERE attempted_at < ?", (since,))
-        for limit, where, params in (
-                (per_address, " AND address = ?", (address,)), (overall, "", ())):
+        limits = [(per_address, " AND address = ?", (address,)), (overall, "", ())]
+        if name is not None:
+            limits.insert(1, (per_address, " AND name = ?", (name,)))
+        for limit, where, params in limits:
             count, oldest = self._one(
                 "SELECT COUNT(*), MIN(attempted_at) FROM login_attempts"
                 " WHERE outcome <> 'ok' AND attempted_at >= ?" + where, (since, *params))
@@ -41,8 +43,8 @@ class OperatorQueries(TxBase):
                 # when the oldest counted attempt leaves the window.
                 return LoginReservation(None, from_text(oldest) + window)
         attempt_id = self._insert(
-            "INSERT INTO login_attempts (address, attempted_at, outcome) VALUES (?, ?, 'pending')",
-            (address, self.now_text))
+            "INSERT INTO login_attempts (address, name, attempted_at, outcome)"
+            " VALUES (?, ?, ?, 'pending')", (address, name, self.now_text))
         return LoginReservation(attempt_id)
 
     def finish_login_attempt(self, attempt_id: int, right: bool) -> None:

@@ -9,6 +9,7 @@ from .conversations import ConversationQueries
 from .decisions import DecisionQueries
 from .floods import FloodQueries
 from .inbound import InboundQueries
+from .line_report import LineReportQueries
 from .numbers import NumberQueries
 from .operators import OperatorQueries
 from .outbox import OutboxQueries
@@ -17,10 +18,11 @@ from .preferences import PreferenceQueries
 from .retention import RetentionQueries
 from .schema import SchemaQueries
 from .timers import TimerQueries
+from .users import UserQueries
 
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
-         PageCallQueries):
+         PageCallQueries, UserQueries, LineReportQueries):
     pass

@@ -24,15 +24,16 @@ from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
 from ..phone import mask
+from ..roles import Action
 from ..services import Services, current_services
 from ..shown_times import day_and_time, line_zone, time_of_day
 from ..store import DecisionRow, Tx
 from ..unreachable_numbers import (UnreachableNumber, operator_clear_unreachable,
                                    unreachable_numbers)
+from .access import allowed_to, current_operator
 from .blueprint import blueprint
 from .login import check_csrf, csrf_token, login_required, session_id_hash
 
-OPERATOR = "operator"
 EVENT_POLL_SECONDS = 1.0
 EVENT_STREAM_SECONDS = 300          # browsers reconnect; a stream never lives for ever
 RECENT_CALLS = 20
@@ -78,7 +79,8 @@ async def _live_context(svc: Services) -> dict[str, Any]:
     return {"conversations": rows, "calls": call_rows,
             "unreachable": _unreachable_rows(config, marked),
             "blocked": _blocked_rows(config, blocked), "version": version,
-            "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now}
+            "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now,
+            "operator": current_operator()}
 
 
 def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[dict[str, Any]]:
@@ -171,22 +173,25 @@ async def events() -> Response:
 
 @blueprint.post("/conversations/<int:conversation_id>/close")
 @login_required
+@allowed_to(Action.ACT)
 async def close(conversation_id: int) -> Any:
     await check_csrf()
     svc = current_services()
-    await svc.store.write(lambda tx: operator_close(tx, svc.roster, conversation_id,
-                                                          OPERATOR))
+    who = current_operator().name   # read here: the transaction runs in the store's thread
+    await svc.store.write(lambda tx: operator_close(tx, svc.roster, conversation_id, who))
     return redirect(url_for("dashboard.index"))
 
 
 @blueprint.post("/conversations/<int:conversation_id>/hand-over")
 @login_required
+@allowed_to(Action.ACT)
 async def hand_over(conversation_id: int) -> Any:
     await check_csrf()
     svc = current_services()
+    who = current_operator().name   # read here: the transaction runs in the store's thread
     responder_id = (await request.form).get("responder", "")
     done = await svc.store.write(lambda tx: operator_hand_over(
-        tx, svc.roster, conversation_id, responder_id, OPERATOR))
+        tx, svc.roster, conversation_id, responder_id, who))
     if not done:
         abort(400, "that conversation or responder cannot take a hand-over")
     return redirect(url_for("dashboard.index"))
@@ -194,10 +199,12 @@ async def hand_over(conversation_id: int) -> Any:
 
 @blueprint.post("/unreachable-numbers/clear")
 @login_required
+@allowed_to(Action.ACT)
 async def clear_unreachable() -> Any:
     """The "try again" button: the number is texted again from now on."""
     await check_csrf()
     svc = current_services()
+    who = current_operator().name   # read here: the transaction runs in the store's thread
     key = (await request.form).get("number", "")
     secret = current_app.secret_key   # read here: the transaction runs in the store's thread
 
@@ -205,7 +212,7 @@ async def clear_unreachable() -> Any:
         number = next((n for n, *_ in tx.unreachable_numbers()
                        if hmac.compare_digest(_number_key(secret, n), key)), None)
         return number is not None and operator_clear_unreachable(tx, svc.config, number,
-                                                                 OPERATOR)
+                                                           who)
 
     if not await svc.store.write(clear):
         abort(400, "that number is not marked (any more); reload the page")
@@ -214,16 +221,18 @@ async def clear_unreachable() -> Any:
 
 @blueprint.post("/blocked-numbers/block")
 @login_required
+@allowed_to(Action.ACT)
 async def block_number() -> Any:
     """The "Block" form: a number typed whole, on one line or every line."""
     await check_csrf()
     svc = current_services()
+    who = current_operator().name   # read here: the transaction runs in the store's thread
     form = await request.form
     try:
         number = typed_number(form.get("number", ""))
         line_id = typed_line(svc.config, form.get("line", ""))
         await svc.store.write(lambda tx: operator_block(
-            tx, svc.config, number, line_id, form.get("reason", ""), FROM_DASHBOARD, OPERATOR))
+            tx, svc.config, number, line_id, form.get("reason", ""), FROM_DASHBOARD, who))
     except BlockRefused as exc:
         abort(400, str(exc))
     return redirect(url_for("dashboard.index"))
@@ -231,11 +240,13 @@ async def block_number() -> Any:
 
 @blueprint.post("/blocked-numbers/unblock")
 @login_required
+@allowed_to(Action.ACT)
 async def unblock_number() -> Any:
     """The "Unblock" button of a stored block. A block in the config has
     none: only editing the config lifts it, which a posted form is told."""
     await check_csrf()
     svc = current_services()
+    who = current_operator().name   # read here: the transaction runs in the store's thread
     key = (await request.form).get("block", "")
     secret = current_app.secret_key   # read here: the transaction runs in the store's thread
 
@@ -251,7 +262,7 @@ async def unblock_number() -> Any:
             raise BlockRefused(f"{found.masked} is blocked in the config. Fix: remove it from "
                                f"{found.config_key} in {svc.config.path}, then restart the "
                                "service")
-        operator_unblock(tx, svc.config, found.number, found.line_id, FROM_DASHBOARD, OPERATOR)
+        operator_unblock(tx, svc.config, found.number, found.line_id, FROM_DASHBOARD, who)
 
     try:
         await svc.store.write(unblock)

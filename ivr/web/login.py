@@ -21,15 +21,17 @@ import os
 import secrets as random
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import wraps
+from functools import cache, wraps
 from hashlib import sha256
 from typing import Any, Awaitable, Callable
 
-from quart import Response, abort, current_app, redirect, render_template, request, session, url_for
+from quart import (Response, abort, current_app, g, redirect, render_template, request, session,
+                   url_for)
 
 from ..logs import event
-from ..passwords import verify_password
+from ..passwords import hash_password, verify_password
 from ..services import current_services
+from .access import signed_in
 from .blueprint import blueprint
 
 log = logging.getLogger(__name__)
@@ -67,13 +69,15 @@ class PasswordCheck:
     retry_after: int | None = None  # seconds; set when refused unchecked (too many failures)
 
 
-async def check_operator_password(password: str, via: str) -> PasswordCheck:
-    """Check the operator password within the shared limit on failures."""
+async def check_operator_password(password: str, via: str,
+                                  name: str | None = None) -> PasswordCheck:
+    """Check the operator password, or the password of the account `name`,
+    within the shared limit on failures (per address, per account, overall)."""
     svc = current_services()
-    encoded = svc.secrets.operator_password_hash
     address = client_key(request.remote_addr)
     reservation = await svc.store.write(lambda tx: tx.reserve_login_attempt(
-        address, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED_OVERALL))
+        address, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED_OVERALL,
+        name))
     if reservation.attempt_id is None:
         assert reservation.retry_at is not None
         retry_after = max(1, math.ceil((reservation.retry_at - svc.clock.now()).total_seconds()))
@@ -81,12 +85,24 @@ async def check_operator_password(password: str, via: str) -> PasswordCheck:
               remote=address, via=via, retry_after=retry_after, worker=os.getpid())
         return PasswordCheck(False, retry_after)
     attempt_id = reservation.attempt_id
-    right = bool(encoded) and await asyncio.to_thread(verify_password, password, encoded)
+    if name is None:
+        encoded = svc.secrets.operator_password_hash
+    else:
+        encoded = await svc.store.read(lambda tx: tx.user_password_hash(name))
+    # An unknown account costs the same scrypt as a known one: the time
+    # taken does not tell which names exist.
+    right = await asyncio.to_thread(verify_password, password, encoded or _unknown_account())
+    right = right and bool(encoded)
     await svc.store.write(lambda tx: tx.finish_login_attempt(attempt_id, right))
     if not right:
         event(log, logging.WARNING, "operator password refused", remote=address, via=via,
               worker=os.getpid())
     return PasswordCheck(right)
+
+
+@cache
+def _unknown_account() -> str:
+    return hash_password("no account has this password", salt=b"ivr-no-account!!")
 
 
 def _hashed(session_id: str) -> str:
@@ -108,14 +124,22 @@ async def logged_in() -> bool:
 
 
 def login_required(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A live login, whose account is then `g.operator` (see access.py)."""
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_services().secrets.operator_password_hash is None:
+        svc = current_services()
+        if (svc.secrets.operator_password_hash is None
+                and not await svc.store.read(lambda tx: tx.has_users())):
             return Response("The dashboard is off: set IVR_OPERATOR_PASSWORD (or "
-                            "IVR_OPERATOR_PASSWORD_HASH) to turn it on.\n", 404,
+                            "IVR_OPERATOR_PASSWORD_HASH), or add an account with `ivr user "
+                            "add NAME --role admin`, to turn it on.\n", 404,
                             mimetype="text/plain")
-        if not await logged_in():
+        id_hash = session_id_hash()
+        user = (await svc.store.read(lambda tx: tx.session_user(id_hash))
+                if id_hash is not None else None)
+        if user is None:
             return redirect(url_for("dashboard.login"))
+        g.operator = signed_in(user)
         return await handler(*args, **kwargs)
     return wrapper
 
@@ -143,7 +167,8 @@ async def login() -> Any:
 async def login_post() -> Any:
     await check_csrf()
     form = await request.form
-    checked = await check_operator_password(form.get("password", ""), via="login")
+    name = form.get("name", "").strip().lower() or None
+    checked = await check_operator_password(form.get("password", ""), via="login", name=name)
     if checked.retry_after is not None:
         minutes = math.ceil(checked.retry_after / 60)
         body = await render_template(
@@ -156,11 +181,16 @@ async def login_post() -> Any:
     session.clear()
     session_id = random.token_urlsafe(32)
     lifetime = current_app.permanent_session_lifetime
-    await current_services().store.write(
-        lambda tx: tx.open_operator_session(_hashed(session_id), lifetime))
+
+    def open_session(tx):
+        tx.open_operator_session(_hashed(session_id), lifetime)
+        tx.name_session(_hashed(session_id), name)
+
+    await current_services().store.write(open_session)
     session[SESSION_ID] = session_id
     csrf_token()
-    event(log, logging.INFO, "operator logged in", remote=client_key(request.remote_addr))
+    event(log, logging.INFO, "operator logged in", remote=client_key(request.remote_addr),
+          account=name or "the shared password")
     return redirect(url_for("dashboard.index"))
 
 
