@@ -3,6 +3,7 @@ same run (issue 8). Run by hand, never in CI:
 
     .venv/bin/python bench/run.py [--quick] [--requests N] [--workers 2]
     .venv/bin/python bench/run.py --engines [--quick]   (engines.py, in this harness)
+    .venv/bin/python bench/run.py --peer [--quick]      (peer.py: ivr beside a Flask peer)
 
 It starts, all on 127.0.0.1 and all stopped again at the end:
   - a fake Twilio REST API (tests/support/fake_twilio.py in bench/twilio_sink.py's
@@ -41,6 +42,7 @@ import baseline_checks
 import disconnects
 import engines
 import history_load
+import peer
 import send_latency
 import timers
 import webhooks_load
@@ -65,6 +67,8 @@ class Benchmark:
         self.servers = self.harness.servers
         self.service_logs: list[Path] = []
         self.engines = args.engines
+        self.peer = args.peer
+        self.workers = args.workers
         self.results: dict[str, Any] = {
             "command": " ".join([Path(PY).name, *sys.argv]),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -78,6 +82,9 @@ class Benchmark:
     def run(self) -> None:
         if self.engines:
             self.run_engines()
+            return
+        if self.peer:
+            self.run_peer()
             return
         try:
             sink = self.harness.start_sink()
@@ -111,6 +118,14 @@ class Benchmark:
         finally:
             self.servers.stop_all()
             pg.stop()
+        self.results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def run_peer(self) -> None:
+        """--peer: ivr beside the tutorial-style peer (peer.py)."""
+        try:
+            self.results["peer"] = peer.measure_peer(self.harness, self.workers)
+        finally:
+            self.servers.stop_all()
         self.results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def _load_levels(self, baseline: Server) -> dict[str, Any]:
@@ -208,7 +223,7 @@ def summary(results: dict[str, Any]) -> str:
     sections = (webhooks_load.summary_lines, send_latency.summary_lines,
                 disconnects.summary_lines, timers.summary_lines, history_load.summary_lines,
                 memory_lines, service_log_lines, baseline_checks.summary_lines,
-                engines.summary_lines)
+                engines.summary_lines, peer.summary_lines)
     return "\n".join(line for section in sections for line in section(results))
 
 
@@ -248,6 +263,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--engines", action="store_true",
                         help="instead of the above: SQLite vs PostgreSQL vs PostgreSQL on "
                              "two instances (bench/engines.py)")
+    parser.add_argument("--peer", action="store_true",
+                        help="instead of the above: ivr beside a Flask/gunicorn peer doing the"
+                             " same work (bench/peer.py)")
     parser.add_argument("--keep-databases", action="store_true",
                         help="leave the SQLite files in the run's temporary directory")
     parser.add_argument("--live-source", action="store_true",

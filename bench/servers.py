@@ -127,9 +127,10 @@ def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 30,
 class TwilioSink:
     """The fake Twilio in its own process."""
 
-    def __init__(self, procs: Processes, tmp: Path):
-        self.log_path = tmp / "twilio_sink.log"
-        self.process = procs.start([PY, str(BENCH / "twilio_sink.py")], stdout=subprocess.PIPE,
+    def __init__(self, procs: Processes, tmp: Path, delay_ms: float = 0):
+        self.log_path = tmp / f"twilio_sink-{delay_ms:g}ms.log"
+        self.process = procs.start([PY, str(BENCH / "twilio_sink.py"), "--delay-ms",
+                                    str(delay_ms)], stdout=subprocess.PIPE,
                                    stderr=open(self.log_path, "w"), text=True)
         line = self.process.stdout.readline()  # type: ignore[union-attr]
         if not line.startswith("URL "):
@@ -179,11 +180,11 @@ class Servers:
         self.patches = patches
         self.procs = Processes()
 
-    def start_sink(self) -> TwilioSink:
-        return TwilioSink(self.procs, self.tmp)
+    def start_sink(self, delay_ms: float = 0) -> TwilioSink:
+        return TwilioSink(self.procs, self.tmp, delay_ms)
 
     def start_service(self, name: str, db: Path | str, sink: TwilioSink,
-                      public_url: str | None = None) -> Server:
+                      public_url: str | None = None, workers: int | None = None) -> Server:
         """`db`: an SQLite file or a PostgreSQL URL. `public_url`: the address
         Twilio signs for (IVR_PUBLIC_BASE_URL), when not this server's own:
         several instances behind one load balancer share one."""
@@ -201,11 +202,11 @@ class Servers:
             env["IVR_BENCH_PATCHES"] = self.patches
         process = self.procs.start(
             [PY, str(launcher), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
-             "--workers", str(self.workers)],
+             "--workers", str(workers or self.workers)],
             cwd=self.tmp, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
         server = Server(name, process, port, log_path, db)  # type: ignore[arg-type]
         wait_healthy(own, process)
-        server.find_workers(self.workers)
+        server.find_workers(workers or self.workers)
         return server
 
     def start_baseline(self, name: str = "baseline", app: str = "baseline_app:app") -> Server:
@@ -219,6 +220,31 @@ class Servers:
         server = Server(name, process, port, log_path)
         wait_healthy(server.url, process, path="/")
         server.find_workers(self.workers)
+        return server
+
+    def start_peer(self, sink: TwilioSink, workers: int, name: str = "peer") -> Server:
+        """bench/peer_app.py on gunicorn's sync workers, as a tutorial deploys it."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = clean_environ(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                            TWILIO_API_KEY=API_KEY, TWILIO_API_SECRET=API_SECRET,
+                            TWILIO_API_BASE=sink.url, PEER_PUBLIC_URL=url,
+                            PEER_DB=str(self.tmp / f"{name}-{port}.sqlite3"))
+        log_path = self.tmp / f"{name}.log"
+        process = self.procs.start(
+            [PY, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--timeout", "120",
+             "--chdir", str(BENCH), "peer_app:app"],
+            cwd=self.tmp, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        server = Server(name, process, port, log_path)
+        wait_healthy(url, process, path="/")
+        for _ in range(100):  # gunicorn forks its workers after it listens
+            kids = descendants(process.pid)
+            if len(kids) >= workers:
+                break
+            time.sleep(0.1)
+        server.pids = [process.pid, *kids]
+        server.worker_pids = kids
         return server
 
     def stop(self, server: Server) -> None:

@@ -1,7 +1,10 @@
 """tests/support/fake_twilio.py in its own process, stamping when each REST send
 arrives, so the benchmark can time "inbound text -> REST send started".
 
-    python bench/twilio_sink.py     # prints "URL http://127.0.0.1:PORT" when ready
+    python bench/twilio_sink.py [--delay-ms 250]   # prints "URL http://127.0.0.1:PORT"
+
+--delay-ms: each message create is answered that long after it arrived, as a
+real Twilio's REST round trip takes (its arrival is stamped when it arrives).
 
 GET /bench/messages?since=K answers the sends from the K-th on as JSON:
 [[arrival unix time, To, Body], ...]; GET /bench/state the counts and
@@ -25,9 +28,10 @@ from ivr.local_twilio import serve  # noqa: E402
 
 
 class TimedFakeTwilio(FakeTwilio):
-    def __init__(self) -> None:
+    def __init__(self, delay_ms: float = 0) -> None:
         super().__init__()
         self.arrivals: list[float] = []
+        self.delay = delay_ms / 1000
 
     async def start(self) -> "TimedFakeTwilio":
         app = web.Application()
@@ -43,6 +47,8 @@ class TimedFakeTwilio(FakeTwilio):
     async def _timed_create_message(self, request: web.Request) -> web.Response:
         arrived = time.time()  # the headers are in: the send has started
         before = len(self.messages)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         response = await self._create_message(request)
         if len(self.messages) > before:
             self.arrivals.append(arrived)
@@ -60,7 +66,8 @@ class TimedFakeTwilio(FakeTwilio):
 
 
 async def main() -> None:
-    fake = await TimedFakeTwilio().start()
+    delay_ms = float(sys.argv[sys.argv.index("--delay-ms") + 1]) if "--delay-ms" in sys.argv else 0
+    fake = await TimedFakeTwilio(delay_ms).start()
     print("URL", fake.url, flush=True)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()

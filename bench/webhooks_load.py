@@ -144,6 +144,8 @@ def record(out: dict[str, Any], name: str, level: int, svc: dict[str, Any],
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
+    if not results.get("load"):
+        return []
     lines = ["",
              "Load (service = run.py; baseline = bare ASGI on Hypercorn; ratio = service/baseline;",
              "      err = no HTTP 200; bad = HTTP 200 with fallback TwiML, the handler failed)"]
