@@ -9,6 +9,7 @@ import logging
 from quart import Quart, request
 
 from . import DASHBOARD_TEMPLATES_PATH
+from .booking_calendars import BookingCalendars, bookings_by_line
 from .calendars import CalendarCache
 from .clock import Clock, SystemClock
 from .config import Config
@@ -65,7 +66,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or store_for(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
-    roster = Roster(config, CalendarCache(config.calendars, clock))
+    roster = Roster(config, CalendarCache(config.calendars, clock),
+                    BookingCalendars(bookings_by_line(config), clock))
     metrics = Metrics()
     store.on_commit(metrics.after_commit)
     services = Services(
@@ -105,6 +107,7 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
     """Open the store and start the background workers while the app serves."""
     checkpointer = Checkpointer(svc.store)
     calendars = svc.roster.calendars
+    bookings = svc.roster.bookings
     retention = retention_worker(svc.store, svc.config.retention_days, svc.clock)
 
     @app.before_serving
@@ -112,12 +115,16 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
         install_redaction(svc.secrets.values())
         await svc.store.open()
         await calendars.refresh()
+        if bookings is not None:
+            await bookings.refresh()
         await svc.gateway.start()
         if background:
             checkpointer.start()
             svc.outbox.start()
             svc.timers.start()
             calendars.start()
+            if bookings is not None:
+                bookings.start()
             if retention is not None:
                 retention.start()
             if any(line.policy.page_call_after for line in svc.config.lines.values()):
@@ -131,6 +138,8 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
             await retention.stop()
         await svc.phone_pager.stop()
         await calendars.stop()
+        if bookings is not None:
+            await bookings.stop()
         await svc.timers.stop()
         await svc.outbox.stop()
         await checkpointer.stop()

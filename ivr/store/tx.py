@@ -4,6 +4,7 @@ valid inside Store.write or Store.read."""
 from __future__ import annotations
 
 from .blocks import BlockQueries
+from .bookings import BookingQueries
 from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
@@ -16,11 +17,12 @@ from .page_calls import PageCallQueries
 from .preferences import PreferenceQueries
 from .retention import RetentionQueries
 from .schema import SchemaQueries
+from .summaries import SummaryQueries
 from .timers import TimerQueries
 
 
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
-         PageCallQueries):
+         PageCallQueries, BookingQueries, SummaryQueries):
     pass
