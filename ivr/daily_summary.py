@@ -49,11 +49,14 @@ def next_summary(now: datetime, at: time, zone: ZoneInfo) -> tuple[date, datetim
 
 def following_summary(day: date, now: datetime, at: time,
                       zone: ZoneInfo) -> tuple[date, datetime]:
-    """The summary after the one of `day`: the next day's, unless that one
-    too is already past (a service down for days sends one summary, of the
-    latest day, not one per day missed)."""
+    """The summary after the one of `day`: the next day's, unless a later
+    day's time has come already (a service down for days then sends the
+    latest day's at once, not one summary per day missed)."""
     chained = (day + timedelta(days=1), local_moment(day + timedelta(days=2), at, zone))
-    latest = next_summary(now, at, zone)
+    today = now.astimezone(zone).date()
+    due_today = local_moment(today, at, zone)
+    latest = ((today - timedelta(days=1), due_today) if due_today <= now
+              else (today - timedelta(days=2), local_moment(today - timedelta(days=1), at, zone)))
     return max(chained, latest)
 
 

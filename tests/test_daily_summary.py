@@ -57,9 +57,11 @@ def test_the_next_summary_after_one_sent():
     # On time: the next day's.
     assert following_summary(date(2026, 10, 31), utc(2026, 11, 1, 16), time(8), LA) == (
         date(2026, 11, 1), utc(2026, 11, 2, 16))
-    # Down for days: one summary, of the latest day, not one per day missed.
+    # Down for days: the latest day's, due at once, not one per day missed.
     assert following_summary(date(2026, 10, 31), utc(2026, 11, 5, 17), time(8), LA) == (
-        date(2026, 11, 5), utc(2026, 11, 6, 16))
+        date(2026, 11, 4), utc(2026, 11, 5, 16))
+    assert following_summary(date(2026, 10, 31), utc(2026, 11, 5, 15), time(8), LA) == (
+        date(2026, 11, 3), utc(2026, 11, 4, 16))
 
 
 @pytest.mark.parametrize("waits, expected", [
