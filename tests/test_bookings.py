@@ -16,7 +16,8 @@ from ivr.config import load_config
 from ivr.passwords import hash_password
 from ivr.schedule import zone
 
-from .support.harness import CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, open_harness
+from .support.call_simulator import NO_ANSWER, CallSimulator
+from .support.harness import BACKUP, CUSTOMER, EXAMPLE_CONFIG, LINE, SERGIO, open_harness
 from .support.operator import PASSWORD, csrf_of
 
 LA = zone("America/Los_Angeles")
@@ -172,3 +173,33 @@ async def test_an_unreadable_calendar_leaves_it_untagged(tmp_path, fake_twilio, 
         assert len(fake_twilio.messages_to(SERGIO)) == 1
     assert "bookings calendar not read yet; conversation left untagged" in caplog.text
     assert "bookings.ics cannot be read" in caplog.text
+
+
+@pytest.mark.both_engines
+async def test_a_voicemail_opens_a_tagged_conversation(tmp_path, database, fake_twilio):
+    (tmp_path / "bookings.ics").write_text(BOOKINGS, "utf-8")
+    config = config_with_bookings(tmp_path, database, "bookings.ics")
+    async with open_harness(config, fake_twilio, FrozenClock(NOW)) as harness:
+        sim = CallSimulator(harness.twilio, caller=CUSTOMER, line_number=LINE,
+                            legs={SERGIO: NO_ANSWER, BACKUP: NO_ANSWER},
+                            voicemail="It's about the dumpster")
+        await sim.run()
+        await sim.deliver_recording()
+        conversation = await harness.store.read(
+            lambda tx: tx.open_conversation_for("qdn", CUSTOMER))
+        assert conversation.origin == "voicemail" and booking_tag(conversation)["uid"] == "drop-2"
+        [tagged] = [d for d in await harness.decisions() if d.kind == "booking_tagged"]
+        assert tagged.channel == "voice" and tagged.conversation_id == conversation.id
+
+
+async def test_an_unreadable_booking_is_skipped_and_the_rest_applies(tmp_path, fake_twilio,
+                                                                     caplog):
+    broken = vevent("broken", "20261122T170000Z", "20261122T190000Z", "Broken",
+                    "RRULE:FREQ=INVALID;COUNT=3\nDESCRIPTION:+16195550142\n")
+    (tmp_path / "bookings.ics").write_text(ics(broken, BOOKINGS[BOOKINGS.index("BEGIN:VEVENT"):
+                                                                BOOKINGS.index("END:VCALENDAR")]),
+                                           "utf-8")
+    config = config_with_bookings(tmp_path, str(tmp_path / "ivr.sqlite3"), "bookings.ics")
+    async with open_harness(config, fake_twilio, FrozenClock(NOW)) as harness:
+        assert booking_tag(await opened(harness, CUSTOMER))["uid"] == "drop-2"
+    assert "event broken ('Broken'): its RRULE has FREQ=INVALID" in caplog.text
