@@ -59,12 +59,14 @@ def with_integrations(v: Any, data: Mapping[str, Any], lines: dict[str, Any],
     name the file, the key and the fix); `locate` finds a calendar file
     beside the config."""
     result = {}
+    line_numbers = frozenset(line.number for line in lines.values())
     for lid, line in lines.items():
         entry, key = data["lines"][lid], f"lines.{lid}"
         integrations = LineIntegrations(
             bookings=bookings(v, entry, f"{key}.bookings", locate),
             auto_replies=auto_replies(v, entry, f"{key}.auto_reply"),
-            daily_summary=daily_summary(v, entry, f"{key}.daily_summary", responders))
+            daily_summary=daily_summary(v, entry, f"{key}.daily_summary", responders,
+                                        line_numbers))
         result[lid] = replace(line, integrations=integrations)
     return result
 
@@ -121,8 +123,8 @@ def _timeout(v: Any, raw: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
-def daily_summary(v: Any, entry: Mapping[str, Any], key: str,
-                  responders: Mapping[str, Any]) -> SummarySchedule | None:
+def daily_summary(v: Any, entry: Mapping[str, Any], key: str, responders: Mapping[str, Any],
+                  line_numbers: frozenset[str] = frozenset()) -> SummarySchedule | None:
     raw = v.table(entry, "daily_summary", required=False, key=key)
     if not raw:
         return None
@@ -148,5 +150,9 @@ def daily_summary(v: Any, entry: Mapping[str, Any], key: str,
         if not recipients[-1]:
             raise v.fail(f"{key}.to[{i}]", f"{who!r} is neither a responder id nor a number",
                          f"use one of {', '.join(sorted(responders))} or an E.164 number")
+        if recipients[-1] in line_numbers:
+            # A text from a line to a line's number is refused by Twilio (21266 when the same).
+            raise v.fail(f"{key}.to[{i}]", "is a line's own Twilio number",
+                         "name the person's own phone number or their responder id")
     return SummarySchedule(time(int(matched[1]), int(matched[2])),
                            tuple(dict.fromkeys(recipients)))

@@ -99,7 +99,8 @@ def config_with_summary(tmp_path: Path, database: str, at: str = "08:00",
 
 @pytest.mark.parametrize("at, to, key", [
     ("8am", '["sergio"]', "at"), ("24:00", '["sergio"]', "at"), ("08:00", "[]", "to"),
-    ("08:00", '["nobody"]', "to[0]"), ("08:00", '"sergio"', "to")])
+    ("08:00", '["nobody"]', "to[0]"), ("08:00", '"sergio"', "to"),
+    ("08:00", f'["sergio", "{LINE}"]', "to[1]")])
 def test_a_bad_daily_summary_names_its_key(tmp_path, at, to, key):
     with pytest.raises(ConfigError) as raised:
         config_with_summary(tmp_path, "x.sqlite3", at, to)
