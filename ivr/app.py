@@ -9,6 +9,7 @@ import logging
 from quart import Quart, request
 
 from . import DASHBOARD_TEMPLATES_PATH
+from .booking_calendars import BookingCalendars, bookings_by_line
 from .calendars import CalendarCache
 from .clock import Clock, SystemClock
 from .config import Config
@@ -23,6 +24,7 @@ from .secrets import Secrets
 from .services import Services
 from .sms import routes as sms_routes
 from .store import AnyStore, Checkpointer, store_for
+from .summary_sending import SummaryWorker
 from .voice import page_call_routes  # noqa: F401 - its routes join the voice blueprint
 from .voice import routes as voice_routes
 from .web import dashboard, health, line_report, people, reveal  # noqa: F401 (their routes)
@@ -65,7 +67,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or store_for(config.database, clock)
     gateway = gateway or TwilioGateway(secrets)
-    roster = Roster(config, CalendarCache(config.calendars, clock))
+    roster = Roster(config, CalendarCache(config.calendars, clock),
+                    BookingCalendars(bookings_by_line(config), clock))
     metrics = Metrics()
     store.on_commit(metrics.after_commit)
     services = Services(
@@ -74,7 +77,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
                                     fragments=(CONNECTION_OVERRIDES,)),
         outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
-        public_base_url=base, phone_pager=PhonePager(store, gateway, clock, roster, base))
+        public_base_url=base, phone_pager=PhonePager(store, gateway, clock, roster, base),
+        summaries=SummaryWorker(store, roster, clock))
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -105,19 +109,29 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
     """Open the store and start the background workers while the app serves."""
     checkpointer = Checkpointer(svc.store)
     calendars = svc.roster.calendars
+    bookings = svc.roster.bookings
+    summaries = svc.summaries
     retention = retention_worker(svc.store, svc.config.retention_days, svc.clock)
 
     @app.before_serving
     async def start() -> None:
         install_redaction(svc.secrets.values())
         await svc.store.open()
+        if summaries is not None:
+            await summaries.schedule()
         await calendars.refresh()
+        if bookings is not None:
+            await bookings.refresh()
         await svc.gateway.start()
         if background:
             checkpointer.start()
             svc.outbox.start()
             svc.timers.start()
             calendars.start()
+            if bookings is not None:
+                bookings.start()
+            if summaries is not None:
+                summaries.start()
             if retention is not None:
                 retention.start()
             if any(line.policy.page_call_after for line in svc.config.lines.values()):
@@ -131,6 +145,10 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
             await retention.stop()
         await svc.phone_pager.stop()
         await calendars.stop()
+        if bookings is not None:
+            await bookings.stop()
+        if summaries is not None:
+            await summaries.stop()
         await svc.timers.stop()
         await svc.outbox.stop()
         await checkpointer.stop()

@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .line_integrations import INTEGRATION_KEYS, LineIntegrations, with_integrations
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .messaging_services import messaging_service_sid
 from .phone import InvalidPhoneNumber, normalise
@@ -98,6 +99,7 @@ class Line:
     # A Messaging Service SID: texts are sent through it (MessagingServiceSid,
     # not From), as A2P 10DLC registration needs. None: sent from `number`.
     messaging_service: str | None = None
+    integrations: LineIntegrations = LineIntegrations()
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -180,6 +182,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     retention_days = v.days(service, "service.retention_days", RETENTION_DAYS_RANGE)
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
+    lines = with_integrations(v, data, lines, responders, lambda s: _relative_to(path, s))
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
                   retention_days=retention_days,
@@ -247,7 +250,8 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
     v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                              "ack_seconds", "messages", "voicemail_seconds",
                              "call_deadline_seconds", "menu", "hours", "flood_seconds",
-                             "text_back_key", "messaging_service"} | LINE_KEYS)
+                             "text_back_key", "messaging_service"} | LINE_KEYS
+                  | INTEGRATION_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(

@@ -87,6 +87,11 @@ class DecisionKind(StrEnum):
     NUMBER_CLEARED = "number_cleared"          # an operator cleared that mark: texted again
     # Operators
     NUMBER_REVEALED = "number_revealed"        # an operator chose to see a customer's whole number
+    # The business's other systems (ivr/bookings.py, ivr/auto_reply.py, ivr/daily_summary.py)
+    BOOKING_TAGGED = "booking_tagged"          # a new conversation concerns a booking under way
+    AUTO_REPLIED = "auto_replied"              # a keyword text answered by the line's endpoint
+    AUTO_REPLY_FAILED = "auto_reply_failed"    # the endpoint did not answer: the usual cascade
+    DAILY_SUMMARY_SENT = "daily_summary_sent"  # yesterday's figures texted to the line's people
     # Housekeeping
     RETENTION = "retention"                    # old texts, recordings and numbers redacted
 

@@ -140,6 +140,13 @@ DEFAULT_MESSAGES: dict[str, str] = {
                                 " {{ recording }} - they cannot be called or texted back",
     "transcription_page_no_number": "[{{ line_code }}] the voicemail from a caller with no"
                                     " number says: {{ transcription }}",
+    # The daily summary ([lines.X.daily_summary]): the day before, in the line's zone
+    "daily_summary": "[{{ line_code }}] {{ day }}: {{ texts }} texts, {{ calls }} calls"
+                     " ({{ missed }} missed), {{ voicemails }} voicemails, {{ unanswered }}"
+                     " unanswered. Median time to ACK: {% if median_ack_seconds is none %}"
+                     "nothing was ACKed{% elif median_ack_seconds < 60 %}"
+                     "{{ median_ack_seconds }} s{% else %}{{ median_ack_seconds // 60 }} min"
+                     " {{ median_ack_seconds % 60 }} s{% endif %}.",
 }
 
 # The variables each message is rendered with (besides line and line_code);
@@ -215,6 +222,8 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "transcription_page": ("code", "customer", "transcription"),
     "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),
     "transcription_page_no_number": ("transcription",),
+    "daily_summary": ("day", "texts", "calls", "missed", "voicemails", "unanswered",
+                      "median_ack_seconds"),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 
@@ -241,4 +250,11 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "names": "Sergio, Backup",
     "by": "Sergio",
     "key": "1",
+    "day": "Sun 1 Nov",
+    "texts": 14,
+    "calls": 6,
+    "missed": 2,
+    "voicemails": 1,
+    "unanswered": 0,
+    "median_ack_seconds": 95,
 }

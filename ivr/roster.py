@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .calendars import CalendarCache
 from .clock import from_text
@@ -14,6 +14,9 @@ from .decisions import Channel, Decision, DecisionKind
 from .schedule import (Availability, Override, TierChoice, anyone_on_call, choose_tier,
                        line_open, next_change, responder_availability, wanted_for)
 from .store import Tx
+
+if TYPE_CHECKING:
+    from .booking_calendars import BookingCalendars
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,12 @@ class Plan:
 
 
 class Roster:
-    def __init__(self, config: Config, calendars: CalendarCache):
+    def __init__(self, config: Config, calendars: CalendarCache,
+                 bookings: "BookingCalendars | None" = None):
         self.config = config
         self.calendars = calendars
+        # The lines' bookings calendars: what a new conversation is tagged with.
+        self.bookings = bookings
 
     def _events(self, responder: Responder):
         return self.calendars.events_for(responder.id, responder.name)

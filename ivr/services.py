@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .outbox import OutboxWorker
     from .phone_pager import PhonePager
     from .roster import Roster
+    from .summary_sending import SummaryWorker
     from .web.metrics import Metrics
     from .webhooks import SignatureChecker
 
@@ -38,6 +39,7 @@ class Services:
     metrics: "Metrics"
     public_base_url: str
     phone_pager: "PhonePager"
+    summaries: "SummaryWorker | None" = None    # the lines' daily summaries
 
     def callback_url(self, path: str, **query: object) -> str:
         """A URL Twilio calls back, under the public base URL."""

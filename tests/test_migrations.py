@@ -217,3 +217,9 @@ def test_serve_refuses_a_database_newer_than_it_knows_in_one_line(tmp_path, clea
     last = served.stderr.strip().splitlines()[-1]
     assert last.startswith("ivr: the database") and f"schema version {LATEST + 1}" in last
     assert "Traceback" not in served.stderr
+
+
+def test_steps_are_numbered_one_after_another():
+    # A step numbered out of order would be skipped by a database already
+    # past it: work merged from two branches must be renumbered, not gapped.
+    assert [step.version for step in STEPS] == list(range(1, len(STEPS) + 1))

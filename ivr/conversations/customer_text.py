@@ -33,7 +33,8 @@ def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
                            line=text.line, sid=text.message_sid))
     conversation, opened = open_or_join(
         tx, text.line, text.sender, origin="sms", channel=Channel.SMS, sid=text.message_sid,
-        why=f"first text from {mask(text.sender)} with no open conversation")
+        why=f"first text from {mask(text.sender)} with no open conversation",
+        bookings=roster.bookings)
     tx.attach_inbound(text.message_sid, conversation.id)
     if opened:
         return _first_text(tx, roster, text, conversation)

@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..answer_once import answer_once
 from ..config import Line
+from ..conversations.auto_replied import auto_replied
 from ..conversations.blocking import drop_if_blocked
 from ..conversations.customer_text import customer_text
 from ..conversations.delivery import delivery_reported
@@ -15,9 +16,13 @@ from ..conversations.inbound import Inbound
 from ..conversations.responder_text import responder_text
 from ..conversations.wording import MMS_MAX_MEDIA
 from ..decisions import Channel, Decision, DecisionKind
+from ..line_integrations import AutoReply
 from ..roster import Roster
 from ..store import Tx
 from ..twiml import render
+
+# An auto-reply rule, and its endpoint's reply or why there is none.
+Asked = tuple[AutoReply, str | None, str | None]
 
 
 def message_sid(form: MultiDict[str, str]) -> str:
@@ -38,12 +43,15 @@ def inbound(line: Line, sender: str, form: MultiDict[str, str]) -> Inbound:
                    body=form.get("Body", ""), media=tuple(media_urls(form)))
 
 
-def handle_text(tx: Tx, roster: Roster, text: Inbound) -> str:
-    """The TwiML answer to a text, stored with it for a retry."""
+def handle_text(tx: Tx, roster: Roster, text: Inbound, asked: Asked | None = None) -> str:
+    """The TwiML answer to a text, stored with it for a retry. `asked`: the
+    line's auto-reply endpoint was asked about it, and what it answered."""
     def build() -> str:
         tx.record_inbound(text.message_sid, text.line.id, text.sender, text.body, text.media)
         responder = roster.config.responder_by_phone(text.line, text.sender)
-        if responder is not None:
+        if asked is not None and auto_replied(tx, text, *asked):
+            reply = None
+        elif responder is not None:
             reply = responder_text(tx, roster, text, responder)
         elif drop_if_blocked(tx, text.line, text.sender, Channel.SMS, text.message_sid):
             reply = None

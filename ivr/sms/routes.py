@@ -14,7 +14,8 @@ from ..phone import mask, try_normalise
 from ..services import Services
 from ..twiml import twiml_text
 from ..webhooks import twilio_webhook
-from .inbound import handle_text, inbound, message_sid, record_delivery
+from .inbound import inbound, message_sid, record_delivery
+from .keyword_reply import answer_text
 from .unrecorded import deliver_unrecorded, empty_reply
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def incoming(svc: Services, form: MultiDict[str, str]) -> Response:
               sid=sid, **{"from": mask(sender)})
         return empty_reply(svc, form)
     text = inbound(line, sender, form)
-    document = await svc.store.write(lambda tx: handle_text(tx, svc.roster, text))
+    document = await answer_text(svc, text)
     event(log, logging.INFO, "text handled", line=line.id, sid=sid, **{"from": mask(sender)})
     return twiml_text(document)
 

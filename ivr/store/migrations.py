@@ -101,6 +101,31 @@ def _operator_users(tx: Tx) -> None:
     tx.execute_ddl(NAME_INDEX)
 
 
+# A conversation's booking (ivr/bookings.py), tagged when it opened; and
+# each line's daily summary, one row per line and local day summarised:
+# the key makes it sent once, however many instances sweep and restart.
+BOOKING_COLUMNS = (("booking_uid", "TEXT"), ("booking_summary", "TEXT"),
+                   ("booking_start", "TEXT"))
+DAILY_SUMMARIES = (
+    """CREATE TABLE IF NOT EXISTS daily_summaries (
+    line_id     TEXT    NOT NULL,
+    day         TEXT    NOT NULL,     -- the local date summarised, YYYY-MM-DD
+    due_at      TEXT    NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'sent')),
+    sent_at     TEXT,
+    PRIMARY KEY (line_id, day)
+)""",
+    "CREATE INDEX IF NOT EXISTS daily_summaries_due ON daily_summaries (state, due_at)",
+)
+
+
+def _bookings_and_summaries(tx: Tx) -> None:
+    for column, kind in BOOKING_COLUMNS:
+        tx.add_column("conversations", column, kind)
+    for statement in DAILY_SUMMARIES:
+        tx.execute_ddl(statement)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "the schema in schema.sql", _baseline),
     Step(2, "inbound texts keep their arrival order on PostgreSQL", _arrival_order),
@@ -108,7 +133,9 @@ STEPS: tuple[Step, ...] = (
          lambda tx: tx.add_column("conversations", "redacted_at", "TEXT")),
     Step(4, "phone pages: calls to responders, due, placed and answered",
          lambda tx: [tx.execute_ddl(statement) for statement in PAGE_CALLS]),
-    Step(8, "named operator accounts with roles; whose each login is", _operator_users),
+    Step(5, "named operator accounts with roles; whose each login is", _operator_users),
+    Step(6, "conversations keep their booking; daily summaries are due once a day",
+         _bookings_and_summaries),
 )
 
 LATEST = STEPS[-1].version

@@ -23,6 +23,9 @@ class Conversation:
     closed_at: str | None
     last_call_at: str | None = None
     redacted_at: str | None = None   # retention took its texts and number then
+    booking_uid: str | None = None   # the booking it concerns (ivr/bookings.py)
+    booking_summary: str | None = None
+    booking_start: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ valid inside Store.write or Store.read."""
 from __future__ import annotations
 
 from .blocks import BlockQueries
+from .bookings import BookingQueries
 from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
@@ -17,6 +18,7 @@ from .page_calls import PageCallQueries
 from .preferences import PreferenceQueries
 from .retention import RetentionQueries
 from .schema import SchemaQueries
+from .summaries import SummaryQueries
 from .timers import TimerQueries
 from .users import UserQueries
 
@@ -24,5 +26,6 @@ from .users import UserQueries
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
-         PageCallQueries, UserQueries, LineReportQueries):
+         PageCallQueries, UserQueries, LineReportQueries, BookingQueries,
+         SummaryQueries):
     pass

@@ -64,7 +64,8 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str,
         return
     conversation, _ = open_or_join(tx, line, call.caller, origin="voicemail",
                                    channel=Channel.VOICE, sid=call_sid,
-                                   why=f"a missed call from {mask(call.caller)}", tier=None)
+                                   why=f"a missed call from {mask(call.caller)}", tier=None,
+                                   bookings=svc.roster.bookings)
     note_text = message(line, note, time=when)
     # Kept as the conversation's text, so later pages and hand-overs show it.
     tx.record_inbound(f"{call_sid}-missed", line.id, call.caller, note_text, ())

@@ -122,7 +122,7 @@ def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: 
         return
     conversation, _ = open_or_join(tx, line, caller, origin="voicemail", channel=Channel.VOICE,
                                    sid=call_sid, why=f"a voicemail from {mask(caller)}",
-                                   tier=None)
+                                   tier=None, bookings=svc.roster.bookings)
     tx.record_inbound(recording_sid, line.id, caller,
                       voicemail_text(duration, url, transcription), ())
     tx.attach_inbound(recording_sid, conversation.id)

@@ -20,6 +20,7 @@ from quart import Response, abort, current_app, redirect, render_template, reque
 from ..blocked_numbers import (FROM_DASHBOARD, BlockRefused, ShownBlock, all_blocks,
                                operator_block, operator_unblock, typed_line, typed_number,
                                where)
+from ..bookings import booking_tag
 from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
@@ -68,6 +69,7 @@ async def _live_context(svc: Services) -> dict[str, Any]:
                             if c.acked_at else None),
             "tier": c.tier + 1, "trail": _trail(config, trails[c.id]),
             "responders": [config.responders[rid] for rid in (line.responder_ids if line else ())],
+            "booking": _booking_row(c, line_zone(config, c.line_id)),
         })
     call_rows = [{
         "sid": c.call_sid, "line": config.lines[c.line_id].name if c.line_id in config.lines
@@ -81,6 +83,11 @@ async def _live_context(svc: Services) -> dict[str, Any]:
             "blocked": _blocked_rows(config, blocked), "version": version,
             "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now,
             "operator": current_operator()}
+
+
+def _booking_row(conversation: Any, zone: Any) -> dict[str, str] | None:
+    tag = booking_tag(conversation)
+    return tag and {"summary": tag["summary"], "start": day_and_time(tag["start"], zone)}
 
 
 def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[dict[str, Any]]:
