@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .hooks.config import Hook, parse_hooks
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .phone import InvalidPhoneNumber, normalise
 from .schedule import Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window, zone
@@ -114,6 +115,7 @@ class Config:
     database: str
     calendars: tuple[str, ...] = ()
     retention_days: int | None = None   # None: keep everything for ever
+    hooks: tuple[Hook, ...] = ()        # [hooks.NAME]: where events are POSTed
     _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
 
     def line_for_number(self, number: str | None) -> Line | None:
@@ -164,7 +166,7 @@ def load_config(path: str | Path, database_override: str | None = None) -> Confi
 def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
                  database_override: str | None = None) -> Config:
     v = _Validator(path)
-    v.only_keys(data, "", {"service", "responders", "lines"})
+    v.only_keys(data, "", {"service", "responders", "lines", "hooks"})
 
     service = v.table(data, "service", required=False)
     v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked",
@@ -178,7 +180,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
-                  retention_days=retention_days,
+                  retention_days=retention_days, hooks=parse_hooks(v, data, set(lines)),
                   _lines_by_number={line.number: line for line in lines.values()})
 
 

@@ -87,6 +87,8 @@ class DecisionKind(StrEnum):
     NUMBER_CLEARED = "number_cleared"          # an operator cleared that mark: texted again
     # Housekeeping
     RETENTION = "retention"                    # old texts, recordings and numbers redacted
+    # Event hooks (ivr/hooks): the business's own systems told what happened
+    HOOK_FAILED = "hook_failed"                # an event never reached a hook: retries ran out
 
 
 class Channel(StrEnum):
