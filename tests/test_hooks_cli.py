@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import tomllib
 
@@ -118,3 +119,21 @@ def test_a_mistake_in_a_hook_names_its_key_and_fix(table, key, fix):
     with pytest.raises(ConfigError) as caught:
         parse_config(data, "ivr.toml")
     assert caught.value.key == key and fix in caught.value.fix
+
+
+def test_the_readmes_verification_snippet_accepts_ivrs_signature_and_nothing_else():
+    readme = (EXAMPLE_CONFIG.parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## Event hooks", 1)[1].split("\n## ", 1)[0]
+    [snippet] = re.findall(r"```python\n(.+?)\n```", section, re.S)
+    namespace: dict = {}
+    exec(snippet, namespace)
+    verify = namespace["verify"]
+    body = b'{"schema_version":1,"id":"ivr-evt-1"}'
+    now = int(time.time())
+    headers = hook_signing.signed_headers(SECRET, now, body)
+    assert verify(SECRET, headers, body)
+    assert not verify(SECRET, headers, body + b" ")
+    assert not verify("another-secret-0123456789", headers, body)
+    stale = hook_signing.signed_headers(SECRET, now - 301, body)
+    assert not verify(SECRET, stale, body)
+    assert hook_signing.verify(SECRET, headers, body, now)
