@@ -21,7 +21,7 @@ from ivr.hooks.events import EVENT_FOR_KIND, EVENT_TYPES
 from ivr.hooks.payload import SCHEMA_PATH
 from ivr.hooks.worker import next_attempt_at
 
-from .support.call_simulator import CallSimulator
+from .support.call_simulator import SILENCE, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
 from .support.hook_receiver import HookReceiver
 
@@ -222,3 +222,33 @@ def test_retries_back_off_and_stop_at_the_attempt_or_time_limit():
     assert now - start <= timedelta(hours=24)
     late = start + timedelta(hours=23, minutes=59)
     assert next_attempt_at(hook, 5, start, late) is None
+
+
+async def test_escalation_failure_missed_call_and_availability_as_they_happen(
+        config, fake_twilio, receiver):
+    async with open_harness(with_hooks(config, crm(receiver)), fake_twilio) as harness:
+        await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Bin is on fire")
+        await harness.deliver_outbox()
+        [page] = fake_twilio.messages_to(SERGIO)
+        await harness.twilio.message_status(message_sid=page.sid, to=SERGIO, from_=LINE,
+                                            status="undelivered", error_code="30003")
+        for _ in range(3):
+            harness.clock.advance(121)
+            await harness.fire_timers()
+        await harness.twilio.text(from_=BACKUP, to=LINE, body="OFF")
+        sim = CallSimulator(harness.twilio, caller="+16195550177", line_number=LINE,
+                            legs={}, voicemail=SILENCE)
+        await sim.run()
+        await sim.deliver_recording()
+        await harness.services.hooks.deliver_due()
+        check_signed_and_valid(receiver, harness.clock.now())
+        texts = [e["type"] for e in receiver.events if e["conversation"]
+                 and e["conversation"]["id"] == 1]
+        assert texts[:2] == ["conversation_opened", "paged"]
+        assert {"delivery_failed", "escalated", "unanswered"} <= set(texts)
+        assert texts.index("escalated") < texts.index("unanswered")
+        availability = [e for e in receiver.events
+                        if e["type"] == "responder_availability_changed"]
+        assert [e["responder"]["id"] for e in availability] == ["backup"]
+        [missed] = [e for e in receiver.events if e["type"] == "missed_call"]
+        assert missed["call"] == {"sid": sim.call_sid} and missed["customer"] == "+1619***0177"
