@@ -20,10 +20,12 @@ from ivr.hooks.config import Hook
 from ivr.hooks.events import EVENT_FOR_KIND, EVENT_TYPES
 from ivr.hooks.payload import SCHEMA_PATH
 from ivr.hooks.worker import next_attempt_at
+from ivr.passwords import hash_password
 
 from .support.call_simulator import SILENCE, CallSimulator
 from .support.harness import BACKUP, CUSTOMER, LINE, SERGIO, open_harness
 from .support.hook_receiver import HookReceiver
+from .support.operator import PASSWORD, csrf_of
 
 pytestmark = pytest.mark.both_engines
 
@@ -163,8 +165,8 @@ async def test_a_failing_endpoint_is_retried_and_holds_back_the_conversations_la
 async def test_an_endpoint_that_never_recovers_ends_in_hook_failed_and_no_loop(
         config, fake_twilio, receiver):
     receiver.answer = lambda _: 503
-    async with open_harness(with_hooks(config, crm(receiver, max_attempts=3)),
-                            fake_twilio) as harness:
+    async with open_harness(with_hooks(config, crm(receiver, max_attempts=3)), fake_twilio,
+                            operator_password_hash=hash_password(PASSWORD)) as harness:
         await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Bin is on fire")
         for _ in range(10):
             await harness.services.hooks.deliver_due()
@@ -179,6 +181,15 @@ async def test_an_endpoint_that_never_recovers_ends_in_hook_failed_and_no_loop(
         # Failing wrote decisions, and they queued nothing: no event about a hook's failure.
         assert len(receiver.received) == 6
         assert len(await harness.store.read(lambda tx: tx.hook_deliveries())) == 2
+        # The operator sees them on the dashboard.
+        client = harness.client
+        login = await (await client.get("/dashboard/login", scheme="https")).get_data(
+            as_text=True)
+        await client.post("/dashboard/login", scheme="https",
+                          form={"password": PASSWORD, "csrf_token": csrf_of(login)})
+        shown = await (await client.get("/dashboard/", scheme="https")).get_data(as_text=True)
+        assert "Events a hook never received" in shown
+        assert shown.count('class="card failed-hook"') == 2 and "HTTP 503" in shown
 
 
 async def test_a_hanging_endpoint_is_cut_off_at_the_hooks_timeout(config, fake_twilio, receiver):

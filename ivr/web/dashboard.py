@@ -23,6 +23,7 @@ from ..blocked_numbers import (FROM_DASHBOARD, BlockRefused, ShownBlock, all_blo
 from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
+from ..hooks.shown import failed_hook_rows
 from ..phone import mask
 from ..services import Services, current_services
 from ..shown_times import day_and_time, line_zone, time_of_day
@@ -78,7 +79,8 @@ async def _live_context(svc: Services) -> dict[str, Any]:
     return {"conversations": rows, "calls": call_rows,
             "unreachable": _unreachable_rows(config, marked),
             "blocked": _blocked_rows(config, blocked), "version": version,
-            "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now}
+            "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now,
+            "failed_hooks": await failed_hook_rows(svc)}
 
 
 def _unreachable_rows(config: Config, marked: list[UnreachableNumber]) -> list[dict[str, Any]]:
