@@ -263,3 +263,21 @@ async def test_escalation_failure_missed_call_and_availability_as_they_happen(
         assert [e["responder"]["id"] for e in availability] == ["backup"]
         [missed] = [e for e in receiver.events if e["type"] == "missed_call"]
         assert missed["call"] == {"sid": sim.call_sid} and missed["customer"] == "+1619***0177"
+
+
+async def test_a_responders_availability_changes_arrive_in_order(config, fake_twilio, receiver):
+    receiver.answer = lambda number: 500 if number == 0 else 200
+    async with open_harness(with_hooks(config, crm(receiver)), fake_twilio) as harness:
+        await harness.twilio.text(from_=BACKUP, to=LINE, body="OFF")
+        await harness.twilio.text(from_=BACKUP, to=LINE, body="ON")
+        await harness.services.hooks.deliver_due()
+        # OFF failed once: ON waits behind it, as one conversation's events do.
+        assert len(receiver.received) == 1
+        harness.clock.advance(1)
+        await harness.services.hooks.deliver_due()
+        kept = receiver.first_copies()
+        assert [e["type"] for e in kept] == ["responder_availability_changed"] * 2
+        assert [e["id"] for e in kept] == sorted((e["id"] for e in kept),
+                                                 key=lambda i: int(i.rsplit("-", 1)[1]))
+        rows = await harness.store.read(lambda tx: tx.hook_deliveries())
+        assert {r["stream"] for r in rows} == {"responder:backup"}

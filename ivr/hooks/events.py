@@ -66,10 +66,10 @@ def stream_of(decision: Decision) -> str:
     happened, each only after the one before it arrived or failed for good."""
     if decision.conversation_id is not None:
         return f"conversation:{decision.conversation_id}"
-    if decision.sid:
-        return f"call:{decision.sid}" if decision.channel == "voice" else f"sid:{decision.sid}"
     if decision.responder_id:
         return f"responder:{decision.responder_id}"
+    if decision.sid:
+        return f"call:{decision.sid}" if decision.channel == "voice" else f"sid:{decision.sid}"
     return f"line:{decision.line_id or '-'}"
 
 
