@@ -83,6 +83,7 @@ async def test_a_text_taken_and_closed_reaches_the_hook_signed_valid_and_in_orde
 
 async def test_every_event_type_is_valid_against_the_schema_with_and_without_customer(
         config, fake_twilio, receiver):
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
     hooks = (crm(receiver, include_customer=True),
              Hook(name="masked", url=receiver.url, secret=SECRET))
     async with open_harness(with_hooks(config, *hooks), fake_twilio) as harness:

@@ -16,6 +16,7 @@ import pytest
 from ivr import hook_signing
 from ivr.config import ConfigError, parse_config
 from ivr.hooks.payload import SCHEMA_PATH
+from ivr.secrets import load_secrets
 
 from .support import cli
 from .support.harness import EXAMPLE_CONFIG
@@ -137,3 +138,19 @@ def test_the_readmes_verification_snippet_accepts_ivrs_signature_and_nothing_els
     stale = hook_signing.signed_headers(SECRET, now - 301, body)
     assert not verify(SECRET, stale, body)
     assert hook_signing.verify(SECRET, headers, body, now)
+
+
+def test_the_readmes_hook_table_is_a_valid_config():
+    readme = (EXAMPLE_CONFIG.parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## Event hooks", 1)[1].split("\n## ", 1)[0]
+    [table] = re.findall(r"```toml\n(.+?)\n```", section, re.S)
+    data = tomllib.loads(EXAMPLE_CONFIG.read_text("utf-8") + "\n" + table)
+    [hook] = parse_config(data, "ivr.toml").hooks
+    assert (hook.name, hook.lines, hook.include_customer, hook.secret) == (
+        "crm", frozenset({"qdn"}), False, None)
+
+
+def test_a_hook_secret_is_a_secret_kept_out_of_logs():
+    secrets = load_secrets({"IVR_HOOK_SECRET_CRM": SECRET})
+    assert secrets.hook_secrets == {"IVR_HOOK_SECRET_CRM": SECRET}
+    assert SECRET in secrets.values() and SECRET not in repr(secrets)
