@@ -80,6 +80,14 @@ async def test_a_text_taken_and_closed_reaches_the_hook_signed_valid_and_in_orde
         rows = await harness.store.read(lambda tx: tx.hook_deliveries())
         assert {(r["status"], r["attempts"], r["http_status"]) for r in rows} == {
             ("sent", 1, 200)}
+        # Sent deliveries are forgotten after a week; the decision log keeps the events.
+        harness.clock.advance(7 * 86400 - 1800)
+        assert await harness.services.hooks.prune() == 0      # not a week old yet
+        harness.clock.advance(2400)
+        assert await harness.services.hooks.prune() == 0      # once an hour at most
+        harness.clock.advance(1800)
+        assert await harness.services.hooks.prune() == 4
+        assert await harness.store.read(lambda tx: tx.hook_deliveries()) == []
 
 
 async def test_every_event_type_is_valid_against_the_schema_with_and_without_customer(

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 BATCH = 20
 POLL_SECONDS = 1.0
 MAX_RETRY_DELAY = timedelta(hours=1)
+# Sent deliveries are kept this long (to see what a receiver was sent), then pruned.
+KEEP_SENT = timedelta(days=7)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def lease() -> timedelta:
@@ -67,6 +70,7 @@ class HookWorker(BackgroundWorker):
         self.sender = sender or HookSender()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pruned_at: datetime | None = None
         store.on_commit(self._after_commit)
 
     def _after_commit(self, tx: Tx) -> None:
@@ -88,6 +92,7 @@ class HookWorker(BackgroundWorker):
         while not self._stopping:
             try:
                 await self.deliver_due()
+                await self.prune()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -97,6 +102,14 @@ class HookWorker(BackgroundWorker):
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    async def prune(self) -> int:
+        """Forget sent deliveries older than KEEP_SENT, at most once per PRUNE_EVERY."""
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        return await self.store.write(lambda tx: tx.prune_hook_deliveries(now - KEEP_SENT))
 
     async def deliver_due(self) -> int:
         """POST every delivery due now (each stream's next one); how many were tried."""

@@ -116,6 +116,12 @@ class HookDeliveryQueries(TxBase):
             "UPDATE hook_deliveries SET status = 'failed', http_status = ?, error = ?,"
             " claimed_until = NULL WHERE id = ?", (http_status, error, delivery_id))
 
+    def prune_hook_deliveries(self, sent_before: datetime) -> int:
+        """Forget deliveries sent before then: the decision log keeps what
+        happened, and the receiver has them. Failed ones stay (the dashboard)."""
+        return len(self._all("DELETE FROM hook_deliveries WHERE status = 'sent' AND sent_at < ?"
+                             " RETURNING id", (to_text(sent_before),)))
+
     def hook_deliveries(self, status: str | None = None,
                         limit: int = 1000) -> list[dict[str, Any]]:
         """Deliveries oldest first (all, or those in one status): tests, dashboard."""
