@@ -5,6 +5,7 @@ starts the background workers."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from quart import Quart, request
 
@@ -15,6 +16,9 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .conversations.timers import TimerWorker
 from .gateway import TwilioGateway
+from .hooks.config import resolve_secrets
+from .hooks.events import routes_for
+from .hooks.worker import HookWorker
 from .logs import install_redaction
 from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
 from .phone_pager import PhonePager
@@ -66,6 +70,9 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
     if not secrets.signing_tokens():
         raise ValueError("no TWILIO_AUTH_TOKEN: webhooks could not be verified")
     store = store or store_for(config.database, clock)
+    config = replace(config, hooks=resolve_secrets(config.hooks, secrets, config.path))
+    # Every write from here on queues the events hooks hear of with its decisions.
+    store.hooks = routes_for(hook.route for hook in config.hooks)
     gateway = gateway or TwilioGateway(secrets)
     roster = Roster(config, CalendarCache(config.calendars, clock),
                     BookingCalendars(bookings_by_line(config), clock))
@@ -78,7 +85,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
         outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
         public_base_url=base, phone_pager=PhonePager(store, gateway, clock, roster, base),
-        summaries=SummaryWorker(store, roster, clock))
+        summaries=SummaryWorker(store, roster, clock),
+        hooks=HookWorker(store, config, clock) if config.hooks else None)
 
     app = Quart(__name__, template_folder=str(DASHBOARD_TEMPLATES_PATH))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -136,6 +144,8 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
                 retention.start()
             if any(line.policy.page_call_after for line in svc.config.lines.values()):
                 svc.phone_pager.start()
+            if svc.hooks is not None:
+                svc.hooks.start()
         log.info("serving %d line(s) from %s; public URL %s", len(svc.config.lines),
                  svc.config.path, svc.public_base_url)
 
@@ -144,6 +154,8 @@ def _run_with_app(app: Quart, svc: Services, background: bool) -> None:
         if retention is not None:
             await retention.stop()
         await svc.phone_pager.stop()
+        if svc.hooks is not None:
+            await svc.hooks.stop()
         await calendars.stop()
         if bookings is not None:
             await bookings.stop()

@@ -1,7 +1,7 @@
 """The ivr command: serve, check, log, conversations, block / unblock /
-blocked, backup, db status / upgrade, simulate, twilio configure,
-hash-password and user. Errors go to stderr with a non-zero exit and say what to
-do."""
+blocked, backup, db status / upgrade, simulate, hooks list / test, twilio
+configure, hash-password and user. Errors go to stderr with a non-zero exit
+and say what to do."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from . import (admin, blocked_numbers, schema_command, simulate, simulate_phone_
                users_command)
 from .backup import backup
 from .check import check
+from .hooks import command as hook_commands
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
 from .startup_checks import StartupError
 
@@ -42,7 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
                                               "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
     _add_simulate(commands)
     users_command.add_parser(commands, CONFIG_HELP)
+    _add_hooks(commands)
     return parser
+
+
+def _add_hooks(commands: argparse._SubParsersAction) -> None:
+    hooks = commands.add_parser("hooks", help="the event hooks: list them, or send one a "
+                                              "signed sample event")
+    actions = hooks.add_subparsers(dest="hooks_action", required=True)
+    actions.add_parser("list", help="each [hooks.NAME]: URL, events, lines, secret") \
+        .add_argument("--config", help=CONFIG_HELP)
+    test = actions.add_parser("test", help="POST a signed sample event to hook NAME and "
+                                           "print the endpoint's answer")
+    test.add_argument("name", metavar="NAME", help="the hook, as in [hooks.NAME]")
+    test.add_argument("--config", help=CONFIG_HELP)
 
 
 def _add_log(commands: argparse._SubParsersAction) -> None:
@@ -196,6 +210,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(users_command.run(config, args, out))
     if args.command == "backup":
         return backup(config, args.path, args.force, out)
+    if args.command == "hooks":
+        if args.hooks_action == "list":
+            return hook_commands.list_hooks(config, secrets, out)
+        return asyncio.run(hook_commands.test_hook(config, args.name, out, err))
     if args.command == "twilio":
         return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err,
                                                   args.messaging_service_webhook))

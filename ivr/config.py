@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .hooks.config import Hook, parse_hooks
 from .line_integrations import INTEGRATION_KEYS, LineIntegrations, with_integrations
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .messaging_services import messaging_service_sid
@@ -120,6 +121,7 @@ class Config:
     database: str
     calendars: tuple[str, ...] = ()
     retention_days: int | None = None   # None: keep everything for ever
+    hooks: tuple[Hook, ...] = ()        # [hooks.NAME]: where events are POSTed
     _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
 
     def line_for_number(self, number: str | None) -> Line | None:
@@ -170,7 +172,7 @@ def load_config(path: str | Path, database_override: str | None = None) -> Confi
 def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
                  database_override: str | None = None) -> Config:
     v = _Validator(path)
-    v.only_keys(data, "", {"service", "responders", "lines"})
+    v.only_keys(data, "", {"service", "responders", "lines", "hooks"})
 
     service = v.table(data, "service", required=False)
     v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked",
@@ -185,7 +187,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     lines = with_integrations(v, data, lines, responders, lambda s: _relative_to(path, s))
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
-                  retention_days=retention_days,
+                  retention_days=retention_days, hooks=parse_hooks(v, data, set(lines)),
                   _lines_by_number={line.number: line for line in lines.values()})
 
 

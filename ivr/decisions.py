@@ -94,6 +94,8 @@ class DecisionKind(StrEnum):
     DAILY_SUMMARY_SENT = "daily_summary_sent"  # yesterday's figures texted to the line's people
     # Housekeeping
     RETENTION = "retention"                    # old texts, recordings and numbers redacted
+    # Event hooks (ivr/hooks): the business's own systems told what happened
+    HOOK_FAILED = "hook_failed"                # an event never reached a hook: retries ran out
 
 
 class Channel(StrEnum):

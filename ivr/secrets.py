@@ -37,6 +37,11 @@ KNOWN_NAMES = SECRET_NAMES + (
     "IVR_OPERATOR_PASSWORD_HASH",
 )
 
+# A hook's signing secret, when its [hooks.NAME] table has none:
+# IVR_HOOK_SECRET_<NAME>, the name upper-cased with '-' as '_' (ivr/hooks/config.py).
+HOOK_SECRET_PREFIX = "IVR_HOOK_SECRET_"
+_HOOK_SECRET_NAME = re.compile(re.escape(HOOK_SECRET_PREFIX) + r"[A-Z0-9_]+")
+
 # Settings read from the environment only: the env file holds the secrets.
 ENVIRONMENT_ONLY = ("IVR_CONFIG", "IVR_BIND", "IVR_DATABASE", "IVR_ENV_FILE", "IVR_LOG_LEVEL",
                     "IVR_LOG_FORMAT")
@@ -66,6 +71,8 @@ class Secrets:
     # The dashboard's operator password, as a hash only (see ivr.passwords).
     operator_password_hash: str | None = field(default=None, repr=False)
     session_secret: str | None = field(default=None, repr=False)
+    # IVR_HOOK_SECRET_<NAME> settings, by their full name.
+    hook_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def local(self) -> bool:
@@ -95,7 +102,8 @@ class Secrets:
     def values(self) -> tuple[str, ...]:
         """Every secret value, for the log filter that keeps them out of logs."""
         return tuple(v for v in (self.auth_token, self.auth_token_previous, self.api_secret,
-                                 self.operator_password_hash, self.session_secret) if v)
+                                 self.operator_password_hash, self.session_secret,
+                                 *self.hook_secrets.values()) if v)
 
 
 def read_env_file(path: str | Path) -> dict[str, str]:
@@ -133,13 +141,17 @@ def read_env_file(path: str | Path) -> dict[str, str]:
             # The line may hold a secret: name its number, never its text.
             raise SecretsError(f"{path}: line {number} is not KEY=VALUE. "
                                f"Fix: write it as NAME=value")
-        if name not in KNOWN_NAMES and name not in ENVIRONMENT_ONLY:
+        if not _known(name) and name not in ENVIRONMENT_ONLY:
             raise SecretsError(_unknown_key(path, number, name))
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         values[name] = value
     return values
+
+
+def _known(name: str) -> bool:
+    return name in KNOWN_NAMES or _HOOK_SECRET_NAME.fullmatch(name) is not None
 
 
 def _unknown_key(path: Path, number: int, name: str) -> str:
@@ -180,6 +192,8 @@ def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
         source=source,
         operator_password_hash=_operator_hash(merged),
         session_secret=merged.get("IVR_SESSION_SECRET") or None,
+        hook_secrets={k: v for k, v in merged.items()
+                      if _HOOK_SECRET_NAME.fullmatch(k) and v},
     )
     _check_twilio_settings(secrets)
     return secrets
@@ -202,9 +216,9 @@ def _merged(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
                     f"{env_file}: {name} is read from the environment, not from the env file, "
                     f"so this line has no effect. Fix: set {name} in the service's environment "
                     f"and remove the line")
-        merged.update({k: v for k, v in from_file.items() if k in KNOWN_NAMES})
+        merged.update({k: v for k, v in from_file.items() if _known(k)})
         source = f"environment and {env_file}"
-    merged.update({k: v for k, v in environ.items() if k in KNOWN_NAMES and v})
+    merged.update({k: v for k, v in environ.items() if _known(k) and v})
     return merged, source
 
 

@@ -15,7 +15,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, MutableMapping, TextIO
 
@@ -26,6 +26,7 @@ from quart import Quart
 
 from .app import create_app
 from .config import Config, ConfigError, load_config
+from .hooks.config import MissingHookSecret, resolve_secrets
 from .local_mode import local_state_path, start_local_mode
 from .local_twilio import LocalTwilio
 from .logs import configure_logging
@@ -54,7 +55,8 @@ def load_everything(path: str, environ: Mapping[str, str] = os.environ) -> tuple
     try:
         config = load_config(path, database_override=environ.get("IVR_DATABASE") or None)
         secrets = load_secrets(environ)
-    except (ConfigError, SecretsError) as exc:
+        config = replace(config, hooks=resolve_secrets(config.hooks, secrets, config.path))
+    except (ConfigError, SecretsError, MissingHookSecret) as exc:
         raise StartupError(str(exc)) from None
     return config, secrets
 

@@ -17,6 +17,7 @@ from .store import AnyStore
 if TYPE_CHECKING:
     from .conversations.timers import TimerWorker
     from .gateway import TwilioGateway
+    from .hooks.worker import HookWorker
     from .outbox import OutboxWorker
     from .phone_pager import PhonePager
     from .roster import Roster
@@ -40,6 +41,7 @@ class Services:
     public_base_url: str
     phone_pager: "PhonePager"
     summaries: "SummaryWorker | None" = None    # the lines' daily summaries
+    hooks: "HookWorker | None" = None    # None: no [hooks] configured
 
     def callback_url(self, path: str, **query: object) -> str:
         """A URL Twilio calls back, under the public base URL."""

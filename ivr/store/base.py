@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from ..clock import to_text
+from ..hooks.events import HookRoutes
 from .dialect import SQLITE, Dialect
 from .rows import Conversation, OutboxMessage
 
 
 class TxBase:
     def __init__(self, db: sqlite3.Connection, now: datetime,
-                 send_lease: timedelta | None = None, dialect: Dialect = SQLITE):
+                 send_lease: timedelta | None = None, dialect: Dialect = SQLITE,
+                 hooks: HookRoutes | None = None):
         # An sqlite3 connection, or one of PostgreSQL's behind the same
         # execute/executemany (ivr.store.postgres.Connection).
         self._db = db
@@ -27,6 +29,10 @@ class TxBase:
         # the transaction commits: no claim transaction, no wait for a poll.
         self._send_lease = send_lease
         self.claimed: list[OutboxMessage] = []
+        # The event hooks configured (Store.hooks): which decisions each
+        # hears of, queued with the decision (hook_deliveries.py).
+        self.hooks = hooks
+        self.hook_queued = 0
         # What this transaction did, for whoever listens once it commits (metrics).
         self.decided: list[tuple[str, str | None]] = []
         self.observations: list[tuple[str, float, dict[str, str]]] = []

@@ -30,6 +30,7 @@ import aiosqlite
 
 from ..background import BackgroundWorker
 from ..clock import Clock
+from ..hooks.events import HookRoutes
 from .migrations import Step, upgrade
 from .sql_script import split_sql  # noqa: F401 - the store's public name for it
 from .store_base import StoreBase
@@ -80,6 +81,9 @@ class Store(StoreBase):
         # Set by the outbox worker while it runs in this process: messages are
         # then queued claimed for this long (see Tx.claimed).
         self.send_lease: timedelta | None = None
+        # The event hooks' routes, set by create_app: every write queues
+        # deliveries for the decisions hooks hear of (ivr/hooks/events.py).
+        self.hooks: HookRoutes | None = None
         # The schema steps the last open applied (ivr db upgrade reports them).
         self.upgraded: list[Step] = []
         self.schema_failed = False
@@ -202,7 +206,7 @@ class Store(StoreBase):
         if write_lock is not None:
             fcntl.flock(write_lock, fcntl.LOCK_EX)
         try:
-            tx = Tx(conn, self.clock.now(), self.send_lease)
+            tx = Tx(conn, self.clock.now(), self.send_lease, hooks=self.hooks)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(tx)

@@ -12,12 +12,15 @@ class DecisionQueries(TxBase):
     def decide(self, decision: Decision) -> int:
         kind = DecisionKind(decision.kind)  # refuses a kind outside the closed set
         self.decided.append((str(kind), decision.line_id))
-        return self._insert(
+        decision_id = self._insert(
             "INSERT INTO decisions (at, line_id, channel, sid, conversation_id, tier,"
             " responder_id, kind, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self.now_text, decision.line_id, str(decision.channel), decision.sid,
              decision.conversation_id, decision.tier, decision.responder_id, str(kind),
              decision.reason))
+        # The event hooks hear of it from this same transaction (the outbox pattern).
+        self.queue_hook_deliveries(decision_id, decision)
+        return decision_id
 
     def recent_decisions(self, limit: int = 100, line_id: str | None = None,
                          conversation_id: int | None = None,

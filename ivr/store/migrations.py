@@ -126,6 +126,30 @@ def _bookings_and_summaries(tx: Tx) -> None:
         tx.execute_ddl(statement)
 
 
+# Event hooks (ivr/hooks): one row per event per hook that wants it, written
+# with the decision it reports, then claimed and POSTed by any instance, in
+# id order within one stream (a conversation, a call, a responder).
+HOOK_DELIVERIES = (
+    """CREATE TABLE IF NOT EXISTS hook_deliveries (
+    id              INTEGER PRIMARY KEY,
+    hook            TEXT    NOT NULL,     -- the [hooks.NAME] it goes to
+    decision_id     INTEGER NOT NULL REFERENCES decisions (id),
+    event_type      TEXT    NOT NULL,     -- ivr.hooks.events.EVENT_TYPES
+    stream          TEXT    NOT NULL,     -- conversation:12, call:CA..., responder:ana
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT    NOT NULL,
+    claimed_until   TEXT,
+    http_status     INTEGER,              -- the endpoint's last answer, if it answered
+    error           TEXT,
+    created_at      TEXT    NOT NULL,
+    sent_at         TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (status, next_attempt_at)",
+    "CREATE INDEX IF NOT EXISTS hook_deliveries_in_order ON hook_deliveries (hook, stream, id)",
+)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "the schema in schema.sql", _baseline),
     Step(2, "inbound texts keep their arrival order on PostgreSQL", _arrival_order),
@@ -136,6 +160,8 @@ STEPS: tuple[Step, ...] = (
     Step(5, "named operator accounts with roles; whose each login is", _operator_users),
     Step(6, "conversations keep their booking; daily summaries are due once a day",
          _bookings_and_summaries),
+    Step(7, "event hooks: each event's delivery to each hook, due, sent or failed",
+         lambda tx: [tx.execute_ddl(statement) for statement in HOOK_DELIVERIES]),
 )
 
 LATEST = STEPS[-1].version

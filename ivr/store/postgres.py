@@ -38,6 +38,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from ..clock import Clock
+from ..hooks.events import HookRoutes
 from .dialect import POSTGRES, postgres_placeholders, redact_url
 from .migrations import Step, upgrade
 from .store_base import StoreBase
@@ -137,6 +138,8 @@ class PostgresStore(StoreBase):
         self._threads: ThreadPoolExecutor | None = None
         # As on SQLite (Store.send_lease): set while the outbox worker runs here.
         self.send_lease: timedelta | None = None
+        # As on SQLite (Store.hooks): the event hooks' routes, set by create_app.
+        self.hooks: HookRoutes | None = None
         # Transactions PostgreSQL aborted and this store ran again, for the benchmark.
         self.retries = 0
         # The schema steps the last open applied (ivr db upgrade reports them).
@@ -221,7 +224,8 @@ class PostgresStore(StoreBase):
         pause = RETRY_PAUSE_SECONDS
         for attempt in range(1, SERIALIZATION_ATTEMPTS + 1):
             with pool.connection() as conn:
-                tx = Tx(Connection(conn), self.clock.now(), self.send_lease, POSTGRES)
+                tx = Tx(Connection(conn), self.clock.now(), self.send_lease, POSTGRES,
+                        self.hooks)
                 try:
                     conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
                     if lock is not None:

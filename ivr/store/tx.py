@@ -9,6 +9,7 @@ from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
 from .floods import FloodQueries
+from .hook_deliveries import HookDeliveryQueries
 from .inbound import InboundQueries
 from .line_report import LineReportQueries
 from .numbers import NumberQueries
@@ -27,5 +28,5 @@ class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
          PageCallQueries, UserQueries, LineReportQueries, BookingQueries,
-         SummaryQueries):
+         SummaryQueries, HookDeliveryQueries):
     pass

@@ -24,6 +24,7 @@ from ..bookings import booking_tag
 from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
+from ..hooks.shown import failed_hook_rows
 from ..phone import mask
 from ..roles import Action
 from ..services import Services, current_services
@@ -82,7 +83,7 @@ async def _live_context(svc: Services) -> dict[str, Any]:
             "unreachable": _unreachable_rows(config, marked),
             "blocked": _blocked_rows(config, blocked), "version": version,
             "lines": list(config.lines.values()), "csrf_token": csrf_token(), "now": now,
-            "operator": current_operator()}
+            "operator": current_operator(), "failed_hooks": await failed_hook_rows(svc)}
 
 
 def _booking_row(conversation: Any, zone: Any) -> dict[str, str] | None:
