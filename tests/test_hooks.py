@@ -312,3 +312,21 @@ async def test_two_instances_delivering_at_once_send_each_event_once_in_order(
             mine = [e["type"] for e in receiver.events
                     if e["conversation"]["code"] == code]
             assert mine == ["conversation_opened", "paged"]
+
+
+async def test_a_conversations_booking_travels_in_every_event(tmp_path, database, fake_twilio,
+                                                              receiver):
+    from ivr.clock import FrozenClock
+
+    from .test_bookings import BOOKINGS, NOW, config_with_bookings
+    (tmp_path / "bookings.ics").write_text(BOOKINGS, "utf-8")
+    config = with_hooks(config_with_bookings(tmp_path, database, "bookings.ics"), crm(receiver))
+    async with open_harness(config, fake_twilio, FrozenClock(NOW)) as harness:
+        await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Where is my bin?")
+        await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+        await harness.services.hooks.deliver_due()
+        assert receiver.types() == ["conversation_opened", "paged", "acknowledged"]
+        check_signed_and_valid(receiver, harness.clock.now())
+        booking = {"uid": "drop-2", "summary": "Dumpster drop, Oak Ave",
+                   "start": "2026-11-22T16:00:00.000000Z"}
+        assert [event["booking"] for event in receiver.events] == [booking] * 3
