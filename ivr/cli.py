@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import admin, blocked_numbers, schema_command, simulate, simulate_phone_page
+from . import __version__, admin, blocked_numbers, schema_command, simulate, simulate_phone_page
 from .backup import backup
 from .check import check
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
@@ -23,6 +23,7 @@ CONFIG_HELP = "TOML config (default: $IVR_CONFIG or ivr.toml)"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ivr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_serve_arguments(commands.add_parser("serve", help="serve the webhooks on Hypercorn"))
     check = commands.add_parser("check", help="validate the config and secrets, print the "

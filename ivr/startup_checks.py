@@ -85,6 +85,27 @@ def _bind_problem(settings: ServeSettings, exc: OSError) -> str:
     return f"{where}: {exc.strerror or exc}. {other}"
 
 
+# -- ivr's own files ---------------------------------------------------------------------
+
+def installation_problem() -> str | None:
+    """Why ivr's own schema or templates cannot be read, or None: an install
+    that lost them would otherwise fail later, as the first worker starts."""
+    from . import DASHBOARD_TEMPLATES_PATH, SCHEMA_PATH, TEMPLATES_PATH
+    try:
+        SCHEMA_PATH.read_bytes()
+    except OSError as exc:
+        missing = f"{SCHEMA_PATH} ({exc.strerror})"
+    else:
+        folders = (TEMPLATES_PATH, DASHBOARD_TEMPLATES_PATH / "static")
+        missing = next((f"{folder} (not a folder)" for folder in folders
+                        if not folder.is_dir()), None)
+    if missing is None:
+        return None
+    return (f"ivr's own files cannot be read: {missing}. Fix: reinstall ivr "
+            f"(pip install --force-reinstall ivr, or pipx reinstall ivr), or run it from a "
+            f"complete checkout")
+
+
 # -- the database ------------------------------------------------------------------------
 
 def database_problem(path: str | Path, create: bool = False) -> str | None:
