@@ -19,9 +19,9 @@ from .store.dialect import is_postgres_url, shown_database
 
 def local_state_path(config: Config) -> Path:
     """Where local mode leaves its generated token for `ivr simulate`: beside
-    an SQLite database, or in the working directory for PostgreSQL's."""
+    an SQLite database, or beside the config for PostgreSQL's."""
     if is_postgres_url(config.database):
-        return Path(POSTGRES_LOCAL_STATE)
+        return Path(config.path).parent / POSTGRES_LOCAL_STATE
     return Path(config.database).with_name(Path(config.database).name + ".local.json")
 
 
