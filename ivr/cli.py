@@ -1,6 +1,6 @@
-"""The ivr command: serve, check, log, conversations, block / unblock /
-blocked, backup, db status / upgrade, simulate, twilio configure and
-hash-password. Errors go to stderr with a non-zero exit and say what to
+"""The ivr command: init, serve, check, log, conversations, block / unblock /
+blocked, backup, db status / upgrade, simulate, reset-local, twilio configure
+and hash-password. Errors go to stderr with a non-zero exit and say what to
 do."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Sequence, TextIO
 from . import __version__, admin, blocked_numbers, schema_command, simulate, simulate_phone_page
 from .backup import backup
 from .check import check
+from .init_config import Answers, init
+from .local_reset import reset_local
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
 from .startup_checks import StartupError
 
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ivr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_init(commands)
     add_serve_arguments(commands.add_parser("serve", help="serve the webhooks on Hypercorn"))
     check = commands.add_parser("check", help="validate the config and secrets, print the "
                                               "webhook URLs for the Twilio console")
@@ -41,7 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("hash-password", help="hash an operator password for "
                                               "IVR_OPERATOR_PASSWORD_HASH (reads stdin)")
     _add_simulate(commands)
+    commands.add_parser("reset-local", help="local mode only: start from an empty database "
+                                            "(the old one is kept beside it)"
+                        ).add_argument("--config", help=CONFIG_HELP)
     return parser
+
+
+def _add_init(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser("init", help="write a starter config (asks for what the flags "
+                                            "leave out, on a terminal); never replaces a file")
+    init.add_argument("path", nargs="?", default="ivr.toml", help="where (default: ivr.toml)")
+    init.add_argument("--line-name", default="", help="the line's name, e.g. 'Quick Dump Now'")
+    init.add_argument("--line-number", default="", help="the line's Twilio number, "
+                                                        "e.g. +16195550100")
+    init.add_argument("--responder", action="append", default=[], metavar="NAME=PHONE",
+                      help="a responder; repeatable, in tier order")
+    init.add_argument("--tier", action="append", default=[], metavar="ID[,ID...]",
+                      help="a tier of responder ids rung together; repeatable, in order "
+                           "(default: each responder a tier of their own)")
+    init.add_argument("--timezone", default="", help="IANA zone (default: UTC)")
 
 
 def _add_log(commands: argparse._SubParsersAction) -> None:
@@ -169,6 +190,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(run_simulation(args, out))
     if args.command == "hash-password":
         return admin.hash_password_command(out)
+    if args.command == "init":
+        answers = Answers(args.line_name, args.line_number, args.responder, args.tier,
+                          args.timezone)
+        return init(args.path, answers, sys.stdin.isatty(), input, out)
     config, secrets = load_everything(config_path(args.config))
     if args.command == "check":
         return asyncio.run(check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
@@ -190,6 +215,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(schema_command.upgrade(config, out))
     if args.command == "backup":
         return backup(config, args.path, args.force, out)
+    if args.command == "reset-local":
+        return reset_local(config, secrets, out)
     if args.command == "twilio":
         return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err))
     return 2
