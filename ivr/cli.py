@@ -63,6 +63,9 @@ def _add_init(commands: argparse._SubParsersAction) -> None:
                       help="a tier of responder ids rung together; repeatable, in order "
                            "(default: each responder a tier of their own)")
     init.add_argument("--timezone", default="", help="IANA zone (default: UTC)")
+    init.add_argument("--database", default="ivr.sqlite3",
+                      help="the SQLite file, relative to the config's folder (default: "
+                           "ivr.sqlite3), or a PostgreSQL URL")
 
 
 def _add_log(commands: argparse._SubParsersAction) -> None:
@@ -192,7 +195,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return admin.hash_password_command(out)
     if args.command == "init":
         answers = Answers(args.line_name, args.line_number, args.responder, args.tier,
-                          args.timezone)
+                          args.timezone, args.database)
         return init(args.path, answers, sys.stdin.isatty(), input, out)
     config, secrets = load_everything(config_path(args.config))
     if args.command == "check":

@@ -20,7 +20,8 @@ STARTER = """\
 # the service would do with it. The README's "Configuration" lists every key.
 
 [service]
-database = "ivr.sqlite3"          # SQLite file, beside this config. IVR_DATABASE overrides.
+# SQLite file (a relative path is beside this config). IVR_DATABASE overrides.
+database = {database}
 timezone = {timezone}
 {responders}
 [lines.{line_id}]
@@ -47,6 +48,7 @@ class Answers:
     responders: list[str] = field(default_factory=list)   # "NAME=PHONE"
     tiers: list[str] = field(default_factory=list)        # "ID[,ID…]", one per tier
     timezone: str = ""
+    database: str = "ivr.sqlite3"
 
 
 def identifier(name: str, taken: set[str]) -> str:
@@ -95,6 +97,7 @@ def render(answers: Answers) -> str:
     tiers = [[t.strip() for t in tier.split(",") if t.strip()] for tier in answers.tiers]
     shown_tiers = [tier[0] if len(tier) == 1 else tier for tier in tiers] or ids
     return STARTER.format(timezone=quoted(answers.timezone or "UTC"),
+                          database=quoted(answers.database or "ivr.sqlite3"),
                           responders="".join(blocks),
                           line_id=identifier(answers.line_name, set()),
                           line_name=quoted(answers.line_name),
