@@ -192,3 +192,14 @@ def test_the_image_serves_healthz_as_a_non_root_user(image, tmp_path):
         assert user not in ("", "0")
     finally:
         subprocess.run(["docker", "stop", "-t", "20", name], capture_output=True, timeout=120)
+
+
+def test_the_files_compose_reads_beside_it_never_reach_a_commit():
+    """deploy/ivr.env holds the secrets; `git add .` after following the
+    README's compose steps must not pick it (or the line's config) up."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    for name in ("deploy/ivr.env", "deploy/ivr.toml"):
+        ignored = subprocess.run(["git", "check-ignore", "--no-index", "--quiet", name],
+                                 cwd=REPO, capture_output=True)
+        assert ignored.returncode == 0, name
