@@ -10,12 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from ivr import __version__
 from ivr.config import load_config
 from ivr.init_config import Answers, init
-from ivr.startup_checks import StartupError
 
 from .support.cli import run
 from .support.harness import REPO
@@ -89,18 +86,16 @@ def test_init_asks_on_a_terminal_for_what_the_flags_left_out(tmp_path):
     assert next(iter(config.lines.values())).tiers == (("sergio",), ("backup",))
 
 
-def test_reset_local_refuses_a_real_account(tmp_path, monkeypatch):
-    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "IVR_DATABASE"):
-        monkeypatch.delenv(name, raising=False)
+def test_reset_local_refuses_a_real_account_and_leaves_its_database(tmp_path, monkeypatch):
     assert ivr("init", *FLAGS, cwd=tmp_path).returncode == 0
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a" * 32)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("IVR_PUBLIC_BASE_URL", "https://ivr.example.com")
-    with pytest.raises(StartupError, match="local mode only"):
-        from ivr.cli import _run, build_parser
-        _run(build_parser().parse_args(["reset-local", "--config", str(tmp_path / "ivr.toml")]),
-             io.StringIO(), io.StringIO())
-    assert run("reset-local", "--config", str(tmp_path / "ivr.toml"))[0] == 2
+    (tmp_path / "ivr.sqlite3").write_bytes(b"")
+    for name, value in (("TWILIO_AUTH_TOKEN", "a" * 32), ("TWILIO_ACCOUNT_SID", "AC" + "0" * 32),
+                        ("IVR_PUBLIC_BASE_URL", "https://ivr.example.com")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IVR_DATABASE", raising=False)
+    code, _, err = run("reset-local", "--config", str(tmp_path / "ivr.toml"))
+    assert code == 2 and "local mode only" in err
+    assert (tmp_path / "ivr.sqlite3").exists()
 
 
 # -- the walkthrough, run twice ---------------------------------------------------------
