@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -203,3 +204,22 @@ def test_the_files_compose_reads_beside_it_never_reach_a_commit():
         ignored = subprocess.run(["git", "check-ignore", "--no-index", "--quiet", name],
                                  cwd=REPO, capture_output=True)
         assert ignored.returncode == 0, name
+
+
+def test_systemd_accepts_the_unit_and_rates_it_well_hardened(tmp_path):
+    """systemd's own reading of the unit, where systemd-analyze exists: no
+    key it ignores, and an exposure it calls OK (lower is better; 10 is a
+    unit with no hardening at all)."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("no systemd-analyze on this machine")
+    ivr = Path(sys.executable).with_name("ivr")   # the unit's /opt/ivr/bin/ivr, here
+    unit_file = tmp_path / "ivr.service"
+    unit_file.write_text((DEPLOY / "ivr.service").read_text().replace("/opt/ivr/bin/ivr",
+                                                                      str(ivr)))
+    verified = subprocess.run(["systemd-analyze", "verify", str(unit_file)],
+                              capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0 and verified.stderr.strip() == "", verified.stderr
+    rated = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit_file)],
+                           capture_output=True, text=True, timeout=120)
+    exposure = re.search(r"Overall exposure level for ivr.service: ([\d.]+)", rated.stdout)
+    assert exposure and float(exposure.group(1)) <= 2.0, rated.stdout[-500:]
