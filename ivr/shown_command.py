@@ -15,8 +15,10 @@ from pathlib import Path
 
 def ivr_command() -> str:
     found = shutil.which("ivr")
-    here = Path(sys.executable).parent
-    if found and Path(found).parent.resolve() == here.resolve():
+    # The interpreter's own path is not resolved: a venv's python is a link
+    # to the system's. pipx links `ivr` on the PATH into the venv's bin/.
+    here = Path(sys.executable).absolute().parent
+    if found and Path(found).resolve().parent in (here, here.resolve()):
         return "ivr"
     return f"{shlex.quote(sys.executable)} -m ivr"
 

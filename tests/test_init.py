@@ -155,3 +155,16 @@ async def test_the_walkthrough_runs_as_printed_and_again_after_reset_local(tmp_p
     finally:
         stop(process)
     await asyncio.sleep(0)
+
+
+def test_printed_commands_name_ivr_only_when_it_is_this_install(monkeypatch, tmp_path):
+    from ivr.shown_command import ivr_command
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert ivr_command() == f"{sys.executable} -m ivr"
+    other = tmp_path / "ivr"   # another ivr on the PATH, not this one
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    assert ivr_command() == f"{sys.executable} -m ivr"
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    if (Path(sys.executable).parent / "ivr").exists():
+        assert ivr_command() == "ivr"
