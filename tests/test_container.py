@@ -22,7 +22,7 @@ import yaml
 from ivr.cli import build_parser
 
 from .support.harness import EXAMPLE_CONFIG, REPO
-from .support.processes import free_port
+from .support.processes import clean_environ, free_port, stop, wait_until_healthy
 
 DEPLOY = REPO / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -223,3 +223,31 @@ def test_systemd_accepts_the_unit_and_rates_it_well_hardened(tmp_path):
                            capture_output=True, text=True, timeout=120)
     exposure = re.search(r"Overall exposure level for ivr.service: ([\d.]+)", rated.stdout)
     assert exposure and float(exposure.group(1)) <= 2.0, rated.stdout[-500:]
+
+
+def health_check_command() -> list[str]:
+    [health] = [a for w, a in final_stage(DOCKERFILE) if w == "HEALTHCHECK"]
+    return exec_form(health.split(" CMD ", 1)[1].strip())
+
+
+async def test_the_images_health_check_passes_on_a_serving_ivr_and_fails_without_one(tmp_path):
+    """The HEALTHCHECK's own command, run here against the real service (the
+    image's `python` is this interpreter), then against a port nobody serves."""
+    command = [sys.executable if health_check_command()[0] == "python" else "false",
+               *health_check_command()[1:]]
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(REPO / "run.py"), "--config",
+                                str(EXAMPLE_CONFIG), "--bind", f"127.0.0.1:{port}"],
+                               cwd=tmp_path, env=clean_environ(
+                                   IVR_DATABASE=str(tmp_path / "ivr.sqlite3")),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        healthy = subprocess.run(command, env=clean_environ(IVR_BIND=f"0.0.0.0:{port}"),
+                                 capture_output=True, timeout=60)
+        assert healthy.returncode == 0, healthy.stderr
+    finally:
+        stop(process)
+    nobody = subprocess.run(command, env=clean_environ(IVR_BIND=f"0.0.0.0:{free_port()}"),
+                            capture_output=True, timeout=60)
+    assert nobody.returncode != 0
