@@ -1,7 +1,7 @@
-"""The ivr command: serve, check, log, conversations, block / unblock /
-blocked, backup, db status / upgrade, simulate, hooks list / test, twilio
-configure, hash-password and user. Errors go to stderr with a non-zero exit
-and say what to do."""
+"""The ivr command: init, serve, check, log, conversations, block / unblock /
+blocked, backup, db status / upgrade, simulate, reset-local, hooks list / test,
+twilio configure, hash-password and user. Errors go to stderr with a non-zero
+exit and say what to do."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from . import (admin, blocked_numbers, schema_command, simulate, simulate_phone_page,
-               users_command)
+from . import (__version__, admin, blocked_numbers, schema_command, simulate,
+               simulate_phone_page, users_command)
 from .backup import backup
 from .check import check
 from .hooks import command as hook_commands
+from .init_config import Answers, init
+from .local_reset import reset_local
 from .server import DEFAULT_BIND, ServeOptions, config_path, load_everything, serve
 from .startup_checks import StartupError
 
@@ -25,7 +27,9 @@ CONFIG_HELP = "TOML config (default: $IVR_CONFIG or ivr.toml)"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ivr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_init(commands)
     add_serve_arguments(commands.add_parser("serve", help="serve the webhooks on Hypercorn"))
     check = commands.add_parser("check", help="validate the config and secrets, print the "
                                               "webhook URLs for the Twilio console")
@@ -44,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     users_command.add_parser(commands, CONFIG_HELP)
     _add_hooks(commands)
+    commands.add_parser("reset-local", help="local mode only: start from an empty database "
+                                            "(the old one is kept beside it)"
+                        ).add_argument("--config", help=CONFIG_HELP)
     return parser
 
 
@@ -57,6 +64,24 @@ def _add_hooks(commands: argparse._SubParsersAction) -> None:
                                            "print the endpoint's answer")
     test.add_argument("name", metavar="NAME", help="the hook, as in [hooks.NAME]")
     test.add_argument("--config", help=CONFIG_HELP)
+
+
+def _add_init(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser("init", help="write a starter config (asks for what the flags "
+                                            "leave out, on a terminal); never replaces a file")
+    init.add_argument("path", nargs="?", default="ivr.toml", help="where (default: ivr.toml)")
+    init.add_argument("--line-name", default="", help="the line's name, e.g. 'Quick Dump Now'")
+    init.add_argument("--line-number", default="", help="the line's Twilio number, "
+                                                        "e.g. +16195550100")
+    init.add_argument("--responder", action="append", default=[], metavar="NAME=PHONE",
+                      help="a responder; repeatable, in tier order")
+    init.add_argument("--tier", action="append", default=[], metavar="ID[,ID...]",
+                      help="a tier of responder ids rung together; repeatable, in order "
+                           "(default: each responder a tier of their own)")
+    init.add_argument("--timezone", default="", help="IANA zone (default: UTC)")
+    init.add_argument("--database", default="ivr.sqlite3",
+                      help="the SQLite file, relative to the config's folder (default: "
+                           "ivr.sqlite3), or a PostgreSQL URL")
 
 
 def _add_log(commands: argparse._SubParsersAction) -> None:
@@ -187,6 +212,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(run_simulation(args, out))
     if args.command == "hash-password":
         return admin.hash_password_command(out)
+    if args.command == "init":
+        answers = Answers(args.line_name, args.line_number, args.responder, args.tier,
+                          args.timezone, args.database)
+        return init(args.path, answers, sys.stdin.isatty(), input, out)
     config, secrets = load_everything(config_path(args.config))
     if args.command == "check":
         return asyncio.run(check(config, secrets, os.environ.get("IVR_ENV_FILE"), out))
@@ -214,6 +243,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.hooks_action == "list":
             return hook_commands.list_hooks(config, secrets, out)
         return asyncio.run(hook_commands.test_hook(config, args.name, out, err))
+    if args.command == "reset-local":
+        return reset_local(config, secrets, out)
     if args.command == "twilio":
         return asyncio.run(admin.twilio_configure(config, secrets, args.dry_run, out, err,
                                                   args.messaging_service_webhook))

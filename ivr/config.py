@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .config_paths import beside_config
 from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
 from .hooks.config import Hook, parse_hooks
 from .line_integrations import INTEGRATION_KEYS, LineIntegrations, with_integrations
@@ -177,16 +178,16 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     service = v.table(data, "service", required=False)
     v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked",
                                      "retention_days"})
-    database = database_override or v.string(service, "service.database", "database",
-                                             default="ivr.sqlite3")
+    database = database_override or beside_config(
+        path, v.string(service, "service.database", "database", default="ivr.sqlite3"))
     default_tz = v.timezone(service, "service.timezone", "UTC")
     calendars = v.calendars(service, "service.calendars")
     retention_days = v.days(service, "service.retention_days", RETENTION_DAYS_RANGE)
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
-    lines = with_integrations(v, data, lines, responders, lambda s: _relative_to(path, s))
+    lines = with_integrations(v, data, lines, responders, lambda s: beside_config(path, s))
     return Config(path=str(path), responders=responders, lines=lines, database=database,
-                  calendars=tuple(_relative_to(path, c) for c in calendars),
+                  calendars=tuple(beside_config(path, c) for c in calendars),
                   retention_days=retention_days, hooks=parse_hooks(v, data, set(lines)),
                   _lines_by_number={line.number: line for line in lines.values()})
 
@@ -275,13 +276,6 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
                                 FLOOD_SECONDS_RANGE),
         text_back_key=v.text_back_key(entry, f"{key}.text_back_key"),
         messaging_service=messaging_service_sid(v, entry, f"{key}.messaging_service"))
-
-
-def _relative_to(config_path: str | Path, source: str) -> str:
-    """A calendar file is found beside the config, whatever the working directory."""
-    if source.startswith(("http://", "https://")) or Path(source).is_absolute():
-        return source
-    return str(Path(config_path).parent / source)
 
 
 def _initials(name: str) -> str:

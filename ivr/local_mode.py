@@ -10,18 +10,21 @@ import secrets as random
 from pathlib import Path
 from typing import MutableMapping, TextIO
 
+from .clock import SystemClock
 from .config import Config
 from .local_twilio import LOCAL_ACCOUNT_SID, LOCAL_API_KEY, LocalTwilio
 from .secrets import Secrets
+from .shown_command import config_argument, ivr_command
 from .startup_checks import StartupError
 from .store.dialect import is_postgres_url, shown_database
+from .store.read_only import Unreadable, read_only
 
 
 def local_state_path(config: Config) -> Path:
     """Where local mode leaves its generated token for `ivr simulate`: beside
-    an SQLite database, or in the working directory for PostgreSQL's."""
+    an SQLite database, or beside the config for PostgreSQL's."""
     if is_postgres_url(config.database):
-        return Path(POSTGRES_LOCAL_STATE)
+        return Path(config.path).parent / POSTGRES_LOCAL_STATE
     return Path(config.database).with_name(Path(config.database).name + ".local.json")
 
 
@@ -73,6 +76,7 @@ def banner(out: TextIO, config: Config, public: str, state: Path,
            operator_password: str | None) -> None:
     line = next(iter(config.lines.values()))
     responder = config.responders[line.tiers[0][0]]
+    simulate = f"{ivr_command()} simulate {config_argument(config.path)}"
     out.write(
         "\n"
         "  ivr is running in LOCAL MODE: no Twilio account is set, so texts go to a\n"
@@ -84,12 +88,28 @@ def banner(out: TextIO, config: Config, public: str, state: Path,
         f"{operator_password or '(IVR_OPERATOR_PASSWORD, as set)'}\n"
         "\n"
         "  In another terminal, text the line as a customer, then answer as a responder:\n"
-        f"    python -m ivr simulate --config {config.path} text --from +16195550142 "
-        f"\"Is anybody there?\"\n"
-        f"    python -m ivr simulate --config {config.path} text --as {responder.id} ACK\n"
-        f"    python -m ivr simulate --config {config.path} text --as {responder.id} "
-        f"\"On my way\"\n"
+        f"    {simulate} text --from +16195550142 \"Is anybody there?\"\n"
+        f"    {simulate} text --as {responder.id} ACK\n"
+        f"    {simulate} text --as {responder.id} \"On my way\"\n"
         f"  ({responder.name} is tier 1 of {line.name}; without an ACK within "
         f"{line.ack_seconds} s the next tier is paged.)\n"
+        f"{_kept_history(config)}"
         "\n")
     out.flush()
+
+
+def _kept_history(config: Config) -> str:
+    """Said when the database already holds conversations: a walkthrough run
+    again would join them rather than open #1."""
+    if is_postgres_url(config.database):
+        return ""
+    try:
+        kept = read_only(config.database, SystemClock().now(),
+                         lambda tx: tx.open_conversations(limit=1))
+    except Unreadable:
+        return ""
+    if not kept:
+        return ""
+    return ("  The database keeps what earlier runs did: a customer texting again joins "
+            "their open\n  conversation. To start afresh, stop the service, then run:\n"
+            f"    {ivr_command()} reset-local {config_argument(config.path)}\n")

@@ -34,7 +34,7 @@ from .secrets import Secrets, SecretsError, load_secrets
 from .store.dialect import is_postgres_url
 from .startup_checks import (START_FAILURE_FILE, StartupError, database_error, database_problem,
                              database_source, exit_soon_after_a_failed_start, fail_start_cleanly,
-                             failed_start, listen, one_line)
+                             failed_start, installation_problem, listen, one_line)
 
 # Imported from here by `ivr simulate` and the tests.
 __all__ = ["StartupError", "local_state_path"]
@@ -121,6 +121,9 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     path = config_path(options.config)
     config, secrets = load_everything(path)
     settings = serve_settings(options)
+    broken = installation_problem()
+    if broken:
+        raise StartupError(broken)
     hyper = HypercornConfig()
     # Before any file is touched: a busy port leaves everything as it was.
     sock = listen(settings, hyper.backlog)

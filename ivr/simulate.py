@@ -19,11 +19,15 @@ import aiohttp
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
+from .clock import SystemClock
 from .config import Config, Line
 from .local_twilio import LOCAL_ACCOUNT_SID
 from .phone import InvalidPhoneNumber, normalise
 from .secrets import Secrets
 from .server import StartupError, local_state_path
+from .shown_command import config_argument, ivr_command
+from .store.dialect import is_postgres_url
+from .store.read_only import Unreadable, read_only
 
 MAX_STEPS = 40
 
@@ -45,8 +49,9 @@ def find_target(config: Config, secrets: Secrets, url: str | None, path: str) ->
         base = base or saved["url"]
     if not token or not base:
         raise StartupError("no running local service found and no TWILIO_AUTH_TOKEN/"
-                           "IVR_PUBLIC_BASE_URL set. Fix: start it with `python run.py "
-                           f"--config {path}` first, or pass --url with TWILIO_AUTH_TOKEN set")
+                           "IVR_PUBLIC_BASE_URL set. Fix: start it with `"
+                           f"{ivr_command()} serve {config_argument(path)}` first, or pass "
+                           "--url with TWILIO_AUTH_TOKEN set")
     return Target(base.rstrip("/"), token, secrets.account_sid or LOCAL_ACCOUNT_SID)
 
 
@@ -113,8 +118,28 @@ async def text(config: Config, target: Target, line: Line, sender: str, body: st
     for message in replies:
         out.write(f"reply from the line: {message}\n")
     if not replies:
-        out.write("(the line sent no reply)\n")
+        out.write(f"(the line sent no reply: {why_no_reply(config, line, sender)})\n")
     return 0
+
+
+def why_no_reply(config: Config, line: Line, sender: str) -> str:
+    """A customer's first text is answered; a later one joins the open
+    conversation quietly. Local mode keeps its database between starts, so a
+    walkthrough run again lands in the last run's conversation."""
+    fresh = (f"to start afresh, stop the service and run {ivr_command()} reset-local "
+             f"{config_argument(config.path)}")
+    if config.responder_by_phone(line, sender):
+        return "a responder's text is answered by text, if at all"
+    try:
+        open_one = (None if is_postgres_url(config.database) else
+                    read_only(config.database, SystemClock().now(),
+                              lambda tx: tx.open_conversation_for(line.id, sender)))
+    except Unreadable:
+        open_one = None
+    if open_one is not None:
+        return (f"this number already has conversation #{open_one.code} open, so the text "
+                f"joined it; only a first text is answered. {fresh[0].upper()}{fresh[1:]}")
+    return f"a blocked number, or a text that joined an open conversation; {fresh}"
 
 
 @dataclass

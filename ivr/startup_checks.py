@@ -7,6 +7,7 @@ worker whose app cannot start says why in one line and exits.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import multiprocessing
@@ -16,8 +17,9 @@ import socket
 import sqlite3
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from quart import Quart
 
@@ -83,6 +85,27 @@ def _bind_problem(settings: ServeSettings, exc: OSError) -> str:
         return (f"{where}: {settings.host} is not an address of this machine. "
                 f"{other} with one of its addresses, e.g. 127.0.0.1")
     return f"{where}: {exc.strerror or exc}. {other}"
+
+
+# -- ivr's own files ---------------------------------------------------------------------
+
+def installation_problem() -> str | None:
+    """Why ivr's own schema or templates cannot be read, or None: an install
+    that lost them would otherwise fail later, as the first worker starts."""
+    from . import DASHBOARD_TEMPLATES_PATH, SCHEMA_PATH, TEMPLATES_PATH
+    try:
+        SCHEMA_PATH.read_bytes()
+    except OSError as exc:
+        missing = f"{SCHEMA_PATH} ({exc.strerror})"
+    else:
+        folders = (TEMPLATES_PATH, DASHBOARD_TEMPLATES_PATH / "static")
+        missing = next((f"{folder} (not a folder)" for folder in folders
+                        if not folder.is_dir()), None)
+    if missing is None:
+        return None
+    return (f"ivr's own files cannot be read: {missing}. Fix: reinstall ivr "
+            f"(pip install --force-reinstall ivr, or pipx reinstall ivr), or run it from a "
+            f"complete checkout")
 
 
 # -- the database ------------------------------------------------------------------------
@@ -179,13 +202,23 @@ def fail_start_cleanly(app: Quart, config: Config) -> None:
     steps = list(app.before_serving_funcs)
 
     async def start() -> None:
-        try:
-            for step in steps:
-                await app.ensure_async(step)()
-        except Exception as exc:
-            message = _failure_message(app, config, exc)
-            await _close_what_opened(app)
-            _report_failure(message)
+        stopped: list[str] = []
+        with _stop_on_signal(stopped):
+            try:
+                for step in steps:
+                    await app.ensure_async(step)()
+            except asyncio.CancelledError:
+                if not stopped:
+                    raise
+                asyncio.current_task().uncancel()   # type: ignore[union-attr]
+                message = (f"stopped by {stopped[0]} while starting (nothing was served; "
+                           f"what had opened is closed)")
+            except Exception as exc:
+                message = _failure_message(app, config, exc)
+            else:
+                return
+        await _close_what_opened(app)
+        _report_failure(message)
 
     app.before_serving_funcs[:] = [start]
     quart_log_exception = app.log_exception
@@ -199,6 +232,34 @@ def fail_start_cleanly(app: Quart, config: Config) -> None:
 
 class StartFailed(Exception):
     pass
+
+
+@contextmanager
+def _stop_on_signal(stopped: list[str]) -> Iterator[None]:
+    """SIGTERM or SIGINT while the app starts (a database that does not
+    answer, say) cancels the start. Hypercorn's own handler only sets an
+    event it reads once the start is over, so without this the signal waits
+    for the start to fail by itself. Python runs this handler beside the
+    event loop's, which stays in place for after the start."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    task = asyncio.current_task()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.getsignal(number) for number in signals}
+
+    def cancel_start(number: int, _frame: object) -> None:
+        stopped.append(signal.Signals(number).name)
+        if task is not None:
+            task.cancel()
+
+    for number in signals:
+        signal.signal(number, cancel_start)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 # The one worker runs in serve's own process: its failed start is read here.
