@@ -83,6 +83,11 @@ def test_the_wheel_carries_ivr_whole_and_reads_nothing_from_the_checkout(install
         wanted = {p.relative_to(REPO / name) for p in (REPO / name).rglob("*")
                   if "__pycache__" not in p.parts}
         assert shipped == wanted
+    # Data files inside the package (the hooks' JSON Schema, say) ship too.
+    package = Path(found["schema"]).parent.parent
+    data = {p.relative_to(REPO / "ivr") for p in (REPO / "ivr").rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    assert data and {d for d in data if not (package / d).is_file()} == set()
     version = subprocess.run([str(installed / "bin" / "ivr"), "--version"], cwd=tmp_path,
                              capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("ivr 0."), version
