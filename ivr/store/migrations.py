@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import SCHEMA_PATH
+from .history import tail_expression
 from .sql_script import split_sql
 from .tx import Tx
 
@@ -91,6 +92,24 @@ PAGE_CALLS = (
 )
 
 
+# The history page's searches (ivr/store/history.py): newest first over all
+# lines, by owner, by a number's last four digits (an index on that
+# expression: both engines have them), calls by line and by who took them,
+# and a call's or a conversation's voicemails.
+HISTORY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS conversations_by_opened ON conversations (opened_at, id)",
+    "CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, opened_at)",
+    "CREATE INDEX IF NOT EXISTS conversations_by_number_tail ON conversations"
+    f" (({tail_expression('customer')}), opened_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_line_time ON calls (line_id, started_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_responder ON calls (connected_to, started_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_number_tail ON calls"
+    f" (({tail_expression('caller')}), started_at)",
+    "CREATE INDEX IF NOT EXISTS voicemails_by_call ON voicemails (call_sid)",
+    "CREATE INDEX IF NOT EXISTS voicemails_by_conversation ON voicemails (conversation_id)",
+)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "the schema in schema.sql", _baseline),
     Step(2, "inbound texts keep their arrival order on PostgreSQL", _arrival_order),
@@ -98,6 +117,8 @@ STEPS: tuple[Step, ...] = (
          lambda tx: tx.add_column("conversations", "redacted_at", "TEXT")),
     Step(4, "phone pages: calls to responders, due, placed and answered",
          lambda tx: [tx.execute_ddl(statement) for statement in PAGE_CALLS]),
+    Step(7, "indexes for the history page's searches",
+         lambda tx: [tx.execute_ddl(statement) for statement in HISTORY_INDEXES]),
 )
 
 LATEST = STEPS[-1].version

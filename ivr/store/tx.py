@@ -8,6 +8,7 @@ from .calls import CallQueries
 from .conversations import ConversationQueries
 from .decisions import DecisionQueries
 from .floods import FloodQueries
+from .history import HistoryQueries
 from .inbound import InboundQueries
 from .numbers import NumberQueries
 from .operators import OperatorQueries
@@ -22,5 +23,5 @@ from .timers import TimerQueries
 class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
-         PageCallQueries):
+         PageCallQueries, HistoryQueries):
     pass
