@@ -16,7 +16,7 @@ from ..history_search import Search, SearchRefused, cursor, typed_search
 from ..phone import mask
 from ..services import current_services
 from ..shown_times import date_and_time, day_and_time, line_zone
-from ..store import Conversation
+from ..store import AnyStore, Conversation
 from ..store.history import CallSummary
 from .blueprint import blueprint
 from .login import login_required
@@ -68,11 +68,11 @@ def _before(search: Search) -> tuple[str, Any] | None:
     return (at, int(key)) if key.isdigit() else None
 
 
-async def _page(search: Search, limit: int, before: tuple[str, Any] | None) -> list[Any]:
-    svc = current_services()
+async def _page(store: AnyStore, search: Search, limit: int,
+                before: tuple[str, Any] | None) -> list[Any]:
     if search.what == "calls":
-        return await svc.store.read(lambda tx: tx.find_calls(search.found, limit, before))
-    return await svc.store.read(lambda tx: tx.find_conversations(search.found, limit, before))
+        return await store.read(lambda tx: tx.find_calls(search.found, limit, before))
+    return await store.read(lambda tx: tx.find_conversations(search.found, limit, before))
 
 
 def _key(search: Search, row: Any) -> tuple[str, Any]:
@@ -95,7 +95,7 @@ async def history() -> Any:
         return await render_template("history.html", error=str(exc), typed=typed, rows=[],
                                      what=typed["what"] or "conversations", older=None,
                                      csv_url=None, **form), 400
-    found = await _page(search, PAGE_SIZE + 1, _before(search))
+    found = await _page(current_services().store, search, PAGE_SIZE + 1, _before(search))
     older = None
     if len(found) > PAGE_SIZE:
         found = found[:PAGE_SIZE]
@@ -139,7 +139,8 @@ def _cell(value: Any) -> str:
 @blueprint.get("/history.csv")
 @login_required
 async def history_csv() -> Any:
-    config = current_services().config
+    # Read here: the rows are written after the request's context is gone.
+    config, store = current_services().config, current_services().store
     try:
         search = typed_search(config, request.args)
     except SearchRefused as exc:
@@ -149,7 +150,7 @@ async def history_csv() -> Any:
         yield _line_of(CALL_COLUMNS if search.what == "calls" else CONVERSATION_COLUMNS)
         before = None
         while True:
-            batch = await _page(search, CSV_BATCH, before)
+            batch = await _page(store, search, CSV_BATCH, before)
             for row in batch:
                 yield _line_of([_cell(cell) for cell in _csv_cells(search, config, row)])
             if len(batch) < CSV_BATCH:
