@@ -75,7 +75,8 @@ async def test_the_transcript_shows_every_message_in_order_with_media_and_voicem
 
     # The customer's photo, and the same photo in the page that carried it to Sergio.
     customers, paged = sources(html, "img")
-    assert customers.startswith("/dashboard/media/in/") and paged.startswith("/dashboard/media/out/")
+    assert customers.startswith("/dashboard/media/in/")
+    assert paged.startswith("/dashboard/media/out/")
     for thumbnail in (customers, paged):
         shown = await get(harness.client, thumbnail)
         assert shown.status_code == 200 and await shown.get_data() == PNG
