@@ -226,12 +226,21 @@ class HistoryQueries(TxBase):
         row = self._one("SELECT media_urls FROM outbox WHERE id = ?", (outbox_id,))
         return tuple(json.loads(row[0])) if row else ()
 
-    def ownership_decision(self, conversation_id: int,
-                           responder_id: str) -> DecisionRow | None:
-        """How its owner got it: the latest ACK or hand-over naming them."""
-        row = self._one(
-            "SELECT id, at, line_id, channel, sid, conversation_id, tier, responder_id, kind,"
-            " reason FROM decisions WHERE conversation_id = ? AND responder_id = ?"
-            " AND kind IN ('acknowledged', 'handed_over') ORDER BY id DESC LIMIT 1",
-            (conversation_id, responder_id))
-        return DecisionRow(**dict(row)) if row else None
+    def open_ownerships(self) -> dict[int, DecisionRow]:
+        """How each open conversation's owner got it: the latest ACK or
+        hand-over naming them, by conversation id (one query for the
+        dashboard, however many are open)."""
+        # The owner is compared here, not in SQL: SQLite (never ANALYZEd) would
+        # read a responder's every decision by decisions_by_responder instead of
+        # the conversation's few by decisions_by_conversation.
+        rows = self._all(
+            "SELECT d.id, d.at, d.line_id, d.channel, d.sid, d.conversation_id, d.tier,"
+            " d.responder_id, d.kind, d.reason, c.owner FROM conversations c CROSS JOIN"
+            " decisions d WHERE d.conversation_id = c.id AND c.status = 'open'"
+            " AND d.kind IN ('acknowledged', 'handed_over')")
+        latest: dict[int, DecisionRow] = {}
+        for row in sorted(rows, key=lambda row: row["id"]):
+            fields = dict(row)
+            if fields.pop("owner") == fields["responder_id"]:
+                latest[fields["conversation_id"]] = DecisionRow(**fields)
+        return latest

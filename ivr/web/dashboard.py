@@ -47,7 +47,7 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         conversations = tx.open_conversations()
         trails = {c.id: tx.recent_decisions(limit=50, conversation_id=c.id)
                   for c in conversations}
-        owned = {c.id: tx.ownership_decision(c.id, c.owner) for c in conversations if c.owner}
+        owned = tx.open_ownerships()
         calls = tx.recent_calls(RECENT_CALLS)
         call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
                        for c in calls}
