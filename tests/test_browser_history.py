@@ -18,6 +18,7 @@ from .support.processes import free_port, start, stop, wait_until_healthy
 from .test_browser import ARTIFACTS, CHROMIUM, playwright_api
 
 PASSWORD = "operator password for the history browser test"
+OTHER = "+16195557788"
 MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb" * 400
 
 
@@ -51,7 +52,7 @@ class HttpClient:
         return await self._request("GET", path, headers=headers)
 
 
-async def a_closed_conversation_with_a_voicemail(base: str, fake) -> None:
+async def a_closed_conversation_with_a_voicemail(base: str, fake) -> TwilioDriver:
     twilio = TwilioDriver(HttpClient(base), AUTH_TOKEN, base)
     for sender, body in ((CUSTOMER, "The bin by the gate is full"), (SERGIO, "ACK"),
                          (SERGIO, "On my way")):
@@ -63,6 +64,7 @@ async def a_closed_conversation_with_a_voicemail(base: str, fake) -> None:
     await sim.deliver_transcription()
     fake.recordings[call.recordings[0].sid] = ("audio/mpeg", MP3)
     assert (await twilio.text(from_=SERGIO, to=LINE, body="CLOSE")).status == 200
+    return twilio
 
 
 async def test_an_operator_finds_a_closed_conversation_reads_it_and_exports_csv(
@@ -73,7 +75,7 @@ async def test_an_operator_finds_a_closed_conversation_reads_it_and_exports_csv(
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         await wait_until_healthy(base, server)
-        await a_closed_conversation_with_a_voicemail(base, fake_twilio)
+        twilio = await a_closed_conversation_with_a_voicemail(base, fake_twilio)
         async with playwright_api.async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM,
@@ -124,6 +126,14 @@ async def test_an_operator_finds_a_closed_conversation_reads_it_and_exports_csv(
                                       full_page=True)
                 await page.set_viewport_size({"width": 1100, "height": 900})
                 await page.screenshot(path=str(ARTIFACTS / "transcript.png"), full_page=True)
+
+                # An open conversation's page is live: a text shows up without a reload.
+                await twilio.text(from_=OTHER, to=LINE, body="Is anyone there?")
+                await page.goto(base + "/dashboard/conversations/2")
+                await page.wait_for_selector("text=Is anyone there?")
+                await page.wait_for_selector("#live-dot.on")
+                await twilio.text(from_=OTHER, to=LINE, body="Hello again")
+                await page.wait_for_selector("text=Hello again")
             finally:
                 await browser.close()
     finally:
