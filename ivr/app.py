@@ -31,7 +31,8 @@ from .store import AnyStore, Checkpointer, store_for
 from .summary_sending import SummaryWorker
 from .voice import page_call_routes  # noqa: F401 - its routes join the voice blueprint
 from .voice import routes as voice_routes
-from .web import dashboard, health, line_report, people, reveal  # noqa: F401 (their routes)
+from .web import (dashboard, health, history, line_report, media_proxy,  # noqa: F401
+                  people, reveal, transcript)  # (their routes)
 from .web import metrics as metrics_routes
 from .web.login import session_key
 from .web.metrics import Metrics
@@ -50,7 +51,8 @@ OPERATOR_PATHS = ("/dashboard", "/metrics")
 OPERATOR_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"),
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",

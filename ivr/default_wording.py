@@ -38,6 +38,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
                      " to take the one waiting for you.",
     "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
+    "closed_notice": "[{{ line_code }} #{{ code }}] closed by {{ by }}; nothing more to do.",
     "blocked_confirm": "[{{ line_code }} #{{ code }}] {{ customer }} is blocked: their texts go"
                        " nowhere and their calls are rejected. #{{ code }} is closed.",
     "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
@@ -172,6 +173,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "help": ("codes",),
     "nothing_owned": (),
     "close_confirm": ("code",),
+    "closed_notice": ("code", "by"),
     "blocked_confirm": ("code", "customer"),
     "opted_out": ("code",),
     "commands": (),

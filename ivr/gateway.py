@@ -19,13 +19,14 @@ import logging
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 import aiohttp
 from multidict import MultiDict
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
+from yarl import URL
 
 from .messaging_services import MessagingService
 from .phone import mask
@@ -115,6 +116,22 @@ class PhoneNumberConfig:
     voice_fallback_method: str | None = None
     sms_fallback_url: str | None = None
     sms_fallback_method: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaStream:
+    """A recording or MMS media item as Twilio answers it, read chunk by chunk."""
+    status: int                        # Twilio's (or its media host's) HTTP status
+    content_type: str | None
+    length: int | None
+    chunks: AsyncIterator[bytes]       # closes the connection once read to its end
+    close: Callable[[], Awaitable[None]]   # for a stream not read (an error answered)
+
+
+# Twilio answers a media URL with a redirect to a short-lived URL on its
+# media host; that one needs (and is sent) no credentials.
+MEDIA_REDIRECTS = (301, 302, 303, 307, 308)
+MEDIA_CHUNK = 64 * 1024
 
 
 # How long a phone page rings before Twilio gives up: long enough to wake
@@ -310,6 +327,43 @@ class TwilioGateway:
             raise SendError(f"Twilio answered HTTP {status} {doing}",
                             retryable=status is None or status == 429 or status >= 500,
                             http_status=status) from None
+
+    async def open_media(self, path: str) -> MediaStream:
+        """GET `path` (an API path twilio_media.py allowed) with the REST
+        credentials; a redirect is followed once, without them, so they
+        never reach any host but the API's. The stream must be read to its
+        end or closed (aclose) to free the connection."""
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=self.timeout))
+        username, password, _ = self._credentials
+        try:
+            with _rest_errors("fetching media"):
+                response = await session.get(self._api_base.rstrip("/") + path,
+                                             auth=aiohttp.BasicAuth(username, password),
+                                             allow_redirects=False)
+                location = response.headers.get("Location")
+                if response.status in MEDIA_REDIRECTS and location:
+                    response.release()
+                    response = await session.get(response.url.join(URL(location)),
+                                                 allow_redirects=False)
+        except BaseException:
+            await session.close()
+            raise
+
+        async def close() -> None:
+            response.release()
+            await session.close()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(MEDIA_CHUNK):
+                    yield chunk
+            finally:
+                await close()
+
+        return MediaStream(status=response.status,
+                           content_type=response.headers.get("Content-Type"),
+                           length=response.content_length, chunks=chunks(), close=close)
 
     @asynccontextmanager
     async def _rest_call(self, doing: str) -> AsyncIterator[None]:

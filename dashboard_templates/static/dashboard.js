@@ -10,8 +10,12 @@
     fetch(live.dataset.liveUrl, {credentials: "same-origin"})
       .then(function (r) { if (r.redirected) { location.reload(); } return r.text(); })
       .then(function (html) {
-        live.innerHTML = html;
-        open.forEach(function (id) { var d = document.getElementById(id); if (d) { d.open = true; } });
+        // Parsed inert (a template loads no image), and put in only if it differs:
+        // a refresh for a change elsewhere leaves a playing voicemail alone.
+        var fresh = document.createElement("template");
+        fresh.innerHTML = html;
+        open.forEach(function (id) { var d = fresh.content.getElementById(id); if (d) { d.open = true; } });
+        if (fresh.innerHTML !== live.innerHTML) { live.replaceChildren(fresh.content); }
       });
   }
   var source = new EventSource(live.dataset.eventsUrl);

@@ -10,9 +10,17 @@ from ..decisions import Channel, DecisionKind, decision
 from ..phone import display
 from ..roster import Roster
 from ..store import Conversation, Tx
-from .closing import close_conversation
+from .closing import close_conversation, tell_closed
 from .sending import send_to_customer, send_to_responder
 from .wording import joined_texts, message
+
+# A hand-over's reason starts with who did it, then this: handed_by reads it back.
+HANDED = " handed"
+
+
+def handed_by(reason: str) -> str:
+    """Who handed it over, from a `handed_over` decision's reason."""
+    return reason.split(HANDED + " #", 1)[0]
 
 
 def _open_conversation(tx: Tx, roster: Roster,
@@ -29,12 +37,14 @@ def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) 
     if found is None:
         return False
     conversation, line = found
-    close_conversation(tx, roster, conversation)
+    concerned = close_conversation(tx, roster, conversation)
     decision_id = tx.decide(decision(
         DecisionKind.CLOSED, Channel.SMS,
         f"{operator} closed #{conversation.code} from the dashboard",
         line=line, conversation=conversation))
     send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    tell_closed(tx, roster, line, conversation, decision_id, concerned,
+                by=f"{operator} on the dashboard")
     return True
 
 
@@ -62,7 +72,7 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
     tx.cancel_timers(conversation.id)
     decision_id = tx.decide(decision(
         DecisionKind.HANDED_OVER, Channel.SMS,
-        f"{who} handed #{conversation.code} to {responder.name}"
+        f"{who}{HANDED} #{conversation.code} to {responder.name}"
         + (f" (was {previous})" if previous else ""), line=line, sid=sid,
         conversation=conversation, responder_id=responder.id))
     body, media = joined_texts(tx.conversation_texts(conversation.id))

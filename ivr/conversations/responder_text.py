@@ -10,7 +10,7 @@ from ..config import Config, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..roster import Roster
 from ..store import Conversation, Tx
-from .closing import close_conversation
+from .closing import close_conversation, tell_closed
 from . import responder_commands
 from .commands import (
     Ack,
@@ -138,11 +138,13 @@ def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
         owner = roster.config.responders.get(conversation.owner or "")
         return message(line, "already_taken", code=conversation.code,
                        responder=owner.name if owner else "someone")
-    close_conversation(tx, roster, conversation)
+    concerned = close_conversation(tx, roster, conversation)
     decision_id = _decide(tx, DecisionKind.CLOSED,
                           f"{responder.name} closed #{conversation.code}", text, responder,
                           conversation)
     send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    tell_closed(tx, roster, line, conversation, decision_id, concerned, by=responder.name,
+                closer_id=responder.id)
     return message(line, "close_confirm", code=conversation.code)
 
 

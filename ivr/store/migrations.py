@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import SCHEMA_PATH
+from .history import tail_expression
 from .sql_script import split_sql
 from .tx import Tx
 from .users import ADDED_COLUMNS as USER_COLUMNS
@@ -147,6 +148,21 @@ HOOK_DELIVERIES = (
 )""",
     "CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (status, next_attempt_at)",
     "CREATE INDEX IF NOT EXISTS hook_deliveries_in_order ON hook_deliveries (hook, stream, id)",
+# The history page's searches (ivr/store/history.py): newest first over all
+# lines, by owner, by a number's last four digits (an index on that
+# expression: both engines have them), calls by line and by who took them,
+# and a call's or a conversation's voicemails.
+HISTORY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS conversations_by_opened ON conversations (opened_at, id)",
+    "CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, opened_at)",
+    "CREATE INDEX IF NOT EXISTS conversations_by_number_tail ON conversations"
+    f" (({tail_expression('customer')}), opened_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_line_time ON calls (line_id, started_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_responder ON calls (connected_to, started_at)",
+    "CREATE INDEX IF NOT EXISTS calls_by_number_tail ON calls"
+    f" (({tail_expression('caller')}), started_at)",
+    "CREATE INDEX IF NOT EXISTS voicemails_by_call ON voicemails (call_sid)",
+    "CREATE INDEX IF NOT EXISTS voicemails_by_conversation ON voicemails (conversation_id)",
 )
 
 
@@ -162,6 +178,8 @@ STEPS: tuple[Step, ...] = (
          _bookings_and_summaries),
     Step(7, "event hooks: each event's delivery to each hook, due, sent or failed",
          lambda tx: [tx.execute_ddl(statement) for statement in HOOK_DELIVERIES]),
+    Step(8, "indexes for the history page's searches",
+         lambda tx: [tx.execute_ddl(statement) for statement in HISTORY_INDEXES]),
 )
 
 LATEST = STEPS[-1].version

@@ -10,6 +10,7 @@ from .conversations import ConversationQueries
 from .decisions import DecisionQueries
 from .floods import FloodQueries
 from .hook_deliveries import HookDeliveryQueries
+from .history import HistoryQueries
 from .inbound import InboundQueries
 from .line_report import LineReportQueries
 from .numbers import NumberQueries
@@ -28,5 +29,5 @@ class Tx(DecisionQueries, ConversationQueries, InboundQueries, TimerQueries,
          PreferenceQueries, CallQueries, OutboxQueries, NumberQueries,
          OperatorQueries, BlockQueries, FloodQueries, RetentionQueries, SchemaQueries,
          PageCallQueries, UserQueries, LineReportQueries, BookingQueries,
-         SummaryQueries, HookDeliveryQueries):
+         SummaryQueries, HookDeliveryQueries, HistoryQueries):
     pass

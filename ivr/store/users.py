@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .base import TxBase
 
-# Migration step 8 (ivr.store.migrations): the accounts, and the account a
+# Migration step 5 (ivr.store.migrations): the accounts, and the account a
 # login and a password check are for.
 USERS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS operator_users (

@@ -35,6 +35,7 @@ from ..unreachable_numbers import (UnreachableNumber, operator_clear_unreachable
 from .access import allowed_to, current_operator
 from .blueprint import blueprint
 from .login import check_csrf, csrf_token, login_required, session_id_hash
+from .ownership import how_owned
 
 EVENT_POLL_SECONDS = 1.0
 EVENT_STREAM_SECONDS = 300          # browsers reconnect; a stream never lives for ever
@@ -49,13 +50,14 @@ async def _live_context(svc: Services) -> dict[str, Any]:
         conversations = tx.open_conversations()
         trails = {c.id: tx.recent_decisions(limit=50, conversation_id=c.id)
                   for c in conversations}
+        owned = tx.open_ownerships()
         calls = tx.recent_calls(RECENT_CALLS)
         call_trails = {c.call_sid: tx.recent_decisions(limit=50, sid=c.call_sid)
                        for c in calls}
-        return (conversations, trails, calls, call_trails, tx.latest_decision_id(),
+        return (conversations, trails, owned, calls, call_trails, tx.latest_decision_id(),
                 unreachable_numbers(tx, config), all_blocks(tx, config))
 
-    (conversations, trails, calls, call_trails, version, marked,
+    (conversations, trails, owned, calls, call_trails, version, marked,
      blocked) = await svc.store.read(gather)
     rows = []
     for c in conversations:
@@ -66,8 +68,7 @@ async def _live_context(svc: Services) -> dict[str, Any]:
             "line_code": line.code if line else c.line_id, "customer": mask(c.customer),
             "origin": c.origin, "owner": owner.name if owner else None,
             "waiting": _age(now, from_text(c.opened_at)) if not c.acked_at else None,
-            "acked_after": (_age(from_text(c.acked_at), from_text(c.opened_at))
-                            if c.acked_at else None),
+            **how_owned(owned.get(c.id), c, _age),
             "tier": c.tier + 1, "trail": _trail(config, trails[c.id]),
             "responders": [config.responders[rid] for rid in (line.responder_ids if line else ())],
             "booking": _booking_row(c, line_zone(config, c.line_id)),

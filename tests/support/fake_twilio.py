@@ -82,11 +82,18 @@ class FakeTwilio:
     # Messaging v1 Services, sid -> Service resource (with "numbers": its pool)
     services: dict[str, dict] = field(default_factory=dict)
     service_updates: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    # Recordings (by RecordingSid) and MMS media (by path) the account keeps:
+    # (Content-Type, bytes). Media answers with a redirect to a short-lived
+    # URL on a media host that wants no credentials, as Twilio's does.
+    recordings: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    media_fetches: list[str] = field(default_factory=list)
     # Awaited with each accepted message before its answer is sent: what
     # Twilio may do meanwhile (post a status callback, take its time).
     before_answer: Callable[[SentMessage], Awaitable[None]] | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
+    _media_tokens: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
     async def start(self) -> "FakeTwilio":
         app = web.Application()
@@ -100,6 +107,9 @@ class FakeTwilio:
         app.router.add_get("/v1/Services", self._list_services)
         app.router.add_post("/v1/Services/{sid}", self._update_service)
         app.router.add_get("/v1/Services/{sid}/PhoneNumbers", self._list_pool)
+        app.router.add_get(base + "/Recordings/{sid}", self._recording)
+        app.router.add_get(base + "/Messages/{message}/Media/{sid}", self._media_item)
+        app.router.add_get("/media-host/{token}", self._media_host)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner, self.url = await serve(app)
         return self
@@ -384,6 +394,46 @@ class FakeTwilio:
                                    else values[-1])
         self.service_updates.append((service["sid"], fields))
         return web.json_response(self._service_json(service))
+
+    def media_url(self, content_type: str, content: bytes) -> str:
+        """An MMS media item the account keeps, and the MediaUrl Twilio sends for it."""
+        path = (f"/2010-04-01/Accounts/{self.account_sid}/Messages/{new_sid('MM')}"
+                f"/Media/{new_sid('ME')}")
+        self.media[path] = (content_type, content)
+        return "https://api.twilio.com" + path
+
+    async def _recording(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        self.media_fetches.append(request.path)
+        sid, dot, extension = request.match_info["sid"].partition(".")
+        if sid not in self.recordings:
+            return self._problem(404, 20404, "The requested resource was not found")
+        content_type, content = self.recordings[sid]
+        if dot and extension != "mp3":
+            self.unexpected.append(f"recording asked for as .{extension}")
+        return web.Response(body=content, content_type=content_type)
+
+    async def _media_item(self, request: web.Request) -> web.Response:
+        refused = self._check_request(request, form=False)
+        if refused is not None:
+            return refused
+        self.media_fetches.append(request.path)
+        if request.path not in self.media:
+            return self._problem(404, 20404, "The requested resource was not found")
+        token = secrets.token_urlsafe(8)
+        self._media_tokens[token] = self.media[request.path]
+        raise web.HTTPTemporaryRedirect(f"{self.url}/media-host/{token}")
+
+    async def _media_host(self, request: web.Request) -> web.Response:
+        if "Authorization" in request.headers:
+            self.unexpected.append("credentials sent to the media host")
+        found = self._media_tokens.get(request.match_info["token"])
+        if found is None:
+            return web.Response(status=404)
+        content_type, content = found
+        return web.Response(body=content, content_type=content_type)
 
     async def _unknown(self, request: web.Request) -> web.Response:
         self.unexpected.append(f"{request.method} {request.path}")
