@@ -148,6 +148,9 @@ HOOK_DELIVERIES = (
 )""",
     "CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (status, next_attempt_at)",
     "CREATE INDEX IF NOT EXISTS hook_deliveries_in_order ON hook_deliveries (hook, stream, id)",
+)
+
+
 # The history page's searches (ivr/store/history.py): newest first over all
 # lines, by owner, by a number's last four digits (an index on that
 # expression: both engines have them), calls by line and by who took them,
