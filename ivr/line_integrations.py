@@ -134,10 +134,11 @@ def daily_summary(v: Any, entry: Mapping[str, Any], key: str, responders: Mappin
     if not matched:
         raise v.fail(f"{key}.at", f"{at!r} is not a time of day",
                      'write at = "08:00" (24-hour, the line\'s time zone)')
+    # to = [] leaves the summary to the event hooks that take daily_summary
     to = raw.get("to")
-    if not isinstance(to, list) or not to:
-        raise v.fail(f"{key}.to", "must be a non-empty list of responder ids or numbers",
-                     'write to = ["sergio", "+16195550123"]')
+    if not isinstance(to, list):
+        raise v.fail(f"{key}.to", "must be a list of responder ids or numbers",
+                     'write to = ["sergio", "+16195550123"] (or [] for the event hooks only)')
     recipients: list[str] = []
     for i, who in enumerate(to):
         if isinstance(who, str) and who in responders:

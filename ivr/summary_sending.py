@@ -75,10 +75,12 @@ def text_summary(tx: Tx, roster: Roster, line: Line, summary: DailySummary,
     config = roster.config
     body = message(line, "daily_summary", **summary.wording_variables())
     names = [r if r in config.responders else mask(r) for r in to]
+    told = f"texted to {', '.join(names)}" if names else "left to the event hooks"
     decision_id = tx.decide(decision(
         DecisionKind.DAILY_SUMMARY_SENT, Channel.SMS,
-        f"the summary of {summary.day} ({summary.timezone}) is texted to {', '.join(names)}",
-        line=line))
+        f"the summary of {summary.day} ({summary.timezone}) is {told}", line=line))
+    # What a daily_summary hook event carries, read back when it is sent.
+    tx.record_summary_figures(line.id, summary.day, decision_id, summary.as_dict())
     for recipient in to:
         responder = config.responders.get(recipient)
         if responder is not None:

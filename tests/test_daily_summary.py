@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from ivr.clock import FrozenClock, from_text
@@ -98,8 +99,8 @@ def config_with_summary(tmp_path: Path, database: str, at: str = "08:00",
 
 
 @pytest.mark.parametrize("at, to, key", [
-    ("8am", '["sergio"]', "at"), ("24:00", '["sergio"]', "at"), ("08:00", "[]", "to"),
-    ("08:00", '["nobody"]', "to[0]"), ("08:00", '"sergio"', "to"),
+    ("8am", '["sergio"]', "at"), ("24:00", '["sergio"]', "at"), ("08:00", '"sergio"', "to"),
+    ("08:00", '["nobody"]', "to[0]"),
     ("08:00", f'["sergio", "{LINE}"]', "to[1]")])
 def test_a_bad_daily_summary_names_its_key(tmp_path, at, to, key):
     with pytest.raises(ConfigError) as raised:
@@ -217,3 +218,42 @@ async def test_across_the_autumn_dst_change_each_day_is_summarised_once(
         assert [(day, state) for day, _, state in rows] == [
             ("2026-10-31", "sent"), ("2026-11-01", "sent"), ("2026-11-02", "pending")]
         assert rows[-1][1] == "2026-11-03T16:00:00.000000Z"
+
+
+@pytest.mark.both_engines
+async def test_a_summary_for_the_hooks_only_reaches_them_with_its_figures(
+        tmp_path, database, fake_twilio):
+    import json
+    from dataclasses import replace
+
+    from ivr import hook_signing
+    from ivr.hooks.config import Hook
+    from ivr.hooks.payload import SCHEMA_PATH
+
+    from .support.hook_receiver import HookReceiver
+    receiver = await HookReceiver().start()
+    try:
+        secret = "summary-hook-secret-0123456789"
+        config = replace(config_with_summary(tmp_path, database, to="[]"), hooks=(
+            Hook(name="hub", url=receiver.url, secret=secret, events=frozenset({"daily_summary"})),))
+        clock = FrozenClock(utc(2026, 11, 22, 18))
+        async with open_harness(config, fake_twilio, clock) as harness:
+            await a_day_of_work(harness)
+            await harness.deliver_outbox()
+            texted = len(fake_twilio.messages)
+            clock.set(utc(2026, 11, 23, 16))
+            [sent] = await harness.services.summaries.send_due()
+            await harness.services.hooks.deliver_due()
+            [event] = receiver.events
+            [request] = receiver.received
+            assert hook_signing.verify(secret, request.headers, request.body,
+                                       int(clock.now().timestamp()))
+            jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(event)
+            assert event["type"] == "daily_summary" and event["summary"] == sent.as_dict()
+            assert event["summary"]["texts"] == 4 and event["line"]["id"] == "qdn"
+            await harness.deliver_outbox()
+            assert len(fake_twilio.messages) == texted      # nobody was texted
+            [logged] = [d for d in await harness.decisions() if d.kind == "daily_summary_sent"]
+            assert "left to the event hooks" in logged.reason
+    finally:
+        await receiver.stop()

@@ -27,6 +27,7 @@ EVENT_FOR_KIND: dict[DecisionKind, str] = {
     DecisionKind.DELIVERY_FAILED: "delivery_failed",
     DecisionKind.SEND_FAILED: "delivery_failed",
     DecisionKind.AVAILABILITY_CHANGED: "responder_availability_changed",
+    DecisionKind.DAILY_SUMMARY_SENT: "daily_summary",
 }
 # HOOK_FAILED is deliberately no event: a hook that fails must not make
 # events about its own failure, which would fail in turn, for ever.

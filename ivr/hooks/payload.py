@@ -30,12 +30,13 @@ def event_id(decision_id: int) -> str:
 def build_event(hook: "Hook", config: "Config", delivery: "HookDelivery") -> dict[str, Any]:
     return event_payload(hook, config, delivery.event_type, delivery.decision,
                          delivery.conversation, delivery.customer, delivery.body,
-                         delivery.voicemail)
+                         delivery.voicemail, delivery.summary)
 
 
 def event_payload(hook: "Hook", config: "Config", event_type: str, decision: DecisionRow,
                   conversation: Conversation | None, customer: str | None,
-                  body: str | None, voicemail: dict[str, Any] | None) -> dict[str, Any]:
+                  body: str | None, voicemail: dict[str, Any] | None,
+                  summary: dict[str, Any] | None = None) -> dict[str, Any]:
     line = config.lines.get(decision.line_id or "")
     responder = config.responders.get(decision.responder_id or "")
     return {
@@ -56,6 +57,8 @@ def event_payload(hook: "Hook", config: "Config", event_type: str, decision: Dec
         else None,
         "body": body if hook.include_customer else None,
         "voicemail": _voicemail_part(voicemail, hook.include_customer),
+        # a daily_summary's counts: no customer's number or words are in them
+        "summary": summary,
     }
 
 

@@ -33,6 +33,7 @@ class HookDelivery:
     customer: str | None            # the customer's or caller's number
     body: str | None                # the customer's text, or a voicemail's transcription
     voicemail: dict[str, Any] | None
+    summary: dict[str, Any] | None = None   # a daily_summary's figures
 
 
 class HookDeliveryQueries(TxBase):
@@ -95,8 +96,10 @@ class HookDeliveryQueries(TxBase):
             if recorded is not None:
                 voicemail = dict(recorded)
                 body = voicemail["transcription"]
+        summary = (self.summary_figures(decision.id) if row["event_type"] == "daily_summary"
+                   else None)
         return HookDelivery(**row, decision=decision, conversation=conversation,
-                            customer=customer, body=body, voicemail=voicemail)
+                            customer=customer, body=body, voicemail=voicemail, summary=summary)
 
     def hook_delivered(self, delivery_id: int, http_status: int) -> None:
         self._db.execute(

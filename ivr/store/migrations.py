@@ -183,6 +183,9 @@ STEPS: tuple[Step, ...] = (
          lambda tx: [tx.execute_ddl(statement) for statement in HOOK_DELIVERIES]),
     Step(8, "indexes for the history page's searches",
          lambda tx: [tx.execute_ddl(statement) for statement in HISTORY_INDEXES]),
+    Step(9, "a sent daily summary keeps its figures and decision, for the event hooks",
+         lambda tx: [tx.add_column("daily_summaries", column, kind)
+                     for column, kind in (("decision_id", "INTEGER"), ("figures", "TEXT"))]),
 )
 
 LATEST = STEPS[-1].version

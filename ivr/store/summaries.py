@@ -4,8 +4,9 @@ day's figures, read from the decision log and the tables beside it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from .base import TxBase
 
@@ -38,6 +39,17 @@ class SummaryQueries(TxBase):
             "INSERT INTO daily_summaries (line_id, day, due_at, state) VALUES (?, ?, ?, 'pending')"
             " ON CONFLICT (line_id, day) DO UPDATE SET due_at = excluded.due_at"
             " WHERE daily_summaries.state = 'pending'", (line_id, day, due_at))
+
+    def record_summary_figures(self, line_id: str, day: str, decision_id: int,
+                               figures: dict[str, Any]) -> None:
+        self._db.execute("UPDATE daily_summaries SET decision_id = ?, figures = ?"
+                         " WHERE line_id = ? AND day = ?",
+                         (decision_id, json.dumps(figures), line_id, day))
+
+    def summary_figures(self, decision_id: int) -> dict[str, Any] | None:
+        row = self._one("SELECT figures FROM daily_summaries WHERE decision_id = ?",
+                        (decision_id,))
+        return json.loads(row[0]) if row and row[0] else None
 
     def claim_due_summaries(self, limit: int) -> list[DueSummary]:
         """Mark due summaries sent and return them; the caller queues them in
