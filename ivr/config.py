@@ -16,7 +16,8 @@ from typing import Any, Mapping
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .default_wording import COMMON_VARIABLES, DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .line_languages import LINE_LANGUAGE_KEYS, LineLanguages, with_languages
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .phone import InvalidPhoneNumber, normalise
 from .schedule import Hours, ResponderSchedule, ScheduleError, parse_holidays, parse_window, zone
@@ -48,6 +49,7 @@ class MenuOption:
     digit: str
     name: str          # also what a caller may say
     tiers: tuple[tuple[str, ...], ...]
+    language: str | None = None   # the rest of the call's, when chosen
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Responder:
     phone: str
     schedule: ResponderSchedule = ResponderSchedule(zone("UTC"))
     phone_pages: bool = True    # false: paged by text only, never phoned
+    language: str | None = None  # what they read and hear; None: each line's
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Line:
     # The key a caller presses at the voicemail prompt to be texted back
     # instead of leaving a message; "" offers nothing.
     text_back_key: str = "1"
+    languages: LineLanguages = LineLanguages()
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -176,6 +180,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     retention_days = v.days(service, "service.retention_days", RETENTION_DAYS_RANGE)
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
+    lines = with_languages(v, data, lines, responders)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(_relative_to(path, c) for c in calendars),
                   retention_days=retention_days,
@@ -195,7 +200,7 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
         v.identifier(rid, key)
         entry = v.table(responders_raw, rid, required=True, key=key)
         v.only_keys(entry, key, {"name", "phone", "timezone", "on_duty", "on_call",
-                                 "phone_pages"})
+                                 "phone_pages", "language"})
         name = v.string(entry, f"{key}.name", "name")
         phone = v.phone(entry, f"{key}.phone")
         schedule = ResponderSchedule(
@@ -208,7 +213,8 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
                               "give each responder their own phone number")
         phones[phone] = rid
         responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule,
-                                    phone_pages=v.flag(entry, f"{key}.phone_pages", True))
+                                    phone_pages=v.flag(entry, f"{key}.phone_pages", True),
+                                    language=v.optional_string(entry, f"{key}.language"))
     return responders
 
 
@@ -243,7 +249,7 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
     v.only_keys(entry, key, {"name", "number", "code", "tiers", "ring_seconds",
                              "ack_seconds", "messages", "voicemail_seconds",
                              "call_deadline_seconds", "menu", "hours", "flood_seconds",
-                             "text_back_key"} | LINE_KEYS)
+                             "text_back_key"} | LINE_KEYS | LINE_LANGUAGE_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(
@@ -320,6 +326,10 @@ class _Validator:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, "must be a non-empty string", f'write {name} = "..."')
         return value.strip()
+
+    def optional_string(self, table: Mapping[str, Any], key: str) -> str | None:
+        name = key.rsplit(".", 1)[1]
+        return self.string(table, key, name) if name in table else None
 
     def phone(self, table: Mapping[str, Any], key: str) -> str:
         name = key.rsplit(".", 1)[1]
@@ -457,9 +467,10 @@ class _Validator:
                 raise self.fail(where, "an option is named by the key a caller presses",
                                 "name it with one digit from 1 to 9, e.g. [...options.1]")
             option = self.table(options_raw, digit, required=True, key=where)
-            self.only_keys(option, where, {"name", "tiers"})
+            self.only_keys(option, where, {"name", "tiers", "language"})
             options.append(MenuOption(digit=digit, name=self.string(option, f"{where}.name", "name"),
-                                      tiers=self.tiers(option, f"{where}.tiers", responders)))
+                                      tiers=self.tiers(option, f"{where}.tiers", responders),
+                                      language=self.optional_string(option, f"{where}.language")))
         return Menu(prompt=prompt, options=tuple(sorted(options, key=lambda o: o.digit)))
 
     def text_back_key(self, table: Mapping[str, Any], key: str) -> str:
@@ -479,7 +490,7 @@ class _Validator:
             if not isinstance(source, str) or not source.strip():
                 raise self.fail(f"{key}.{name}", "must be a non-empty string",
                                 f'write {name} = "..." (Jinja) or remove it for the default')
-            allowed = ("line", "line_code", *MESSAGE_VARIABLES[name])
+            allowed = (*COMMON_VARIABLES, *MESSAGE_VARIABLES[name])
             try:
                 render_message(source, **{k: MESSAGE_SAMPLE[k] for k in allowed})
             except TemplateError as exc:

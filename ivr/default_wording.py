@@ -108,6 +108,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "whisper_caller_gone": "The caller has hung up. Goodbye.",
     "whisper_taken": "Someone else has taken this call. Goodbye.",
     "whisper_unavailable": "Sorry, this call cannot be connected.",
+    "unknown_number": "a caller with no number",
     # Spoken to a responder on a phone page (a call about a text nobody ACKed)
     "page_call": "This is {{ line }}. {{ customer }} is waiting, conversation {{ code }}."
                  " They wrote: {{ body }}.",
@@ -199,6 +200,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "whisper_caller_gone": (),
     "whisper_taken": (),
     "whisper_unavailable": (),
+    "unknown_number": (),
     "page_call": ("code", "customer", "body"),
     "page_call_keys": (),
     "page_call_taken": (),
@@ -217,6 +219,24 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "transcription_page_no_number": ("transcription",),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
+
+# Every template may use these too: the line, its code, the line's local
+# time ("6:04 PM", in its hours' zone) and the caller's or texter's number
+# as a person reads it ("+1 619-555-0100"; "" when withheld).
+COMMON_VARIABLES = ("line", "line_code", "local_time", "caller_number")
+
+# Templates spoken on calls: each may be a recording instead
+# ([lines.<id>.recordings], ivr/line_languages.py), played with <Play>.
+# "menu_prompt" is the line's [menu] prompt.
+SPOKEN_KEYS = frozenset({
+    "menu_prompt", "greeting", "greeting_after_hours", "whisper", "voicemail_prompt",
+    "apology", "voicemail_after_hours", "voicemail_text_back_offer", "text_back_goodbye",
+    "text_back_no_number", "voicemail_thanks", "voicemail_nothing", "not_in_service",
+    "whisper_connecting", "whisper_declined", "whisper_caller_gone", "whisper_taken",
+    "whisper_unavailable", "page_call", "page_call_keys", "page_call_taken",
+    "page_call_passed", "page_call_gone", "page_call_no_key", "page_call_owner",
+    "page_call_owner_keys", "page_call_kept", "page_call_unknown", "page_call_error",
+    "page_call_owner_no_key"})
 
 MESSAGE_SAMPLE: dict[str, Any] = {
     "line": "Quick Dump Now",
@@ -241,4 +261,6 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "names": "Sergio, Backup",
     "by": "Sergio",
     "key": "1",
+    "local_time": "6:04 PM",
+    "caller_number": "+1 619-555-0142",
 }

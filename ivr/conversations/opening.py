@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import Line
 from ..decisions import Channel, DecisionKind, decision
 from ..store import Conversation, Tx
 
 
 def open_or_join(tx: Tx, line: Line, customer: str, *, origin: str, channel: Channel,
-                 sid: str | None, why: str, tier: int | None = 0) -> tuple[Conversation, bool]:
+                 sid: str | None, why: str, tier: int | None = 0,
+                 language: str | None = None) -> tuple[Conversation, bool]:
     """The customer's open conversation on the line, or a new one (logged
-    with `why` and its code); the flag says whether it was opened now."""
+    with `why` and its code); the flag says whether it was opened now.
+    `language`, the one a caller chose, is the conversation's from now on."""
     conversation = tx.open_conversation_for(line.id, customer)
-    if conversation is not None:
-        return conversation, False
-    conversation = tx.open_conversation(line.id, customer, origin=origin)
-    tx.decide(decision(DecisionKind.CONVERSATION_OPENED, channel,
-                       f"{why}; code #{conversation.code}", line=line, sid=sid,
-                       conversation=conversation, tier=tier))
-    return conversation, True
+    opened = conversation is None
+    if conversation is None:
+        conversation = tx.open_conversation(line.id, customer, origin=origin)
+        tx.decide(decision(DecisionKind.CONVERSATION_OPENED, channel,
+                           f"{why}; code #{conversation.code}", line=line, sid=sid,
+                           conversation=conversation, tier=tier))
+    if language is not None and language != conversation.language:
+        conversation = choose_language(tx, line, conversation, language, channel, sid,
+                                       "the caller chose it in the menu")
+    return conversation, opened
+
+
+def choose_language(tx: Tx, line: Line, conversation: Conversation, language: str,
+                    channel: Channel, sid: str | None, why: str) -> Conversation:
+    """Every text to the customer is in `language` from now on."""
+    tx.set_language(conversation.id, language)
+    tx.decide(decision(DecisionKind.LANGUAGE_CHOSEN, channel,
+                       f"texts to the customer are in {language} from now on: {why}",
+                       line=line, sid=sid, conversation=conversation))
+    return replace(conversation, language=language)

@@ -12,7 +12,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from .closing import close_conversation
 from .sending import send_to_customer, send_to_responder
-from .wording import joined_texts, message
+from .wording import joined_texts, message, words
 
 
 def _open_conversation(tx: Tx, roster: Roster,
@@ -34,7 +34,7 @@ def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) 
         DecisionKind.CLOSED, Channel.SMS,
         f"{operator} closed #{conversation.code} from the dashboard",
         line=line, conversation=conversation))
-    send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    send_to_customer(tx, line, conversation, decision_id, words(line, "closed"))
     return True
 
 
@@ -71,7 +71,7 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
                               customer=display(conversation.customer), body=body,
                               media=list(media), by=by.name if by else None),
                       media, purpose="notice")
-    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
+    notice = words(line, "taken_by_other", code=conversation.code, responder=responder.name)
     told = {responder.id, by.id if by else ""}
     for other_id in ([previous] if previous else []) + paged:
         other = roster.config.responders.get(other_id)
@@ -80,4 +80,4 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
             send_to_responder(tx, line, conversation, decision_id, other, notice,
                               purpose="notice")
     send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "taken", responder=responder.name))
+                     words(line, "taken", responder=responder.name))

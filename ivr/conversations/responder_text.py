@@ -10,8 +10,9 @@ from ..config import Config, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..roster import Roster
 from ..store import Conversation, Tx
-from .closing import close_conversation
 from . import responder_commands
+from .blocking import block_by_text
+from .closing import close_conversation
 from .commands import (
     Ack,
     Block,
@@ -25,11 +26,10 @@ from .commands import (
     Reply,
     parse_responder_text,
 )
-from .blocking import block_by_text
 from .inbound import Inbound
 from .sending import send_to_customer
 from .taking import take
-from .wording import message
+from .wording import message, words
 
 
 def responder_text(tx: Tx, roster: Roster, text: Inbound,
@@ -142,7 +142,7 @@ def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     decision_id = _decide(tx, DecisionKind.CLOSED,
                           f"{responder.name} closed #{conversation.code}", text, responder,
                           conversation)
-    send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    send_to_customer(tx, line, conversation, decision_id, words(line, "closed"))
     return message(line, "close_confirm", code=conversation.code)
 
 

@@ -153,6 +153,11 @@ class ConversationQueries(TxBase):
             (conversation_id,))
         return [row[0] for row in rows]
 
+    def set_language(self, conversation_id: int, language: str | None) -> None:
+        """The language the customer is written to from now on."""
+        self._db.execute("UPDATE conversations SET language = ? WHERE id = ?",
+                         (language, conversation_id))
+
     def set_tier(self, conversation_id: int, tier: int) -> None:
         self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
                          (tier, conversation_id))

@@ -98,6 +98,9 @@ STEPS: tuple[Step, ...] = (
          lambda tx: tx.add_column("conversations", "redacted_at", "TEXT")),
     Step(4, "phone pages: calls to responders, due, placed and answered",
          lambda tx: [tx.execute_ddl(statement) for statement in PAGE_CALLS]),
+    Step(5, "calls and conversations record the language the caller chose",
+         lambda tx: [tx.add_column(table, "language", "TEXT")
+                     for table in ("calls", "conversations")]),
 )
 
 LATEST = STEPS[-1].version

@@ -23,6 +23,7 @@ class Conversation:
     closed_at: str | None
     last_call_at: str | None = None
     redacted_at: str | None = None   # retention took its texts and number then
+    language: str | None = None      # what the customer reads; None: the line's
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Call:
     ended_at: str | None
     connected_to: str | None
     first_twiml: str
+    language: str | None = None      # what the caller hears; None: the line's
 
 
 @dataclass(frozen=True)
