@@ -54,7 +54,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "listed": "[{{ line_code }}] yours:{% for c in owned %} #{{ c.code }} {{ c.customer }}"
               "{% else %} none{% endfor %}{% if waiting %}; waiting for an ACK:"
               "{% for c in waiting %} #{{ c.code }} {{ c.customer }}{% endfor %}{% endif %}.",
-    "passed": "[{{ line_code }} #{{ code }}] passed on to {{ responder }}.",
+    "passed": "[{{ line_code }} #{{ code }}] passed on{% if responder %} to {{ responder }}"
+              "{% endif %}.",
     "nothing_to_pass": "[{{ line_code }}] nothing to {{ command }}: add the code, e.g."
                        " \"{{ command }} 12\" (LIST shows yours).",
     "unknown_responder": "[{{ line_code }}] nobody called {{ typed }} answers {{ line }}; try"
@@ -115,7 +116,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "page_call_keys": "Press 1 to take it. Press 2 to pass it on. Press 3 to hear it again.",
     "page_call_taken": "It is yours. The customer has been told. Reply to them by text."
                        " Goodbye.",
-    "page_call_passed": "Passed on to {{ responder }}. Goodbye.",
+    "page_call_passed": "Passed on{% if responder %} to {{ responder }}{% endif %}. Goodbye.",
     "page_call_gone": "{% if responder %}{{ responder }} has already taken it.{% else %}It is"
                       " no longer waiting.{% endif %} Goodbye.",
     "page_call_no_key": "No key was pressed. It is still waiting for you: reply ACK by text"

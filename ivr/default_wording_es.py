@@ -55,7 +55,8 @@ SPANISH_MESSAGES: dict[str, str] = {
     "listed": "[{{ line_code }}] suyos:{% for c in owned %} #{{ c.code }} {{ c.customer }}"
               "{% else %} ninguno{% endfor %}{% if waiting %}; esperan un ACK:"
               "{% for c in waiting %} #{{ c.code }} {{ c.customer }}{% endfor %}{% endif %}.",
-    "passed": "[{{ line_code }} #{{ code }}] pasado a {{ responder }}.",
+    "passed": "[{{ line_code }} #{{ code }}] pasado{% if responder %} a {{ responder }}"
+              "{% endif %}.",
     "nothing_to_pass": "[{{ line_code }}] nada que {{ command }}: añada el código, p. ej."
                        " \"{{ command }} 12\" (LIST muestra los suyos).",
     "unknown_responder": "[{{ line_code }}] nadie llamado {{ typed }} atiende {{ line }};"
@@ -115,7 +116,7 @@ SPANISH_MESSAGES: dict[str, str] = {
     "page_call_keys": "Oprima 1 para tomarlo. Oprima 2 para pasarlo. Oprima 3 para oírlo de"
                       " nuevo.",
     "page_call_taken": "Es suyo. Se avisó al cliente. Respóndale por mensaje de texto. Adiós.",
-    "page_call_passed": "Pasado a {{ responder }}. Adiós.",
+    "page_call_passed": "Pasado{% if responder %} a {{ responder }}{% endif %}. Adiós.",
     "page_call_gone": "{% if responder %}{{ responder }} ya lo tomó.{% else %}Ya no está"
                       " esperando.{% endif %} Adiós.",
     "page_call_no_key": "No se oprimió ninguna tecla. Sigue esperándole: responda ACK por"

@@ -222,7 +222,7 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
                                      f"{responder.name} pressed 2 on a phone page", call_sid,
                                      Channel.VOICE)
         return Answer(speak("page_call_passed",
-                            responder=names(upcoming) or "nobody else"))
+                            responder=names(upcoming)))
     pressed = f"pressed {digits}" if digits else "pressed no key"
     tx.update_page_call(call.id, answer="none")
     decide(DecisionKind.PAGE_CALL_UNANSWERED,

@@ -68,7 +68,7 @@ def pass_on(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     upcoming = pass_conversation(tx, roster, text.line, target, responder,
                                  f"{responder.name} texted PASS", text.message_sid)
     return message(text.line, "passed", code=target.code,
-                   responder=names(upcoming) or "nobody else")
+                   responder=names(upcoming))
 
 
 def pass_conversation(tx: Tx, roster: Roster, line: Line, target: Conversation,
