@@ -142,6 +142,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
                                 " {{ recording }} - they cannot be called or texted back",
     "transcription_page_no_number": "[{{ line_code }}] the voicemail from a caller with no"
                                     " number says: {{ transcription }}",
+    # A voicemail as the conversation's text, shown in later pages and hand-overs
+    "voicemail_body": "Voicemail ({{ duration }} s){% if transcription %}: {{ transcription }}"
+                      "{% endif %} {{ recording }}",
 }
 
 # The variables each message is rendered with (besides line and line_code);
@@ -218,6 +221,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "transcription_page": ("code", "customer", "transcription"),
     "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),
     "transcription_page_no_number": ("transcription",),
+    "voicemail_body": ("duration", "transcription", "recording"),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 

@@ -142,6 +142,8 @@ SPANISH_MESSAGES: dict[str, str] = {
                                 " {{ recording }} - no se le puede llamar ni escribir",
     "transcription_page_no_number": "[{{ line_code }}] el mensaje de voz de un número oculto"
                                     " dice: {{ transcription }}",
+    "voicemail_body": "Mensaje de voz ({{ duration }} s){% if transcription %}:"
+                      " {{ transcription }}{% endif %} {{ recording }}",
 }
 
 # The wording shipped for each language, by its first part ("es" of "es-MX").

@@ -158,6 +158,15 @@ def test_a_responder_language_twilio_does_not_speak_is_refused():
         parse_config(data, "ivr.toml")
 
 
+def test_ivr_check_accepts_the_bilingual_example_and_shows_its_voices(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ivr", "check", "--config", str(BILINGUAL)],
+                            cwd=tmp_path, env=clean_environ(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "    speaks en-US with Polly.Joanna-Neural; plays recordings for greeting\n" \
+           "    speaks es-US with Polly.Lupe-Neural\n" in result.stdout
+
+
 @pytest.mark.parametrize("command", ["check", "serve"])
 def test_ivr_refuses_a_voice_that_does_not_speak_the_line_language_at_start(tmp_path, command):
     config = tmp_path / "ivr.toml"
@@ -258,7 +267,8 @@ async def test_a_spanish_texter_reads_spanish_through_ack_escalation_reply_and_c
     assert harness.fake.messages_to(ANA)[-1].body.endswith("responda ACK para tomarlo")
     assert "nobody took it in time" in harness.fake.messages_to(SERGIO)[-1].body
 
-    await harness.twilio.text(from_=ANA, to=LINE, body="ACK")
+    taken = await harness.twilio.text(from_=ANA, to=LINE, body="ACK")
+    assert taken.messages() == [spanish("ack_confirm", code=1)]     # Ana's own language
     await harness.twilio.text(from_=ANA, to=LINE, body="Vamos en camino")
     await harness.twilio.text(from_=ANA, to=LINE, body="CLOSE")
     await harness.deliver_outbox()

@@ -20,7 +20,8 @@ def send_to_responder(tx: Tx, line: Line, conversation: Conversation | None,
     if _unreachable(tx, line, conversation, responder.phone, responder.id):
         return
     if isinstance(body, Words):
-        body = body.for_responder(responder)
+        body = body.for_responder(responder, conversation.customer if conversation else None,
+                                  tx.now)
     parts = split_sms(body)
     for index, part in enumerate(parts):
         tx.enqueue_sms(decision_id, line.id, conversation.id if conversation else None,

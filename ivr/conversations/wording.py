@@ -44,6 +44,11 @@ def customer_audience(line: Line, conversation: Any, at: datetime) -> Audience:
     return audience(line, conversation.language, at, conversation.customer)
 
 
+def responder_audience(responder: Responder) -> Audience:
+    """A responder reads their own language (None: the line's)."""
+    return Audience(language=responder.language)
+
+
 @lru_cache(maxsize=32)
 def _shipped(language: str) -> Mapping[str, str]:
     return shipped_messages(language)
@@ -52,8 +57,10 @@ def _shipped(language: str) -> Mapping[str, str]:
 def templates(line: Line, language: str | None) -> Mapping[str, str]:
     """The line's templates in `language`: its own for a language it has,
     the shipped defaults for another (a responder's), else the line's."""
-    if language is None or language in line.languages.by_code:
-        return line.languages.get(language).messages if language else line.messages
+    if language is None or language == line.languages.default:
+        return line.messages
+    if language in line.languages.by_code:
+        return line.languages.by_code[language].messages
     return _shipped(language)
 
 
@@ -77,8 +84,10 @@ class Words:
     name: str
     variables: Mapping[str, Any] = field(default_factory=dict)
 
-    def for_responder(self, responder: Responder) -> str:
-        to = Audience(language=responder.language)
+    def for_responder(self, responder: Responder, customer: str | None = None,
+                      at: datetime | None = None) -> str:
+        """In the responder's language; `customer` is the conversation's."""
+        to = audience(self.line, responder.language, at, customer)
         return message(self.line, self.name, to, **self.variables)
 
     def for_customer(self, conversation: Any, at: datetime) -> str:

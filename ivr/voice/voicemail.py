@@ -12,7 +12,7 @@ from ..config import Line
 from ..conversations.opening import open_or_join
 from ..conversations.paging import page_responders
 from ..conversations.tiers import everyone
-from ..conversations.wording import words
+from ..conversations.wording import message, words
 from ..decisions import Channel, DecisionKind, decision
 from ..local_time import clock_time
 from ..phone import display, mask
@@ -98,7 +98,7 @@ def transcription_arrived(tx: Tx, svc: Services, line: Line, call_sid: str,
     if existing.transcription:
         return  # a retried callback
     tx.set_transcription(recording_sid, text)
-    tx.set_inbound_body(recording_sid, voicemail_text(existing.duration,
+    tx.set_inbound_body(recording_sid, voicemail_text(line, existing.duration,
                                                       existing.recording_url, text))
     conversation = (tx.conversation(existing.conversation_id)
                     if existing.conversation_id else None)
@@ -113,9 +113,10 @@ def transcription_arrived(tx: Tx, svc: Services, line: Line, call_sid: str,
                     page, (), "the transcription arrived", sid=call_sid, channel=Channel.VOICE)
 
 
-def voicemail_text(duration: int, url: str, transcription: str | None) -> str:
-    said = f": {transcription}" if transcription else ""
-    return f"Voicemail ({duration} s){said} {url}".strip()
+def voicemail_text(line: Line, duration: int, url: str, transcription: str | None) -> str:
+    """The voicemail as the conversation's text, in the line's language."""
+    return message(line, "voicemail_body", duration=duration, transcription=transcription,
+                   recording=url).strip()
 
 
 def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str,
@@ -131,7 +132,7 @@ def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: 
                                    language=call.language if call else None,
                                    tier=None)
     tx.record_inbound(recording_sid, line.id, caller,
-                      voicemail_text(duration, url, transcription), ())
+                      voicemail_text(line, duration, url, transcription), ())
     tx.attach_inbound(recording_sid, conversation.id)
     tx.record_voicemail(recording_sid, call_sid, line.id, caller, conversation.id, url,
                         duration)
