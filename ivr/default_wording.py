@@ -109,7 +109,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "whisper_caller_gone": "The caller has hung up. Goodbye.",
     "whisper_taken": "Someone else has taken this call. Goodbye.",
     "whisper_unavailable": "Sorry, this call cannot be connected.",
-    "unknown_number": "a caller with no number",
+    "unknown_number": "an unknown number",
     # Spoken to a responder on a phone page (a call about a text nobody ACKed)
     "page_call": "This is {{ line }}. {{ customer }} is waiting, conversation {{ code }}."
                  " They wrote: {{ body }}.",

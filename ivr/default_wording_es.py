@@ -110,7 +110,7 @@ SPANISH_MESSAGES: dict[str, str] = {
     "whisper_caller_gone": "La persona que llamó ya colgó. Adiós.",
     "whisper_taken": "Otra persona ya tomó esta llamada. Adiós.",
     "whisper_unavailable": "Lo sentimos, esta llamada no se puede conectar.",
-    "unknown_number": "un número oculto",
+    "unknown_number": "un número desconocido",
     "page_call": "Le habla {{ line }}. {{ customer }} está esperando, conversación {{ code }}."
                  " Escribió: {{ body }}.",
     "page_call_keys": "Oprima 1 para tomarlo. Oprima 2 para pasarlo. Oprima 3 para oírlo de"

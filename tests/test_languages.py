@@ -280,6 +280,11 @@ async def test_a_spanish_texter_reads_spanish_through_ack_escalation_reply_and_c
     for body in [ack, *to_customer]:
         assert not ENGLISH_WORDS.search(body), body
 
+    # Texting again later: a new conversation, still in Spanish.
+    again = await harness.twilio.text(from_=CUSTOMER, to=LINE, body="Otra vez lleno")
+    [ack_again] = again.messages()
+    assert ack_again.startswith("Gracias, recibimos su mensaje") and "#2" not in ack_again
+
 
 @pytest.mark.both_engines
 async def test_a_texter_on_an_english_line_reads_english(harness):

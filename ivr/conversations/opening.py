@@ -22,6 +22,13 @@ def open_or_join(tx: Tx, line: Line, customer: str, *, origin: str, channel: Cha
         tx.decide(decision(DecisionKind.CONVERSATION_OPENED, channel,
                            f"{why}; code #{conversation.code}", line=line, sid=sid,
                            conversation=conversation, tier=tier))
+        if language is None and len(line.languages.by_code) > 1:
+            # A customer who chose a language keeps it from one conversation to the next.
+            earlier = tx.last_language(line.id, customer)
+            if earlier is not None:
+                conversation = choose_language(tx, line, conversation, earlier, channel, sid,
+                                               "the customer chose it in an earlier "
+                                               "conversation")
     if language is not None and language != conversation.language:
         conversation = choose_language(tx, line, conversation, language, channel, sid,
                                        "the caller chose it in the menu")
