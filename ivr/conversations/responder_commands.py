@@ -52,7 +52,7 @@ def _target(tx: Tx, config: Config, text: Inbound, responder: Responder, code: i
             return message(line, "nothing_to_pass", responder_audience(responder), command=command)
     if conversation.owner not in (None, responder.id):
         owner = config.responders.get(conversation.owner or "")
-        owner_name = owner.name if owner else "someone"
+        owner_name = owner.name if owner else str(conversation.owner)
         _decide(tx, DecisionKind.COMMAND_REFUSED, f"{command}: #{conversation.code} is "
                 f"{owner_name}'s", text, responder, conversation)
         return message(line, "already_taken", responder_audience(responder),

@@ -85,7 +85,8 @@ def _presence(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
 
 def _owner_name(config: Config, conversation: Conversation) -> str:
     owner = config.responders.get(conversation.owner or "")
-    return owner.name if owner else (conversation.owner or "someone")
+    # An owner no longer in the config is shown by their id: no English word.
+    return owner.name if owner else str(conversation.owner or "")
 
 
 def _ack_target(tx: Tx, text: Inbound, responder: Responder,
@@ -137,9 +138,9 @@ def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     if conversation is None:
         return message(line, "unknown_code", responder_audience(responder), code=code)
     if conversation.owner not in (None, responder.id):
-        owner = roster.config.responders.get(conversation.owner or "")
-        return message(line, "already_taken", responder_audience(responder), code=conversation.code,
-                       responder=owner.name if owner else "someone")
+        return message(line, "already_taken", responder_audience(responder),
+                       code=conversation.code,
+                       responder=_owner_name(roster.config, conversation))
     close_conversation(tx, roster, conversation)
     decision_id = _decide(tx, DecisionKind.CLOSED,
                           f"{responder.name} closed #{conversation.code}", text, responder,
