@@ -142,6 +142,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
                                 " {{ recording }} - they cannot be called or texted back",
     "transcription_page_no_number": "[{{ line_code }}] the voicemail from a caller with no"
                                     " number says: {{ transcription }}",
+    # What stands for a customer's text that was only pictures
+    "no_text": "(no text)",
     # A voicemail as the conversation's text, shown in later pages and hand-overs
     "voicemail_body": "Voicemail ({{ duration }} s){% if transcription %}: {{ transcription }}"
                       "{% endif %} {{ recording }}",
@@ -222,6 +224,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "voicemail_page_no_number": ("time", "duration", "transcription", "recording"),
     "transcription_page_no_number": ("transcription",),
     "voicemail_body": ("duration", "transcription", "recording"),
+    "no_text": (),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 

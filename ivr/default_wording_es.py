@@ -142,6 +142,7 @@ SPANISH_MESSAGES: dict[str, str] = {
                                 " {{ recording }} - no se le puede llamar ni escribir",
     "transcription_page_no_number": "[{{ line_code }}] el mensaje de voz de un número oculto"
                                     " dice: {{ transcription }}",
+    "no_text": "(sin texto)",
     "voicemail_body": "Mensaje de voz ({{ duration }} s){% if transcription %}:"
                       " {{ transcription }}{% endif %} {{ recording }}",
 }

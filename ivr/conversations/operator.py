@@ -65,7 +65,8 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
         f"{who} handed #{conversation.code} to {responder.name}"
         + (f" (was {previous})" if previous else ""), line=line, sid=sid,
         conversation=conversation, responder_id=responder.id))
-    body, media = joined_texts(tx.conversation_texts(conversation.id))
+    body, media = joined_texts(tx.conversation_texts(conversation.id),
+                               message(line, "no_text"))
     send_to_responder(tx, line, conversation, decision_id, responder,
                       message(line, "handed_to_you", code=conversation.code,
                               customer=display(conversation.customer), body=body,

@@ -20,7 +20,7 @@ from ..roster import Plan, Roster
 from ..store import Conversation, Tx
 from .sending import send_to_responder
 from .tiers import tier_responders
-from .wording import Words, joined_texts, names, words
+from .wording import Words, joined_texts, message, names, words
 
 
 def page_responders(tx: Tx, line: Line, conversation: Conversation,
@@ -41,7 +41,8 @@ def page_conversation(tx: Tx, line: Line, conversation: Conversation,
                       responders: Sequence[Responder], tier: int, template: str, reason: str,
                       sid: str | None = None) -> None:
     """Page `responders` with every text of the conversation, rendered by `template`."""
-    body, media = joined_texts(tx.conversation_texts(conversation.id))
+    body, media = joined_texts(tx.conversation_texts(conversation.id),
+                               message(line, "no_text"))
     text = words(line, template, code=conversation.code, customer=display(conversation.customer),
                  body=body, media=list(media))
     page_responders(tx, line, conversation, responders, tier, text, media, reason, sid)

@@ -174,11 +174,11 @@ def what_they_wrote(tx: Tx, config: Config, page_call_id: int) -> Answer:
     texts = tx.conversation_texts(conversation.id)
     if call is not None and call.purpose == "owner":
         # The owner has had the rest; the latest is what did not reach them.
-        body, _ = joined_texts(texts[-1:])
+        body, _ = joined_texts(texts[-1:], speak("no_text").text)
         return Answer(speak("page_call_owner", code=conversation.code,
                             customer=display(conversation.customer), body=body),
                       keys=speak("page_call_owner_keys"))
-    body, _ = joined_texts(texts)
+    body, _ = joined_texts(texts, speak("no_text").text)
     return Answer(speak("page_call", code=conversation.code,
                         customer=display(conversation.customer), body=body),
                   keys=speak("page_call_keys"))

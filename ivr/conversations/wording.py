@@ -137,8 +137,10 @@ def split_sms(text: str, limit: int = SMS_MAX_CHARS) -> list[str]:
     return parts
 
 
-def joined_texts(texts: Sequence[tuple[str, Sequence[str]]]) -> tuple[str, tuple[str, ...]]:
-    """A conversation's texts as one body, and its media (Twilio's limit)."""
-    body = " / ".join(text for text, _ in texts if text) or "(no text)"
+def joined_texts(texts: Sequence[tuple[str, Sequence[str]]],
+                 no_text: str) -> tuple[str, tuple[str, ...]]:
+    """A conversation's texts as one body (`no_text`, the line's words for
+    none, when they are only pictures), and its media (Twilio's limit)."""
+    body = " / ".join(text for text, _ in texts if text) or no_text
     media = tuple(url for _, urls in texts for url in urls)[:MMS_MAX_MEDIA]
     return body, media
