@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from ivr.config import ConfigError, load_config, parse_config
+from ivr.conversations.wording import Audience, message
 from ivr.default_wording import (
     COMMON_VARIABLES,
     DEFAULT_MESSAGES,
@@ -25,6 +26,7 @@ from ivr.default_wording import (
     SPOKEN_KEYS,
 )
 from ivr.default_wording_es import SPANISH_MESSAGES
+from ivr.line_languages import shipped_messages
 from ivr.twilio_voices import DEFAULT_VOICE, GATHER_LANGUAGE_OF, GATHER_LANGUAGES, VOICES
 
 from .support.call_simulator import ANSWER_AND_PRESS, NO_ANSWER, CallSimulator
@@ -71,6 +73,23 @@ def test_every_language_is_spoken_by_its_default_voice_and_recognised():
     for voice in ("man", "woman", "alice", "Polly.Lupe-Neural", "Polly.Mia-Neural",
                   "Polly.Lucia-Neural", "Google.es-US-Neural2-A", "Google.en-US-Standard-C"):
         assert voice in VOICES
+
+
+def test_a_key_with_no_spanish_default_falls_back_to_english(monkeypatch):
+    # What another change's new key does until its Spanish is written.
+    monkeypatch.setitem(DEFAULT_MESSAGES, "daily_summary", "Today: {{ line }}.")
+    assert shipped_messages("es-US")["daily_summary"] == "Today: {{ line }}."
+    assert shipped_messages("es-US")["ack"] == SPANISH_MESSAGES["ack"]
+
+
+def test_a_responder_reads_shipped_spanish_on_a_line_that_has_no_spanish():
+    data = bilingual(languages={})
+    data["lines"]["sdd"]["menu"]["options"]["2"].pop("language")
+    line = parse_config(data, "ivr.toml").lines["sdd"]
+    assert set(line.languages.by_code) == {"en-US"}
+    assert message(line, "ack_confirm", Audience(language="es-MX"), code=3) == \
+        spanish("ack_confirm", code=3)
+    assert message(line, "ack_confirm", code=3).startswith("[SDD #3] is yours")
 
 
 # -- the config ---------------------------------------------------------------------
