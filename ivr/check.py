@@ -74,6 +74,11 @@ def _report_lines(config: Config, out: TextIO) -> None:
                  else f"hours, after hours {line.hours.after_hours}")
         out.write(f"  {line.id}: {line.name} {line.number}  tiers {tiers}  ({hours}"
                   f"{', menu' if line.menu else ''})\n")
+        for language in line.languages.by_code.values():
+            # What each language speaks with: the voice Twilio was checked to have.
+            recorded = ", ".join(sorted(language.recordings))
+            out.write(f"    speaks {language.code} with {language.voice}"
+                      f"{f'; plays recordings for {recorded}' if recorded else ''}\n")
 
 
 def _report_routing(config: Config, calendars: CalendarCache, now: datetime,

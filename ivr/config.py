@@ -17,9 +17,11 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config_paths import beside_config
-from .default_wording import DEFAULT_MESSAGES, MESSAGE_SAMPLE, MESSAGE_VARIABLES
+from .default_wording import (COMMON_VARIABLES, DEFAULT_MESSAGES, MESSAGE_SAMPLE,
+                              MESSAGE_VARIABLES)
 from .hooks.config import Hook, parse_hooks
 from .line_integrations import INTEGRATION_KEYS, LineIntegrations, with_integrations
+from .line_languages import LINE_LANGUAGE_KEYS, LineLanguages, with_languages
 from .line_policy import LINE_KEYS, LinePolicy, with_policies
 from .messaging_services import messaging_service_sid
 from .phone import InvalidPhoneNumber, normalise
@@ -52,6 +54,7 @@ class MenuOption:
     digit: str
     name: str          # also what a caller may say
     tiers: tuple[tuple[str, ...], ...]
+    language: str | None = None   # the rest of the call's, when chosen
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Responder:
     phone: str
     schedule: ResponderSchedule = ResponderSchedule(zone("UTC"))
     phone_pages: bool = True    # false: paged by text only, never phoned
+    language: str | None = None  # what they read and hear; None: each line's
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class Line:
     # not From), as A2P 10DLC registration needs. None: sent from `number`.
     messaging_service: str | None = None
     integrations: LineIntegrations = LineIntegrations()
+    languages: LineLanguages = LineLanguages()
 
     @property
     def responder_ids(self) -> tuple[str, ...]:
@@ -186,6 +191,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     lines = with_integrations(v, data, lines, responders, lambda s: beside_config(path, s))
+    lines = with_languages(v, data, lines, responders)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(beside_config(path, c) for c in calendars),
                   retention_days=retention_days, hooks=parse_hooks(v, data, set(lines)),
@@ -205,7 +211,7 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
         v.identifier(rid, key)
         entry = v.table(responders_raw, rid, required=True, key=key)
         v.only_keys(entry, key, {"name", "phone", "timezone", "on_duty", "on_call",
-                                 "phone_pages"})
+                                 "phone_pages", "language"})
         name = v.string(entry, f"{key}.name", "name")
         phone = v.phone(entry, f"{key}.phone")
         schedule = ResponderSchedule(
@@ -218,7 +224,8 @@ def _parse_responders(v: "_Validator", data: Mapping[str, Any],
                               "give each responder their own phone number")
         phones[phone] = rid
         responders[rid] = Responder(id=rid, name=name, phone=phone, schedule=schedule,
-                                    phone_pages=v.flag(entry, f"{key}.phone_pages", True))
+                                    phone_pages=v.flag(entry, f"{key}.phone_pages", True),
+                                    language=v.optional_string(entry, f"{key}.language"))
     return responders
 
 
@@ -254,7 +261,7 @@ def _parse_line(v: "_Validator", lid: str, key: str, entry: Mapping[str, Any],
                              "ack_seconds", "messages", "voicemail_seconds",
                              "call_deadline_seconds", "menu", "hours", "flood_seconds",
                              "text_back_key", "messaging_service"} | LINE_KEYS
-                  | INTEGRATION_KEYS)
+                  | INTEGRATION_KEYS | LINE_LANGUAGE_KEYS)
     name = v.string(entry, f"{key}.name", "name")
     number = v.phone(entry, f"{key}.number")
     return Line(
@@ -325,6 +332,10 @@ class _Validator:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, "must be a non-empty string", f'write {name} = "..."')
         return value.strip()
+
+    def optional_string(self, table: Mapping[str, Any], key: str) -> str | None:
+        name = key.rsplit(".", 1)[1]
+        return self.string(table, key, name) if name in table else None
 
     def phone(self, table: Mapping[str, Any], key: str) -> str:
         name = key.rsplit(".", 1)[1]
@@ -462,9 +473,10 @@ class _Validator:
                 raise self.fail(where, "an option is named by the key a caller presses",
                                 "name it with one digit from 1 to 9, e.g. [...options.1]")
             option = self.table(options_raw, digit, required=True, key=where)
-            self.only_keys(option, where, {"name", "tiers"})
+            self.only_keys(option, where, {"name", "tiers", "language"})
             options.append(MenuOption(digit=digit, name=self.string(option, f"{where}.name", "name"),
-                                      tiers=self.tiers(option, f"{where}.tiers", responders)))
+                                      tiers=self.tiers(option, f"{where}.tiers", responders),
+                                      language=self.optional_string(option, f"{where}.language")))
         return Menu(prompt=prompt, options=tuple(sorted(options, key=lambda o: o.digit)))
 
     def text_back_key(self, table: Mapping[str, Any], key: str) -> str:
@@ -484,7 +496,7 @@ class _Validator:
             if not isinstance(source, str) or not source.strip():
                 raise self.fail(f"{key}.{name}", "must be a non-empty string",
                                 f'write {name} = "..." (Jinja) or remove it for the default')
-            allowed = ("line", "line_code", *MESSAGE_VARIABLES[name])
+            allowed = (*COMMON_VARIABLES, *MESSAGE_VARIABLES[name])
             try:
                 render_message(source, **{k: MESSAGE_SAMPLE[k] for k in allowed})
             except TemplateError as exc:

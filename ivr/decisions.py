@@ -31,6 +31,7 @@ class DecisionKind(StrEnum):
     OPTED_OUT = "opted_out"                    # STOP and its synonyms
     OPTED_IN = "opted_in"                      # START and its synonyms
     HELP_REQUESTED = "help_requested"
+    LANGUAGE_CHOSEN = "language_chosen"        # by a keyword texted, or a call's menu option
     SEND_SUPPRESSED = "send_suppressed"        # a text to an opted-out customer not sent
     # Nobody took it in time
     ESCALATED = "escalated"                    # the next tier is paged

@@ -55,7 +55,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "listed": "[{{ line_code }}] yours:{% for c in owned %} #{{ c.code }} {{ c.customer }}"
               "{% else %} none{% endfor %}{% if waiting %}; waiting for an ACK:"
               "{% for c in waiting %} #{{ c.code }} {{ c.customer }}{% endfor %}{% endif %}.",
-    "passed": "[{{ line_code }} #{{ code }}] passed on to {{ responder }}.",
+    "passed": "[{{ line_code }} #{{ code }}] passed on{% if responder %} to {{ responder }}"
+              "{% endif %}.",
     "nothing_to_pass": "[{{ line_code }}] nothing to {{ command }}: add the code, e.g."
                        " \"{{ command }} 12\" (LIST shows yours).",
     "unknown_responder": "[{{ line_code }}] nobody called {{ typed }} answers {{ line }}; try"
@@ -109,13 +110,14 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "whisper_caller_gone": "The caller has hung up. Goodbye.",
     "whisper_taken": "Someone else has taken this call. Goodbye.",
     "whisper_unavailable": "Sorry, this call cannot be connected.",
+    "unknown_number": "an unknown number",
     # Spoken to a responder on a phone page (a call about a text nobody ACKed)
     "page_call": "This is {{ line }}. {{ customer }} is waiting, conversation {{ code }}."
                  " They wrote: {{ body }}.",
     "page_call_keys": "Press 1 to take it. Press 2 to pass it on. Press 3 to hear it again.",
     "page_call_taken": "It is yours. The customer has been told. Reply to them by text."
                        " Goodbye.",
-    "page_call_passed": "Passed on to {{ responder }}. Goodbye.",
+    "page_call_passed": "Passed on{% if responder %} to {{ responder }}{% endif %}. Goodbye.",
     "page_call_gone": "{% if responder %}{{ responder }} has already taken it.{% else %}It is"
                       " no longer waiting.{% endif %} Goodbye.",
     "page_call_no_key": "No key was pressed. It is still waiting for you: reply ACK by text"
@@ -148,6 +150,11 @@ DEFAULT_MESSAGES: dict[str, str] = {
                      "nothing was ACKed{% elif median_ack_seconds < 60 %}"
                      "{{ median_ack_seconds }} s{% else %}{{ median_ack_seconds // 60 }} min"
                      " {{ median_ack_seconds % 60 }} s{% endif %}.",
+    # What stands for a customer's text that was only pictures
+    "no_text": "(no text)",
+    # A voicemail as the conversation's text, shown in later pages and hand-overs
+    "voicemail_body": "Voicemail ({{ duration }} s){% if transcription %}: {{ transcription }}"
+                      "{% endif %} {{ recording }}",
 }
 
 # The variables each message is rendered with (besides line and line_code);
@@ -208,6 +215,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "whisper_caller_gone": (),
     "whisper_taken": (),
     "whisper_unavailable": (),
+    "unknown_number": (),
     "page_call": ("code", "customer", "body"),
     "page_call_keys": (),
     "page_call_taken": (),
@@ -226,8 +234,28 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "transcription_page_no_number": ("transcription",),
     "daily_summary": ("day", "texts", "calls", "missed", "voicemails", "unanswered",
                       "median_ack_seconds"),
+    "voicemail_body": ("duration", "transcription", "recording"),
+    "no_text": (),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
+
+# Every template may use these too: the line, its code, the line's local
+# time ("6:04 PM", in its hours' zone) and the caller's or texter's number
+# as a person reads it ("+1 619-555-0100"; "" when withheld).
+COMMON_VARIABLES = ("line", "line_code", "local_time", "caller_number")
+
+# Templates spoken on calls: each may be a recording instead
+# ([lines.<id>.recordings], ivr/line_languages.py), played with <Play>.
+# "menu_prompt" is the line's [menu] prompt.
+SPOKEN_KEYS = frozenset({
+    "menu_prompt", "greeting", "greeting_after_hours", "whisper", "voicemail_prompt",
+    "apology", "voicemail_after_hours", "voicemail_text_back_offer", "text_back_goodbye",
+    "text_back_no_number", "voicemail_thanks", "voicemail_nothing", "not_in_service",
+    "whisper_connecting", "whisper_declined", "whisper_caller_gone", "whisper_taken",
+    "whisper_unavailable", "page_call", "page_call_keys", "page_call_taken",
+    "page_call_passed", "page_call_gone", "page_call_no_key", "page_call_owner",
+    "page_call_owner_keys", "page_call_kept", "page_call_unknown", "page_call_error",
+    "page_call_owner_no_key"})
 
 MESSAGE_SAMPLE: dict[str, Any] = {
     "line": "Quick Dump Now",
@@ -259,4 +287,6 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "voicemails": 1,
     "unanswered": 0,
     "median_ack_seconds": 95,
+    "local_time": "6:04 PM",
+    "caller_number": "+1 619-555-0142",
 }

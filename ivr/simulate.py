@@ -187,11 +187,11 @@ async def _follow(hooks: Webhooks, config: Config, line: Line, base: list[tuple[
     for _ in range(MAX_STEPS):
         next_document = None
         for verb in ET.fromstring(document):
-            if verb.tag == "Say":
-                out.write(f"  line says: {verb.text}\n")
+            if verb.tag in ("Say", "Play"):
+                out.write(f"  line says: {heard(verb)}\n")
             elif verb.tag == "Gather":
-                for said in verb.iter("Say"):
-                    out.write(f"  line says: {said.text}\n")
+                for said in verb:
+                    out.write(f"  line says: {heard(said)}\n")
                 action = verb.get("action", "")
                 if "/voice/voicemail-prompt" in action:
                     pressed = _at_prompt(line, script, out)
@@ -216,6 +216,14 @@ async def _follow(hooks: Webhooks, config: Config, line: Line, base: list[tuple[
         document = next_document
     out.write("  (stopped after too many steps)\n")
     return 1
+
+
+def heard(verb: ET.Element) -> str:
+    """A <Say> as "[voice language] words", a <Play> as "[play] url"."""
+    if verb.tag == "Play":
+        return f"[play] {(verb.text or '').strip()}"
+    voice = " ".join(v for v in (verb.get("voice"), verb.get("language")) if v)
+    return f"[{voice}] {verb.text}" if voice else f"{verb.text}"
 
 
 def _at_prompt(line: Line, script: CallScript, out: TextIO) -> str:
@@ -256,14 +264,14 @@ async def _dial(hooks: Webhooks, config: Config, dial: ET.Element,
                ("CallStatus", "in-progress"), ("ApiVersion", "2010-04-01")]
         whisper = ET.fromstring(await hooks.post(number.get("url", ""), leg))
         gather = whisper.find("Gather")
-        for said in whisper.iter("Say"):
-            out.write(f"  {responder.name} hears: {said.text}\n")
+        for said in [*whisper.findall("Say"), *whisper.findall("Gather/*")]:
+            out.write(f"  {responder.name} hears: {heard(said)}\n")
         if gather is not None:
             out.write(f"  {responder.name} presses 1\n")
             answer = ET.fromstring(await hooks.post(gather.get("action", ""),
                                                     [*leg, ("Digits", "1")]))
             for said in answer.iter("Say"):
-                out.write(f"  {responder.name} hears: {said.text}\n")
+                out.write(f"  {responder.name} hears: {heard(said)}\n")
             if answer.find("Hangup") is None:
                 out.write(f"  connected to {responder.name}; they talk, then hang up\n")
                 return await hooks.post(dial.get("action", ""), [

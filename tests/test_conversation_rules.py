@@ -85,6 +85,6 @@ def test_names_read_naturally():
 
 def test_joined_texts_cap_media_at_twilios_ten():
     texts = [("a", [f"https://m/{i}" for i in range(8)]), ("", []), ("b", ["https://m/x"] * 5)]
-    body, media = joined_texts(texts)
+    body, media = joined_texts(texts, "(no text)")
     assert body == "a / b" and len(media) == 10
-    assert joined_texts([]) == ("(no text)", ())
+    assert joined_texts([], "(sin texto)") == ("(sin texto)", ())

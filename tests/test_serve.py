@@ -113,7 +113,8 @@ async def test_local_mode_needs_no_account_and_shows_a_text_forwarded(tmp_path):
         assert "[QDN #1] is yours" in ack.stdout, ack.stderr
         phone_call = run_simulate("call", "--from", "+16195550143", "--answer", "backup")
         assert phone_call.returncode == 0, phone_call.stderr
-        assert "Backup hears: Call for Quick Dump Now" in phone_call.stdout
+        assert "Backup hears: [Polly.Joanna-Neural en-US] Call for Quick Dump Now" \
+            in phone_call.stdout
         assert "connected to Backup" in phone_call.stdout
         wrong = run_simulate("text", "--as", "nobody", "hi")
         assert wrong.returncode == 2 and "use one of: sergio, backup" in wrong.stderr

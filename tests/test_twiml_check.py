@@ -204,6 +204,17 @@ DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
                  "is not an absolute http/https URL", id="redirect-not-http"),
     pytest.param(f"{DECLARATION}<Response>Thanks!<Hangup/></Response>",
                  "<Response> takes no text", id="stray-text"),
+    # Voices and languages, against the table Twilio documents (ivr/twilio_voices.py)
+    pytest.param(f'{DECLARATION}<Response><Say voice="Polly.Lupe" language="en-US">hi</Say>'
+                 "</Response>", "voice 'Polly.Lupe' does not speak 'en-US'", id="voice-language"),
+    pytest.param(f'{DECLARATION}<Response><Say voice="Polly.Nobody">hi</Say></Response>',
+                 "is not a voice Twilio documents", id="unknown-voice"),
+    pytest.param(f'{DECLARATION}<Response><Say language="es">hi</Say></Response>',
+                 "is not a language Twilio's <Say> speaks", id="say-language-without-region"),
+    pytest.param(f'{DECLARATION}<Response><Gather input="speech" language="en"/></Response>',
+                 "warning 13512", id="gather-language"),
+    pytest.param(f"{DECLARATION}<Response><Play>greeting.mp3 x</Play></Response>",
+                 "is not a URL", id="play-not-a-url"),
 ])
 def test_rejects(document, complaint):
     with pytest.raises(AssertionError, match=re.escape(complaint)):

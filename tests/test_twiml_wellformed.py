@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.conversations.commands import customer_keyword
+from ivr.speech import Spoken
 from ivr.store import Store
 from ivr.twiml import render
 
@@ -50,7 +51,11 @@ def test_every_template_renders_well_formed_twiml_whatever_the_text(text):
         "voice_dial.xml": render("voice_dial.xml", say=text, timeout=text, caller_id=text,
                                  action=url, numbers=[{"url": url, "phone": text}]),
         "voice_menu.xml": render("voice_menu.xml", say=text, prompt=text, hints=text,
-                                 action=url),
+                                 language=text, action=url),
+        # What a line speaks: a voice, a language and the words, any of them
+        # from a config; or a recording's URL.
+        "voice_say.xml spoken": render("voice_say.xml", hangup=False, say=[
+            Spoken(text, text, text), Spoken(text, text, text, play=url)]),
         "voice_voicemail.xml": render("voice_voicemail.xml", apology=text, prompt=text,
                                       offer=text, action=url),
         "voice_record.xml": render("voice_record.xml", say=text, nothing=text,
@@ -68,6 +73,9 @@ def test_every_template_renders_well_formed_twiml_whatever_the_text(text):
     said = parse(documents["sms_reply.xml"]).find("Message")
     if text:
         assert said is not None and said.text == expected(text)
+        spoken, played = parse(documents["voice_say.xml spoken"])
+        assert spoken.text == expected(text) and spoken.get("voice") is not None
+        assert played.tag == "Play" and played.text == expected(url)
 
 
 def expected(text: str) -> str:

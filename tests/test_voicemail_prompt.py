@@ -268,12 +268,13 @@ async def test_ivr_simulate_hangs_up_and_asks_for_a_text_back_in_local_mode(tmp_
         mid_ring = simulate_call("--from", "+16195550145", "--hang-up-after", "10")
         assert "caller hangs up after 10 s of ringing" in mid_ring
         at_prompt = simulate_call("--from", "+16195550146", "--hang-up-at-prompt")
-        assert "line says: Or press 1, and we will text you back instead." in at_prompt
+        assert ("line says: [Polly.Joanna-Neural en-US] Or press 1, and we will text you back"
+                " instead.") in at_prompt
         assert "caller hangs up during the voicemail prompt" in at_prompt
         text_back = simulate_call("--from", "+16195550147", "--text-back")
         assert "caller presses 1 to be texted back" in text_back
-        assert ("line says: Thank you. We will text you back at this number shortly. "
-                "Goodbye.") in text_back
+        assert ("line says: [Polly.Joanna-Neural en-US] Thank you. We will text you back at"
+                " this number shortly. Goodbye.") in text_back
         await asyncio.sleep(1.0)   # the outbox sends, the fake prints
     finally:
         code, out, err = stop(process)

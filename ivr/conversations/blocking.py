@@ -13,7 +13,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from .closing import close_conversation
 from .inbound import Inbound
-from .wording import message
+from .wording import message, responder_audience
 
 
 def block_source(tx: Tx, line: Line, number: str) -> str | None:
@@ -60,14 +60,14 @@ def block_by_text(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     if code is not None:
         conversation = tx.open_conversation_by_code(line.id, code)
         if conversation is None:
-            return message(line, "unknown_code", code=code)
+            return message(line, "unknown_code", responder_audience(responder), code=code)
     else:
         owned = tx.owned_conversations(line.id, responder.id)
         conversation = (owned[0] if len(owned) == 1 else None if owned
                         else tx.latest_unowned_paged_to(line.id, responder.id))
         if conversation is None:
-            return message(line, "nothing_to_pass", command="BLOCK")
+            return message(line, "nothing_to_pass", responder_audience(responder), command="BLOCK")
     block_conversation(tx, line, conversation, responder.id, text.message_sid)
     close_conversation(tx, roster, conversation)
-    return message(line, "blocked_confirm", code=conversation.code,
+    return message(line, "blocked_confirm", responder_audience(responder), code=conversation.code,
                    customer=display(conversation.customer))

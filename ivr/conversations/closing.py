@@ -9,7 +9,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from .flood import flush_held
 from .sending import send_to_responder
-from .wording import message
+from .wording import message, responder_audience
 
 
 def close_conversation(tx: Tx, roster: Roster, conversation: Conversation) -> list[str]:
@@ -29,9 +29,10 @@ def tell_closed(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
                 closer_id: str | None = None) -> None:
     """The `closed_notice` to each of `concerned` but the one who closed it
     (answered directly)."""
-    notice = message(line, "closed_notice", code=conversation.code, by=by)
     for responder_id in dict.fromkeys(concerned):
         responder = roster.config.responders.get(responder_id)
         if responder is not None and responder.id != closer_id:
+            notice = message(line, "closed_notice", responder_audience(responder),
+                             code=conversation.code, by=by)
             send_to_responder(tx, line, conversation, decision_id, responder, notice,
                               purpose="notice")

@@ -13,9 +13,9 @@ from .commands import customer_keyword
 from .flood import hold_if_flooding
 from .follow_up import forward_follow_up
 from .inbound import Inbound
-from .opening import open_or_join
+from .opening import choose_language, open_or_join
 from .paging import choose_tier, page_conversation
-from .wording import message, names
+from .wording import customer_audience, message, names
 
 
 def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
@@ -36,6 +36,12 @@ def customer_text(tx: Tx, roster: Roster, text: Inbound) -> str | None:
         why=f"first text from {mask(text.sender)} with no open conversation",
         bookings=roster.bookings)
     tx.attach_inbound(text.message_sid, conversation.id)
+    language = text.line.languages.chosen_by(text.body)
+    if language is not None and language != conversation.language:
+        # The keyword is forwarded too: a text is never lost.
+        conversation = choose_language(tx, text.line, conversation, language, Channel.SMS,
+                                       text.message_sid,
+                                       f"the customer texted {text.body.strip()!r}")
     if opened:
         return _first_text(tx, roster, text, conversation)
     if not hold_if_flooding(tx, conversation, text):
@@ -70,7 +76,8 @@ def _first_text(tx: Tx, roster: Roster, text: Inbound, conversation: Conversatio
     tx.schedule_timer(conversation.id, tier, tx.now + timedelta(seconds=line.ack_seconds))
     if tx.is_opted_out(line.id, text.sender):
         return None
-    reply = message(line, "ack" if is_open else "ack_after_hours", responder=names(paged))
+    reply = message(line, "ack" if is_open else "ack_after_hours",
+                    customer_audience(line, conversation, tx.now), responder=names(paged))
     tx.decide(decision(DecisionKind.CUSTOMER_ACKNOWLEDGED, Channel.SMS,
                        "a new conversation gets the line's ack template", line=line,
                        sid=text.message_sid, conversation=conversation))

@@ -13,7 +13,7 @@ from ..store import Conversation, Tx
 from .paging import choose_tier, page_conversation
 from .sending import send_to_customer, send_to_responder
 from .tiers import everyone, next_tier
-from .wording import message, names
+from .wording import names, words
 
 
 def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str,
@@ -52,12 +52,12 @@ def escalate(tx: Tx, roster: Roster, conversation: Conversation, why: str,
                       f"tier {following + 1} of {len(line.tiers)}: {why}")
     tx.schedule_timer(conversation.id, following,
                       tx.now + timedelta(seconds=line.ack_seconds))
-    notice = message(line, "moved_on", code=conversation.code, responder=names(upcoming))
+    notice = words(line, "moved_on", code=conversation.code, responder=names(upcoming))
     for rid in previously:
         responder = config.responders.get(rid)
         if responder is not None and responder not in upcoming and rid != passed_by:
             send_to_responder(tx, line, conversation, decision_id, responder, notice,
                               purpose="notice")
     send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "escalation", responder=names(upcoming)))
+                     words(line, "escalation", responder=names(upcoming)))
     return upcoming

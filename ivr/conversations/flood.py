@@ -17,7 +17,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from .follow_up import forward_follow_up
 from .inbound import Inbound
-from .wording import joined_texts
+from .wording import joined_texts, message
 
 
 def flooding(texts_in_window: int, line: Line) -> bool:
@@ -54,6 +54,6 @@ def flush_held(tx: Tx, roster: Roster, conversation: Conversation) -> None:
     held = tx.conversation_texts(conversation.id, held_only=True)
     if line is None or not held or conversation.status != "open":
         return
-    body, media = joined_texts(held)
+    body, media = joined_texts(held, message(line, "no_text"))
     forward_follow_up(tx, roster.config, line, conversation, body, media, None,
                       f"; {len(held)} text(s) held by the flood limit, sent together")

@@ -11,7 +11,7 @@ from ..phone import display
 from ..store import Conversation, Tx
 from .sending import send_to_responder
 from .tiers import tier_responders
-from .wording import message
+from .wording import words
 
 
 def forward_follow_up(tx: Tx, config: Config, line: Line, conversation: Conversation,
@@ -26,7 +26,7 @@ def forward_follow_up(tx: Tx, config: Config, line: Line, conversation: Conversa
         recipients = tier_responders(config, line, tier)
         template = "forward"
         why = f"#{code} is not taken yet; it joins the page to tier {tier + 1} (timer unchanged)"
-    text = message(line, template, code=code, customer=who, body=body, media=list(media))
+    text = words(line, template, code=code, customer=who, body=body, media=list(media))
     for responder in recipients:
         decision_id = tx.decide(decision(DecisionKind.FOLLOW_UP_FORWARDED, Channel.SMS,
                                          why + note, line=line, sid=sid,

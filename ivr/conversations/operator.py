@@ -12,7 +12,7 @@ from ..roster import Roster
 from ..store import Conversation, Tx
 from .closing import close_conversation, tell_closed
 from .sending import send_to_customer, send_to_responder
-from .wording import joined_texts, message
+from .wording import joined_texts, message, words
 
 # A hand-over's reason starts with who did it, then this: handed_by reads it back.
 HANDED = " handed"
@@ -42,7 +42,7 @@ def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) 
         DecisionKind.CLOSED, Channel.SMS,
         f"{operator} closed #{conversation.code} from the dashboard",
         line=line, conversation=conversation))
-    send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    send_to_customer(tx, line, conversation, decision_id, words(line, "closed"))
     tell_closed(tx, roster, line, conversation, decision_id, concerned,
                 by=f"{operator} on the dashboard")
     return True
@@ -75,13 +75,14 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
         f"{who}{HANDED} #{conversation.code} to {responder.name}"
         + (f" (was {previous})" if previous else ""), line=line, sid=sid,
         conversation=conversation, responder_id=responder.id))
-    body, media = joined_texts(tx.conversation_texts(conversation.id))
+    body, media = joined_texts(tx.conversation_texts(conversation.id),
+                               message(line, "no_text"))
     send_to_responder(tx, line, conversation, decision_id, responder,
                       message(line, "handed_to_you", code=conversation.code,
                               customer=display(conversation.customer), body=body,
                               media=list(media), by=by.name if by else None),
                       media, purpose="notice")
-    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
+    notice = words(line, "taken_by_other", code=conversation.code, responder=responder.name)
     told = {responder.id, by.id if by else ""}
     for other_id in ([previous] if previous else []) + paged:
         other = roster.config.responders.get(other_id)
@@ -90,4 +91,4 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
             send_to_responder(tx, line, conversation, decision_id, other, notice,
                               purpose="notice")
     send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "taken", responder=responder.name))
+                     words(line, "taken", responder=responder.name))

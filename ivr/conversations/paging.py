@@ -20,11 +20,11 @@ from ..roster import Plan, Roster
 from ..store import Conversation, Tx
 from .sending import send_to_responder
 from .tiers import tier_responders
-from .wording import joined_texts, message, names
+from .wording import Words, joined_texts, message, names, words
 
 
 def page_responders(tx: Tx, line: Line, conversation: Conversation,
-                    responders: Sequence[Responder], tier: int, text: str,
+                    responders: Sequence[Responder], tier: int, text: str | Words,
                     media: Sequence[str], reason: str, sid: str | None = None,
                     channel: Channel = Channel.SMS) -> None:
     """Page each responder with `text`: a decision, a page row and the sends."""
@@ -41,9 +41,10 @@ def page_conversation(tx: Tx, line: Line, conversation: Conversation,
                       responders: Sequence[Responder], tier: int, template: str, reason: str,
                       sid: str | None = None) -> None:
     """Page `responders` with every text of the conversation, rendered by `template`."""
-    body, media = joined_texts(tx.conversation_texts(conversation.id))
-    text = message(line, template, code=conversation.code, customer=display(conversation.customer),
-                   body=body, media=list(media))
+    body, media = joined_texts(tx.conversation_texts(conversation.id),
+                               message(line, "no_text"))
+    text = words(line, template, code=conversation.code, customer=display(conversation.customer),
+                 body=body, media=list(media))
     page_responders(tx, line, conversation, responders, tier, text, media, reason, sid)
     tx.mark_forwarded(conversation.id)
     if template == "forward":   # a tier asked to ACK: phoned too, if the line phones

@@ -18,12 +18,13 @@ from ..config import Config, Line, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..phone import display
 from ..roster import Roster
+from ..speech import Spoken, responder_speaker, unknown_line
 from ..store import Conversation, Tx
 from ..store.rows import PageCall
 from .responder_commands import pass_conversation
 from .returning import back_to_cascade
 from .taking import take
-from .wording import default_message, joined_texts, message, names
+from .wording import joined_texts, names
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class CallToPlace:
 class Answer:
     """What the responder hears next; with `keys`, the keys to press follow
     and a key is waited for, else the call ends."""
-    words: str
-    keys: str | None = None
+    words: Spoken
+    keys: Spoken | None = None
 
 
 def _why_not(config: Config, call: PageCall, conversation: Conversation | None) -> str | None:
@@ -152,12 +153,12 @@ def _waiting(tx: Tx, config: Config, call: PageCall | None
     responder = config.responders.get(call.responder_id) if call else None
     if call is None or conversation is None or line is None or responder is None:
         # A call ivr knows nothing of: no line's wording applies.
-        return Answer(default_message("page_call_unknown"))
+        return Answer(unknown_line("page_call_unknown"))
     owner_call = call.purpose == "owner"
     if conversation.status != "open" or (
             conversation.owner != responder.id if owner_call else conversation.owner is not None):
         owner = config.responders.get(conversation.owner or "")
-        return Answer(message(line, "page_call_gone",
+        return Answer(responder_speaker(line, responder)("page_call_gone",
                               responder=owner.name if owner and owner != responder else ""))
     return line, conversation, responder
 
@@ -168,18 +169,19 @@ def what_they_wrote(tx: Tx, config: Config, page_call_id: int) -> Answer:
     waiting = _waiting(tx, config, call)
     if isinstance(waiting, Answer):
         return waiting
-    line, conversation, _ = waiting
+    line, conversation, responder = waiting
+    speak = responder_speaker(line, responder)
     texts = tx.conversation_texts(conversation.id)
     if call is not None and call.purpose == "owner":
         # The owner has had the rest; the latest is what did not reach them.
-        body, _ = joined_texts(texts[-1:])
-        return Answer(message(line, "page_call_owner", code=conversation.code,
-                              customer=display(conversation.customer), body=body),
-                      keys=message(line, "page_call_owner_keys"))
-    body, _ = joined_texts(texts)
-    return Answer(message(line, "page_call", code=conversation.code,
-                          customer=display(conversation.customer), body=body),
-                  keys=message(line, "page_call_keys"))
+        body, _ = joined_texts(texts[-1:], speak("no_text").text)
+        return Answer(speak("page_call_owner", code=conversation.code,
+                            customer=display(conversation.customer), body=body),
+                      keys=speak("page_call_owner_keys"))
+    body, _ = joined_texts(texts, speak("no_text").text)
+    return Answer(speak("page_call", code=conversation.code,
+                        customer=display(conversation.customer), body=body),
+                  keys=speak("page_call_keys"))
 
 
 def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
@@ -193,6 +195,7 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
         return waiting
     assert call is not None   # _waiting answered for a call it does not know
     line, conversation, responder = waiting
+    speak = responder_speaker(line, responder)
 
     def decide(kind: DecisionKind, why: str) -> None:
         tx.decide(decision(kind, Channel.VOICE, why, line=line, sid=call_sid,
@@ -206,28 +209,28 @@ def key_pressed(tx: Tx, roster: Roster, page_call_id: int, digits: str,
         tx.update_page_call(call.id, answer="1")
         decide(DecisionKind.OWNER_KEPT, f"{responder.name} pressed 1 on the call about a "
                                         f"failed text: #{conversation.code} stays theirs")
-        return Answer(message(line, "page_call_kept"))
+        return Answer(speak("page_call_kept"))
     if digits == "1":
         tx.update_page_call(call.id, answer="1")
         if take(tx, config, line, conversation, responder, "pressed 1 on a phone page",
                 call_sid, Channel.VOICE):
-            return Answer(message(line, "page_call_taken"))
-        return Answer(message(line, "page_call_gone", responder=""))
+            return Answer(speak("page_call_taken"))
+        return Answer(speak("page_call_gone", responder=""))
     if digits == "2":
         tx.update_page_call(call.id, answer="2")
         upcoming = pass_conversation(tx, roster, line, conversation, responder,
                                      f"{responder.name} pressed 2 on a phone page", call_sid,
                                      Channel.VOICE)
-        return Answer(message(line, "page_call_passed",
-                              responder=names(upcoming) or "nobody else"))
+        return Answer(speak("page_call_passed",
+                            responder=names(upcoming)))
     pressed = f"pressed {digits}" if digits else "pressed no key"
     tx.update_page_call(call.id, answer="none")
     decide(DecisionKind.PAGE_CALL_UNANSWERED,
            f"{responder.name}'s phone answered but {pressed} (a voicemail greeting, or no "
            f"answer in time): not an ACK; #{conversation.code} still waits")
     _owner_unreached(tx, roster, call, f"they {pressed} on the call")
-    return Answer(message(line, "page_call_owner_no_key" if call.purpose == "owner"
-                          else "page_call_no_key"))
+    return Answer(speak("page_call_owner_no_key" if call.purpose == "owner"
+                        else "page_call_no_key"))
 
 
 def call_ended(tx: Tx, roster: Roster, page_call_id: int, call_status: str,

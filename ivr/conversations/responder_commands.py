@@ -18,7 +18,7 @@ from .operator import hand_over_to
 from .paging import page_conversation
 from .returning import back_to_cascade
 from .tiers import everyone, next_tier
-from .wording import message, names
+from .wording import message, names, responder_audience
 
 
 def _decide(tx: Tx, kind: DecisionKind, reason: str, text: Inbound, responder: Responder,
@@ -39,7 +39,7 @@ def _target(tx: Tx, config: Config, text: Inbound, responder: Responder, code: i
         if conversation is None:
             _decide(tx, DecisionKind.COMMAND_REFUSED, f"{command} {code}: no open #{code}",
                     text, responder)
-            return message(line, "unknown_code", code=code)
+            return message(line, "unknown_code", responder_audience(responder), code=code)
     else:
         owned = tx.owned_conversations(line.id, responder.id)
         conversation = owned[0] if len(owned) == 1 else None
@@ -49,13 +49,14 @@ def _target(tx: Tx, config: Config, text: Inbound, responder: Responder, code: i
             _decide(tx, DecisionKind.COMMAND_REFUSED,
                     f"{command} without a code, and they own {len(owned)} conversations",
                     text, responder)
-            return message(line, "nothing_to_pass", command=command)
+            return message(line, "nothing_to_pass", responder_audience(responder), command=command)
     if conversation.owner not in (None, responder.id):
         owner = config.responders.get(conversation.owner or "")
-        owner_name = owner.name if owner else "someone"
+        owner_name = owner.name if owner else str(conversation.owner)
         _decide(tx, DecisionKind.COMMAND_REFUSED, f"{command}: #{conversation.code} is "
                 f"{owner_name}'s", text, responder, conversation)
-        return message(line, "already_taken", code=conversation.code, responder=owner_name)
+        return message(line, "already_taken", responder_audience(responder),
+                       code=conversation.code, responder=owner_name)
     return conversation
 
 
@@ -67,8 +68,8 @@ def pass_on(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
         return target
     upcoming = pass_conversation(tx, roster, text.line, target, responder,
                                  f"{responder.name} texted PASS", text.message_sid)
-    return message(text.line, "passed", code=target.code,
-                   responder=names(upcoming) or "nobody else")
+    return message(text.line, "passed", responder_audience(responder), code=target.code,
+                   responder=names(upcoming))
 
 
 def pass_conversation(tx: Tx, roster: Roster, line: Line, target: Conversation,
@@ -113,7 +114,8 @@ def hand_over(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     if to is None:
         _decide(tx, DecisionKind.COMMAND_REFUSED, f"HANDOVER to {command.to[:40]!r}: no such "
                 "responder on the line", text, responder)
-        return message(line, "unknown_responder", typed=command.to[:40],
+        return message(line, "unknown_responder", responder_audience(responder),
+                       typed=command.to[:40],
                        names=", ".join(config.responders[rid].name
                                        for rid in line.responder_ids))
     target = _target(tx, config, text, responder, command.code, "HANDOVER", waiting_too=True)
@@ -121,7 +123,8 @@ def hand_over(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
         return target
     hand_over_to(tx, roster, line, target, to, who=f"{responder.name} (by text)", by=responder,
                  sid=text.message_sid)
-    return message(line, "handover_confirm", code=target.code, responder=to.name)
+    return message(line, "handover_confirm", responder_audience(responder),
+                   code=target.code, responder=to.name)
 
 
 def release(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
@@ -133,11 +136,13 @@ def release(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     if target.owner != responder.id:
         _decide(tx, DecisionKind.COMMAND_REFUSED, f"RELEASE: #{target.code} is not theirs",
                 text, responder, target)
-        return message(text.line, "nothing_to_pass", command="RELEASE")
+        return message(text.line, "nothing_to_pass", responder_audience(responder),
+                       command="RELEASE")
     upcoming = back_to_cascade(tx, roster, target, DecisionKind.RELEASED,
                                f"{responder.name} texted RELEASE", sid=text.message_sid,
                                responder_id=responder.id, leaving=responder)
-    return message(text.line, "released_confirm", code=target.code, responder=names(upcoming))
+    return message(text.line, "released_confirm", responder_audience(responder),
+                   code=target.code, responder=names(upcoming))
 
 
 def list_own(tx: Tx, text: Inbound, responder: Responder) -> str:
@@ -148,7 +153,7 @@ def list_own(tx: Tx, text: Inbound, responder: Responder) -> str:
     _decide(tx, DecisionKind.LISTED,
             f"LIST: they own {_codes(owned)}; {_codes(waiting)} wait for an ACK",
             text, responder)
-    return message(line, "listed",
+    return message(line, "listed", responder_audience(responder),
                    owned=[{"code": c.code, "customer": display(c.customer)} for c in owned],
                    waiting=[{"code": c.code, "customer": display(c.customer)}
                             for c in waiting])
@@ -165,4 +170,4 @@ def command_help(tx: Tx, text: Inbound, responder: Responder, command: CommandHe
                 "nothing was relayed to a customer, the commands were sent", text, responder)
     else:
         _decide(tx, DecisionKind.LISTED, "HELP: the commands were sent", text, responder)
-    return message(text.line, "commands")
+    return message(text.line, "commands", responder_audience(responder))

@@ -10,8 +10,9 @@ from ..config import Config, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..roster import Roster
 from ..store import Conversation, Tx
-from .closing import close_conversation, tell_closed
 from . import responder_commands
+from .blocking import block_by_text
+from .closing import close_conversation, tell_closed
 from .commands import (
     Ack,
     Block,
@@ -25,11 +26,10 @@ from .commands import (
     Reply,
     parse_responder_text,
 )
-from .blocking import block_by_text
 from .inbound import Inbound
 from .sending import send_to_customer
 from .taking import take
-from .wording import message
+from .wording import message, responder_audience, words
 
 
 def responder_text(tx: Tx, roster: Roster, text: Inbound,
@@ -79,12 +79,14 @@ def _presence(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     _decide(tx, DecisionKind.AVAILABILITY_CHANGED,
             f"{responder.name} texted {word}: {status.replace('_', ' ')} "
             f"until {local_until or 'they text again'}", text, responder)
-    return message(text.line, "availability", status=status.replace("_", " "), until=local_until)
+    return message(text.line, "availability", responder_audience(responder),
+                   status=status.replace("_", " "), until=local_until)
 
 
 def _owner_name(config: Config, conversation: Conversation) -> str:
     owner = config.responders.get(conversation.owner or "")
-    return owner.name if owner else (conversation.owner or "someone")
+    # An owner no longer in the config is shown by their id: no English word.
+    return owner.name if owner else str(conversation.owner or "")
 
 
 def _ack_target(tx: Tx, text: Inbound, responder: Responder,
@@ -96,12 +98,12 @@ def _ack_target(tx: Tx, text: Inbound, responder: Responder,
         if conversation is None:
             _decide(tx, DecisionKind.ACK_REFUSED,
                     "ACK with nothing unacknowledged paged to them", text, responder)
-            return message(line, "nothing_to_ack")
+            return message(line, "nothing_to_ack", responder_audience(responder))
         return conversation
     conversation = tx.open_conversation_by_code(line.id, code)
     if conversation is None:
         _decide(tx, DecisionKind.ACK_REFUSED, f"ACK {code}: no open #{code}", text, responder)
-        return message(line, "unknown_code", code=code)
+        return message(line, "unknown_code", responder_audience(responder), code=code)
     return conversation
 
 
@@ -112,14 +114,15 @@ def _ack(tx: Tx, config: Config, text: Inbound, responder: Responder,
     if isinstance(conversation, str):
         return conversation
     if conversation.owner == responder.id:
-        return message(line, "ack_confirm", code=conversation.code)
+        return message(line, "ack_confirm", responder_audience(responder), code=conversation.code)
     if not take(tx, config, line, conversation, responder, "replied ACK", text.message_sid):
         owner_name = _owner_name(config, conversation)
         _decide(tx, DecisionKind.ACK_REFUSED,
                 f"#{conversation.code} is already taken by {owner_name}", text, responder,
                 conversation)
-        return message(line, "already_taken", code=conversation.code, responder=owner_name)
-    return message(line, "ack_confirm", code=conversation.code)
+        return message(line, "already_taken", responder_audience(responder),
+                       code=conversation.code, responder=owner_name)
+    return message(line, "ack_confirm", responder_audience(responder), code=conversation.code)
 
 
 def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
@@ -133,19 +136,19 @@ def _close(tx: Tx, roster: Roster, text: Inbound, responder: Responder,
     else:
         conversation = tx.open_conversation_by_code(line.id, code)
     if conversation is None:
-        return message(line, "unknown_code", code=code)
+        return message(line, "unknown_code", responder_audience(responder), code=code)
     if conversation.owner not in (None, responder.id):
-        owner = roster.config.responders.get(conversation.owner or "")
-        return message(line, "already_taken", code=conversation.code,
-                       responder=owner.name if owner else "someone")
+        return message(line, "already_taken", responder_audience(responder),
+                       code=conversation.code,
+                       responder=_owner_name(roster.config, conversation))
     concerned = close_conversation(tx, roster, conversation)
     decision_id = _decide(tx, DecisionKind.CLOSED,
                           f"{responder.name} closed #{conversation.code}", text, responder,
                           conversation)
-    send_to_customer(tx, line, conversation, decision_id, message(line, "closed"))
+    send_to_customer(tx, line, conversation, decision_id, words(line, "closed"))
     tell_closed(tx, roster, line, conversation, decision_id, concerned, by=responder.name,
                 closer_id=responder.id)
-    return message(line, "close_confirm", code=conversation.code)
+    return message(line, "close_confirm", responder_audience(responder), code=conversation.code)
 
 
 def _relay(tx: Tx, text: Inbound, responder: Responder, reply: Reply) -> str | None:
@@ -162,7 +165,7 @@ def _relay(tx: Tx, text: Inbound, responder: Responder, reply: Reply) -> str | N
         _decide(tx, DecisionKind.SEND_SUPPRESSED,
                 "the customer opted out (STOP); the reply was not sent", text, responder,
                 target)
-        return message(line, "opted_out", code=target.code)
+        return message(line, "opted_out", responder_audience(responder), code=target.code)
     decision_id = _decide(
         tx, DecisionKind.RELAYED_TO_CUSTOMER,
         f"{responder.name} owns #{target.code}; sent from the line's number", text, responder,
@@ -178,5 +181,5 @@ def _help(tx: Tx, text: Inbound, responder: Responder,
             f"a reply that names no conversation; they own "
             f"{', '.join(f'#{c}' for c in codes) or 'none'}", text, responder)
     if not codes:
-        return message(text.line, "nothing_owned")
-    return message(text.line, "help", codes=codes)
+        return message(text.line, "nothing_owned", responder_audience(responder))
+    return message(text.line, "help", responder_audience(responder), codes=codes)

@@ -15,7 +15,7 @@ from ..store import Conversation, Tx
 from .paging import choose_tier, page_conversation
 from .sending import send_to_customer
 from .tiers import next_tier
-from .wording import message, names
+from .wording import names, words
 
 
 def back_to_cascade(tx: Tx, roster: Roster, conversation: Conversation, kind: DecisionKind,
@@ -42,5 +42,5 @@ def back_to_cascade(tx: Tx, roster: Roster, conversation: Conversation, kind: De
                       f"tier {tier + 1} of {len(line.tiers)}: {why}")
     tx.schedule_timer(conversation.id, tier, tx.now + timedelta(seconds=line.ack_seconds))
     send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "escalation", responder=names(upcoming)))
+                     words(line, "escalation", responder=names(upcoming)))
     return upcoming

@@ -9,15 +9,19 @@ from ..config import Line, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..phone import mask
 from ..store import Conversation, Tx
-from .wording import split_sms
+from .wording import Words, split_sms
 
 
 def send_to_responder(tx: Tx, line: Line, conversation: Conversation | None,
-                      decision_id: int, responder: Responder, body: str,
+                      decision_id: int, responder: Responder, body: str | Words,
                       media: Sequence[str] = (), *, purpose: str,
                       tier: int | None = None) -> None:
+    """`body` as Words is rendered in the responder's language."""
     if _unreachable(tx, line, conversation, responder.phone, responder.id):
         return
+    if isinstance(body, Words):
+        body = body.for_responder(responder, conversation.customer if conversation else None,
+                                  tx.now)
     parts = split_sms(body)
     for index, part in enumerate(parts):
         tx.enqueue_sms(decision_id, line.id, conversation.id if conversation else None,
@@ -43,9 +47,12 @@ def _unreachable(tx: Tx, line: Line, conversation: Conversation | None, number: 
 
 
 def send_to_customer(tx: Tx, line: Line, conversation: Conversation, decision_id: int,
-                     body: str, media: Sequence[str] = (), *,
+                     body: str | Words, media: Sequence[str] = (), *,
                      purpose: str = "customer") -> bool:
-    """Queue a text to the customer unless they opted out; says whether it was queued."""
+    """Queue a text to the customer unless they opted out; says whether it
+    was queued. `body` as Words is rendered in the conversation's language."""
+    if isinstance(body, Words):
+        body = body.for_customer(conversation, tx.now)
     if tx.is_opted_out(line.id, conversation.customer):
         tx.decide(decision(
             DecisionKind.SEND_SUPPRESSED, Channel.SMS,

@@ -9,7 +9,7 @@ from ..config import Config, Line, Responder
 from ..decisions import Channel, DecisionKind, decision
 from ..store import Conversation, Tx
 from .sending import send_to_customer, send_to_responder
-from .wording import message
+from .wording import words
 
 
 def take(tx: Tx, config: Config, line: Line, conversation: Conversation, responder: Responder,
@@ -28,8 +28,8 @@ def take(tx: Tx, config: Config, line: Line, conversation: Conversation, respond
         line=line, sid=sid, conversation=conversation, tier=conversation.tier,
         responder_id=responder.id))
     send_to_customer(tx, line, conversation, decision_id,
-                     message(line, "taken", responder=responder.name))
-    notice = message(line, "taken_by_other", code=conversation.code, responder=responder.name)
+                     words(line, "taken", responder=responder.name))
+    notice = words(line, "taken_by_other", code=conversation.code, responder=responder.name)
     for other_id in paged:
         other = config.responders.get(other_id)
         if other is not None and other.id != responder.id:

@@ -25,7 +25,7 @@ class CallQueries(TxBase):
 
     def update_call(self, call_sid: str, **fields: Any) -> None:
         allowed = {"status", "menu_option", "menu_tries", "tier", "ended_at", "connected_to",
-                   "first_twiml"}
+                   "first_twiml", "language"}
         assert fields and set(fields) <= allowed, fields
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self._db.execute(f"UPDATE calls SET {assignments} WHERE call_sid = ?",

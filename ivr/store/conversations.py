@@ -153,6 +153,18 @@ class ConversationQueries(TxBase):
             (conversation_id,))
         return [row[0] for row in rows]
 
+    def last_language(self, line_id: str, customer: str) -> str | None:
+        """The language the customer last chose on the line, if any."""
+        row = self._one(
+            "SELECT language FROM conversations WHERE line_id = ? AND customer = ?"
+            " AND language IS NOT NULL ORDER BY id DESC LIMIT 1", (line_id, customer))
+        return row[0] if row else None
+
+    def set_language(self, conversation_id: int, language: str | None) -> None:
+        """The language the customer is written to from now on."""
+        self._db.execute("UPDATE conversations SET language = ? WHERE id = ?",
+                         (language, conversation_id))
+
     def set_tier(self, conversation_id: int, tier: int) -> None:
         self._db.execute("UPDATE conversations SET tier = ? WHERE id = ?",
                          (tier, conversation_id))

@@ -186,6 +186,9 @@ STEPS: tuple[Step, ...] = (
     Step(9, "a sent daily summary keeps its figures and decision, for the event hooks",
          lambda tx: [tx.add_column("daily_summaries", column, kind)
                      for column, kind in (("decision_id", "INTEGER"), ("figures", "TEXT"))]),
+    Step(10, "calls and conversations record the language the caller chose",
+         lambda tx: [tx.add_column(table, "language", "TEXT")
+                     for table in ("calls", "conversations")]),
 )
 
 LATEST = STEPS[-1].version

@@ -26,6 +26,7 @@ class Conversation:
     booking_uid: str | None = None   # the booking it concerns (ivr/bookings.py)
     booking_summary: str | None = None
     booking_start: str | None = None
+    language: str | None = None      # what the customer reads; None: the line's
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Call:
     ended_at: str | None
     connected_to: str | None
     first_twiml: str
+    language: str | None = None      # what the caller hears; None: the line's
 
 
 @dataclass(frozen=True)

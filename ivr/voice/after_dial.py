@@ -84,11 +84,12 @@ def menu_step(chosen: bool, tries: int) -> Literal["chosen", "repeat", "fall_thr
     return "repeat" if tries < 1 else "fall_through"
 
 
-def spoken_number(number: str) -> str:
-    """+16195550142 -> '6 1 9, 5 5 5, 0 1 4 2' so text-to-speech reads digits."""
+def spoken_number(number: str) -> str | None:
+    """+16195550142 -> '6 1 9, 5 5 5, 0 1 4 2' so text-to-speech reads
+    digits; None for a caller with no number."""
     digits = number.lstrip("+")
     if not digits.isdigit():
-        return "an unknown number"
+        return None
     if number.startswith("+1") and len(digits) == 11:
         digits = digits[1:]
         groups = [digits[:3], digits[3:6], digits[6:]]

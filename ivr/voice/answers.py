@@ -7,9 +7,9 @@ from quart import Response
 from werkzeug.datastructures import MultiDict
 
 from ..config import Line
-from ..conversations.wording import default_message, message
 from ..phone import try_normalise
 from ..services import Services
+from ..speech import Spoken, speaker, unknown_line
 from ..twiml import render, twiml_text
 from .voicemail import voicemail_twiml
 
@@ -18,7 +18,7 @@ def line_for(svc: Services, form: MultiDict[str, str]) -> Line | None:
     return svc.config.line_for_number(try_normalise(form.get("To")))
 
 
-def say(*sentences: str, hangup: bool) -> str:
+def say(*sentences: Spoken, hangup: bool) -> str:
     return render("voice_say.xml", say=list(sentences), hangup=hangup)
 
 
@@ -32,7 +32,7 @@ def nothing() -> Response:
 
 
 def not_in_service() -> str:
-    return say(spoken(None, "not_in_service"), hangup=True)
+    return say(unknown_line("not_in_service"), hangup=True)
 
 
 def apologise_then_voicemail(svc: Services, form: MultiDict[str, str]) -> Response:
@@ -41,12 +41,13 @@ def apologise_then_voicemail(svc: Services, form: MultiDict[str, str]) -> Respon
     line = line_for(svc, form)
     if line is None:
         return twiml_text(not_in_service())
-    return twiml_text(voicemail_twiml(svc, line, apology=message(line, "apology")))
+    # The store may be what failed: the line's own language, not the call's.
+    return twiml_text(voicemail_twiml(svc, line, apology=speaker(line, None)("apology")))
 
 
-def spoken(line: Line | None, name: str) -> str:
+def spoken(line: Line | None, name: str, language: str | None = None) -> Spoken:
     """The line's wording of `name`, or its default when no line is known."""
-    return message(line, name) if line else default_message(name)
+    return speaker(line, language)(name) if line else unknown_line(name)
 
 
 def whisper_failed(svc: Services, form: MultiDict[str, str]) -> Response:

@@ -14,11 +14,11 @@ from ..answer_once import answer_once
 from ..clock import from_text
 from ..config import Line
 from ..conversations.blocking import drop_if_blocked
-from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
 from ..phone import mask, try_normalise
 from ..schedule import line_open
 from ..services import Services
+from ..speech import Spoken, call_speaker, speaker
 from ..store import Call, Tx
 from ..twiml import render
 from .after_dial import DialOutcome, after_dial, menu_step, parse_bridged
@@ -43,7 +43,7 @@ def tiers_of(line: Line, call: Call) -> tuple[tuple[str, ...], ...]:
 
 
 def dial_tier(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason: str,
-              say: str | None = None) -> str:
+              say: Spoken | None = None) -> str:
     """Dial the first tier from `start` with someone available, or, with
     nobody left to try, take a voicemail. The Dial rings no longer than
     the call's deadline allows."""
@@ -75,10 +75,13 @@ def dial_tier(tx: Tx, svc: Services, line: Line, call: Call, start: int, reason:
                   numbers=numbers)
 
 
-def menu_twiml(svc: Services, line: Line, say: str | None) -> str:
+def menu_twiml(svc: Services, line: Line, say: Spoken | None) -> str:
+    """The menu, in the line's own language: the caller has chosen none yet."""
     assert line.menu is not None
-    hints = ", ".join(option.name for option in line.menu.options)
-    return render("voice_menu.xml", say=say, prompt=line.menu.prompt, hints=hints,
+    speak = speaker(line, None)
+    hints = ", ".join((*(option.name for option in line.menu.options), *speak.language.hints))
+    return render("voice_menu.xml", say=say, prompt=speak.menu_prompt(), hints=hints,
+                  language=speak.language.speech_language,
                   action=svc.callback_url("/voice/menu"))
 
 
@@ -104,19 +107,20 @@ def _first_answer(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str)
     tx.start_call(call_sid, line.id, caller, "menu" if offer_menu else "ringing",
                   tx.now + timedelta(seconds=line.call_deadline_seconds))
     _decide(tx, DecisionKind.CALL_RECEIVED, f"a call from {mask(caller)}", line, call_sid)
-    greeting = message(line, "greeting")
+    speak = speaker(line, None, tx.now, caller)
+    greeting = speak("greeting")
     if not is_open:
         assert line.hours is not None
         if line.hours.after_hours == "voicemail":
             _decide(tx, DecisionKind.AFTER_HOURS,
                     f"{why_open}: the line takes voicemail after hours", line, call_sid)
             return take_voicemail(tx, svc, line, call_sid, "after hours",
-                                  prompt=message(line, "voicemail_after_hours"))
+                                  prompt=speak("voicemail_after_hours"))
         if not svc.roster.after_hours_fallback(tx, line, line.tiers):
             # Otherwise the roster's own row says nobody is on call and why.
             _decide(tx, DecisionKind.AFTER_HOURS,
                     f"{why_open}: only on-call responders are tried", line, call_sid)
-        greeting = message(line, "greeting_after_hours")
+        greeting = speak("greeting_after_hours")
     if offer_menu:
         _decide(tx, DecisionKind.MENU_OFFERED, "the line has a menu; the caller chooses first",
                 line, call_sid)
@@ -142,6 +146,9 @@ def menu_answered(tx: Tx, svc: Services, line: Line, form: MultiDict[str, str]) 
     if step == "chosen":
         assert option is not None
         tx.update_call(call_sid, menu_option=option.digit)
+        if option.language:
+            # The rest of the call, and the texts that follow it, in this language.
+            tx.update_call(call_sid, language=option.language)
         _decide(tx, DecisionKind.MENU_CHOSEN,
                 f"the caller {heard}: option {option.digit} ({option.name})", line, call_sid)
         call = tx.call(call_sid)
@@ -171,7 +178,7 @@ def resume(tx: Tx, svc: Services, line: Line, call_sid: str,
     if call.status in ("ended", "connected"):
         return hang_up()
     if call.status == "voicemail":
-        return voicemail_twiml(svc, line)
+        return voicemail_twiml(svc, line, speak=call_speaker(tx, line, call_sid))
     return dial_tier(tx, svc, line, call, call.tier, "resuming the call's current tier")
 
 

@@ -24,7 +24,7 @@ from ..conversations.opening import open_or_join
 from ..conversations.paging import page_responders
 from ..conversations.sending import send_to_customer, send_to_responder
 from ..conversations.tiers import everyone
-from ..conversations.wording import message
+from ..conversations.wording import message, words
 from ..decisions import Channel, DecisionKind, decision
 from ..local_time import clock_time
 from ..phone import display, mask, try_normalise
@@ -65,7 +65,7 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str,
     conversation, _ = open_or_join(tx, line, call.caller, origin="voicemail",
                                    channel=Channel.VOICE, sid=call_sid,
                                    why=f"a missed call from {mask(call.caller)}", tier=None,
-                                   bookings=svc.roster.bookings)
+                                   bookings=svc.roster.bookings, language=call.language)
     note_text = message(line, note, time=when)
     # Kept as the conversation's text, so later pages and hand-overs show it.
     tx.record_inbound(f"{call_sid}-missed", line.id, call.caller, note_text, ())
@@ -80,7 +80,7 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str,
         _tell_owner(tx, svc, line, conversation, decision_id, note_text)
     else:
         _page_everyone(tx, svc, line, conversation, call_sid, when, page)
-    send_to_customer(tx, line, conversation, decision_id, message(line, "missed_call_text"))
+    send_to_customer(tx, line, conversation, decision_id, words(line, "missed_call_text"))
 
 
 def _tell_owner(tx: Tx, svc: Services, line: Line, conversation: Conversation,
@@ -101,8 +101,8 @@ def _page_everyone(tx: Tx, svc: Services, line: Line, conversation: Conversation
     tx.set_tier(conversation.id, last)
     tx.cancel_timers(conversation.id)
     tx.schedule_timer(conversation.id, last, tx.now + timedelta(seconds=line.ack_seconds))
-    text = message(line, template, code=conversation.code,
-                   customer=display(conversation.customer), time=when)
+    text = words(line, template, code=conversation.code,
+                 customer=display(conversation.customer), time=when)
     page_responders(tx, line, conversation, everyone(svc.config, line), last, text, (),
                     "a missed call goes to every responder", sid=call_sid,
                     channel=Channel.VOICE)

@@ -8,10 +8,10 @@ from quart import Response, request
 from werkzeug.datastructures import MultiDict
 
 from ..conversations import phone_pages
-from ..conversations.wording import default_message
 from ..decisions import Channel
 from ..phone_pager import PAGE_CALL_KEY_PATH, PAGE_CALL_PATH, PAGE_CALL_STATUS_PATH
 from ..services import Services
+from ..speech import unknown_line
 from ..twiml import render, twiml_text
 from ..webhooks import twilio_webhook
 from .answers import nothing, say
@@ -28,7 +28,7 @@ def _page_id() -> int:
 def _cannot_go_on(svc: Services, form: MultiDict[str, str]) -> Response:
     # Whatever failed, the responder hears an end, not Twilio's error; the
     # text page stands and the cascade goes on at its time.
-    return twiml_text(say(default_message("page_call_error"), hangup=True))
+    return twiml_text(say(unknown_line("page_call_error"), hangup=True))
 
 
 def _spoken(svc: Services, page_id: int, answer: phone_pages.Answer) -> Response:

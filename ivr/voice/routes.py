@@ -197,11 +197,14 @@ async def voicemail_prompt_answered(svc: Services, form: MultiDict[str, str]) ->
 async def voicemail_done(svc: Services, form: MultiDict[str, str]) -> Response:
     line = line_for(svc, form)
     duration, url = _duration(form, "RecordingDuration"), form.get("RecordingUrl") or ""
+    call_sid = form.get("CallSid", "")
+    call = await svc.store.read(lambda tx: tx.call(call_sid)) if line else None
+    language = call.language if call else None
     if line is not None and missed_call.recording_is_empty("completed", duration, url):
         await svc.store.write(lambda tx: voicemail_prompt.nothing_recorded(
-            tx, svc, line, form.get("CallSid", "")))
-        return twiml_text(say(spoken(line, "voicemail_nothing"), hangup=True))
-    return twiml_text(say(spoken(line, "voicemail_thanks"), hangup=True))
+            tx, svc, line, call_sid))
+        return twiml_text(say(spoken(line, "voicemail_nothing", language), hangup=True))
+    return twiml_text(say(spoken(line, "voicemail_thanks", language), hangup=True))
 
 
 @blueprint.post("/voice/recording")

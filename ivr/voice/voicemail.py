@@ -12,32 +12,36 @@ from ..config import Line
 from ..conversations.opening import open_or_join
 from ..conversations.paging import page_responders
 from ..conversations.tiers import everyone
-from ..conversations.wording import message
+from ..conversations.wording import message, words
 from ..decisions import Channel, DecisionKind, decision
 from ..local_time import clock_time
 from ..phone import display, mask
 from ..services import Services
+from ..speech import Speaker, Spoken, call_speaker, speaker
 from ..store import Tx
 from ..twiml import render
 
 
-def voicemail_twiml(svc: Services, line: Line, apology: str | None = None,
-                    prompt: str | None = None) -> str:
+def voicemail_twiml(svc: Services, line: Line, apology: Spoken | None = None,
+                    prompt: Spoken | None = None, speak: Speaker | None = None) -> str:
     """The voicemail prompt, with the text-back key offered; its Gather's
     action (ivr.voice.voicemail_prompt) answers with record_twiml."""
+    speak = speak or speaker(line, None)
     key = line.text_back_key
     return render("voice_voicemail.xml",
                   apology=apology,
-                  prompt=prompt or message(line, "voicemail_prompt"),
-                  offer=message(line, "voicemail_text_back_offer", key=key) if key else None,
+                  prompt=prompt or speak("voicemail_prompt"),
+                  offer=speak("voicemail_text_back_offer", key=key) if key else None,
                   action=svc.callback_url("/voice/voicemail-prompt"))
 
 
-def record_twiml(svc: Services, line: Line, say: str | None = None) -> str:
+def record_twiml(svc: Services, line: Line, say: Spoken | None = None,
+                 speak: Speaker | None = None) -> str:
     """The recording itself, after the prompt."""
+    speak = speak or speaker(line, None)
     return render("voice_record.xml",
                   say=say,
-                  nothing=message(line, "voicemail_nothing"),
+                  nothing=speak("voicemail_nothing"),
                   max_length=line.voicemail_seconds,
                   action=svc.callback_url("/voice/voicemail-done"),
                   recording_callback=svc.callback_url("/voice/recording", line=line.id),
@@ -45,11 +49,12 @@ def record_twiml(svc: Services, line: Line, say: str | None = None) -> str:
 
 
 def take_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, reason: str,
-                   say: str | None = None, prompt: str | None = None) -> str:
+                   say: Spoken | None = None, prompt: Spoken | None = None) -> str:
     tx.update_call(call_sid, status="voicemail")
     tx.decide(decision(DecisionKind.VOICEMAIL_STARTED, Channel.VOICE, reason, line=line,
                        sid=call_sid))
-    return voicemail_twiml(svc, line, apology=say, prompt=prompt)
+    return voicemail_twiml(svc, line, apology=say, prompt=prompt,
+                           speak=call_speaker(tx, line, call_sid))
 
 
 def voicemail_after_error(tx: Tx, svc: Services, line: Line, call_sid: str,
@@ -93,7 +98,7 @@ def transcription_arrived(tx: Tx, svc: Services, line: Line, call_sid: str,
     if existing.transcription:
         return  # a retried callback
     tx.set_transcription(recording_sid, text)
-    tx.set_inbound_body(recording_sid, voicemail_text(existing.duration,
+    tx.set_inbound_body(recording_sid, voicemail_text(line, existing.duration,
                                                       existing.recording_url, text))
     conversation = (tx.conversation(existing.conversation_id)
                     if existing.conversation_id else None)
@@ -102,15 +107,16 @@ def transcription_arrived(tx: Tx, svc: Services, line: Line, call_sid: str,
     tx.decide(decision(DecisionKind.TRANSCRIPTION_RECEIVED, Channel.VOICE,
                        "the voicemail's transcription is texted to every responder",
                        line=line, sid=call_sid, conversation=conversation))
-    page = message(line, "transcription_page", code=conversation.code,
+    page = words(line, "transcription_page", code=conversation.code,
                    customer=display(existing.caller), transcription=text)
     page_responders(tx, line, conversation, everyone(svc.config, line), conversation.tier,
                     page, (), "the transcription arrived", sid=call_sid, channel=Channel.VOICE)
 
 
-def voicemail_text(duration: int, url: str, transcription: str | None) -> str:
-    said = f": {transcription}" if transcription else ""
-    return f"Voicemail ({duration} s){said} {url}".strip()
+def voicemail_text(line: Line, duration: int, url: str, transcription: str | None) -> str:
+    """The voicemail as the conversation's text, in the line's language."""
+    return message(line, "voicemail_body", duration=duration, transcription=transcription,
+                   recording=url).strip()
 
 
 def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: str,
@@ -120,11 +126,13 @@ def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: 
         tx.decide(decision(DecisionKind.DUPLICATE_WEBHOOK, Channel.VOICE,
                            "this voicemail was already received", line=line, sid=call_sid))
         return
+    call = tx.call(call_sid)
     conversation, _ = open_or_join(tx, line, caller, origin="voicemail", channel=Channel.VOICE,
                                    sid=call_sid, why=f"a voicemail from {mask(caller)}",
+                                   language=call.language if call else None,
                                    tier=None, bookings=svc.roster.bookings)
     tx.record_inbound(recording_sid, line.id, caller,
-                      voicemail_text(duration, url, transcription), ())
+                      voicemail_text(line, duration, url, transcription), ())
     tx.attach_inbound(recording_sid, conversation.id)
     tx.record_voicemail(recording_sid, call_sid, line.id, caller, conversation.id, url,
                         duration)
@@ -139,7 +147,7 @@ def receive_voicemail(tx: Tx, svc: Services, line: Line, call_sid: str, caller: 
     tx.decide(decision(DecisionKind.VOICEMAIL_RECEIVED, Channel.VOICE,
                        f"a {duration} s voicemail; every responder of the line is texted",
                        line=line, sid=call_sid, conversation=conversation))
-    page = message(line, "voicemail_page", code=conversation.code,
+    page = words(line, "voicemail_page", code=conversation.code,
                    customer=display(caller), time=clock_time(tx.now, line.policy.zone),
                    duration=duration, transcription=transcription, recording=url)
     page_responders(tx, line, conversation, everyone(svc.config, line), last, page,

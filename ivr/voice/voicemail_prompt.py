@@ -32,9 +32,9 @@ from datetime import timedelta
 from typing import Literal
 
 from ..config import Line
-from ..conversations.wording import message
 from ..decisions import Channel, DecisionKind, decision
 from ..services import Services
+from ..speech import Speaker, call_speaker
 from ..store import Call, Tx
 from .answers import hang_up, say
 from .missed_call import call_missed, can_text_back
@@ -57,11 +57,12 @@ def prompt_answered(tx: Tx, svc: Services, line: Line, call_sid: str, caller: st
                     digits: str) -> str:
     """The prompt's Gather action: the recording, or the text-back."""
     call = _voicemail_call(tx, line, call_sid, caller)
+    speak = call_speaker(tx, line, call_sid)
     key = line.text_back_key
     step = prompt_step(digits, key, can_text_back(svc, call.caller), call.status)
     if step == "gone":
         if tx.has_decision(call_sid, DecisionKind.TEXT_BACK_REQUESTED):
-            return _goodbye(line)     # a retried action: answered as before
+            return _goodbye(speak)    # a retried action: answered as before
         return hang_up()
     if call.status != "voicemail":
         tx.update_call(call_sid, status="voicemail")
@@ -73,7 +74,7 @@ def prompt_answered(tx: Tx, svc: Services, line: Line, call_sid: str, caller: st
         call_missed(tx, svc, line, call_sid,
                     f"the caller pressed {key} at the voicemail prompt to be texted back",
                     page="text_back_page", note="text_back_note")
-        return _goodbye(line)
+        return _goodbye(speak)
     heard = f"the caller pressed {digits}" if digits else "no key was pressed"
     if step == "no_number":
         heard = f"the caller pressed {key} but has no number to text back"
@@ -81,8 +82,8 @@ def prompt_answered(tx: Tx, svc: Services, line: Line, call_sid: str, caller: st
         tx.decide(decision(DecisionKind.VOICEMAIL_RECORDING, Channel.VOICE,
                            f"the voicemail prompt ended ({heard}); the caller is recorded",
                            line=line, sid=call_sid))
-    return record_twiml(svc, line, say=message(line, "text_back_no_number")
-                        if step == "no_number" else None)
+    return record_twiml(svc, line, say=speak("text_back_no_number")
+                        if step == "no_number" else None, speak=speak)
 
 
 def _voicemail_call(tx: Tx, line: Line, call_sid: str, caller: str) -> Call:
@@ -96,8 +97,8 @@ def _voicemail_call(tx: Tx, line: Line, call_sid: str, caller: str) -> Call:
     return call
 
 
-def _goodbye(line: Line) -> str:
-    return say(message(line, "text_back_goodbye"), hangup=True)
+def _goodbye(speak: Speaker) -> str:
+    return say(speak("text_back_goodbye"), hangup=True)
 
 
 def call_ended(tx: Tx, svc: Services, line: Line, before: Call) -> None:

@@ -217,6 +217,8 @@ class CallTranscript:
     events: list[tuple[str, str, str]] = field(default_factory=list)
     dial_outcomes: list[DialOutcome] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
+    # (who, voice, language, text) of every <Say>; (who, "play", None, url) of every <Play>
+    spoken: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     ended: str | None = None     # hangup, end-of-document, caller-hung-up, rejected
     duration: int = 0
 
@@ -707,12 +709,14 @@ class CallSimulator:
         if verb.tag == "Say":
             text = _text(verb)
             self._event(ctx, "say", text)
+            self.transcript.spoken.append((ctx.who, verb.get("voice"), verb.get("language"), text))
             return _say_seconds(text)
         if verb.tag == "Play":
             if verb.get("digits"):
                 self._event(ctx, "play-digits", verb.get("digits"))
                 return 1
             self._event(ctx, "play", (verb.text or "").strip())
+            self.transcript.spoken.append((ctx.who, "play", None, (verb.text or "").strip()))
             return PLAY_SECONDS
         length = _attr_int(verb, "length", 1)
         self._event(ctx, "pause", str(length))

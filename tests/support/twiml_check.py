@@ -35,6 +35,8 @@ from twilio.twiml import TwiML, lower_camel
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.twilio_voices import GATHER_LANGUAGES, SAY_LANGUAGES, VOICES
+
 __all__ = ["ElementSpec", "check_twiml", "children_of", "element_spec"]
 
 
@@ -157,6 +159,15 @@ def _value_problem(tag: str, name: str, value: str) -> str | None:
         # "1" comes from a template and Twilio does not read it as true.
         if value not in ("true", "false"):
             return 'must be "true" or "false"'
+    elif tag == "Say" and name == "voice":
+        if value not in VOICES:
+            return "is not a voice Twilio documents (ivr/twilio_voices.py)"
+    elif tag == "Say" and name == "language":
+        if value not in SAY_LANGUAGES:
+            return "is not a language Twilio's <Say> speaks"
+    elif tag == "Gather" and name == "language":
+        if value not in GATHER_LANGUAGES:
+            return "is not a speech recognition language Twilio takes (warning 13512)"
     elif name in URL_ATTRIBUTES:
         schemes = frozenset({"ws", "wss"}) if tag in WEBSOCKET_ELEMENTS else frozenset({"http", "https"})
         return _url_problem(value, schemes)
@@ -166,7 +177,7 @@ def _value_problem(tag: str, name: str, value: str) -> str | None:
 def _text_problem(tag: str, text: str) -> str | None:
     if tag == "Number" and not E164.fullmatch(text):
         return f"text {text!r} is not an E.164 number (+ and 8-15 digits)"
-    if tag == "Redirect":
+    if tag == "Redirect" or (tag == "Play" and text):
         problem = _url_problem(text)
         if problem:
             return f"text {text!r} {problem}"
@@ -192,6 +203,11 @@ def _walk(element: ET.Element, spec: ElementSpec, where: str,
         problem = _value_problem(spec.tag, name, value)
         if problem:
             problems.append(f"{where}: {name}={value!r} {problem}")
+
+    voice, language = element.get("voice"), element.get("language")
+    if spec.tag == "Say" and voice in VOICES and language in SAY_LANGUAGES \
+            and language not in VOICES[voice]:
+        problems.append(f"{where}: voice {voice!r} does not speak {language!r}")
 
     text = _direct_text(element).strip()
     if text and spec.text is None:
