@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .config_consistency import check_consistency
 from .config_paths import beside_config
 from .default_wording import (COMMON_VARIABLES, DEFAULT_MESSAGES, MESSAGE_SAMPLE,
                               MESSAGE_VARIABLES)
@@ -192,9 +193,11 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     lines = with_integrations(v, data, lines, responders, lambda s: beside_config(path, s))
     lines = with_languages(v, data, lines, responders)
+    hooks = parse_hooks(v, data, set(lines))
+    check_consistency(v, lines, hooks)
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(beside_config(path, c) for c in calendars),
-                  retention_days=retention_days, hooks=parse_hooks(v, data, set(lines)),
+                  retention_days=retention_days, hooks=hooks,
                   _lines_by_number={line.number: line for line in lines.values()})
 
 

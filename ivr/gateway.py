@@ -15,6 +15,7 @@ through twilio-python's client.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ class TwilioGateway:
         self._client = Client(username, password, account_sid, http_client=self._http)
         self._session = aiohttp.ClientSession(
             base_url=self._api_base.rstrip("/") + "/",
-            headers={"Authorization": aiohttp.encode_basic_auth(username, password),
+            headers={"Authorization": basic_authorization(username, password),
                      "Accept": "application/json", "User-Agent": "ivr (aiohttp)"},
             timeout=aiohttp.ClientTimeout(total=self.timeout))
 
@@ -338,9 +339,9 @@ class TwilioGateway:
         username, password, _ = self._credentials
         try:
             with _rest_errors("fetching media"):
-                response = await session.get(self._api_base.rstrip("/") + path,
-                                             auth=aiohttp.BasicAuth(username, password),
-                                             allow_redirects=False)
+                response = await session.get(
+                    self._api_base.rstrip("/") + path, allow_redirects=False,
+                    headers={"Authorization": basic_authorization(username, password)})
                 location = response.headers.get("Location")
                 if response.status in MEDIA_REDIRECTS and location:
                     response.release()
@@ -386,6 +387,13 @@ class TwilioGateway:
             await self.start()
         assert self._client is not None
         return self._client
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """HTTP Basic, built here: aiohttp's helper for it is new in 3.14 (its
+    BasicAuth is deprecated there), and ivr runs on any aiohttp 3.9 or later."""
+    token = base64.b64encode(f"{username}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
 
 
 def _answer_error(status: int, answer: Any, doing: str) -> SendError:

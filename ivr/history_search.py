@@ -1,5 +1,5 @@
 """What an operator typed into the history page's search, checked and made
-a store filter: a line, a number (whole, or at least its last four
+a store filter: a line, a number (whole, or its last four
 digits), a code, a responder, a date range (days in the line's zone), a
 status. Anything wrong is refused with what to type instead. Pure."""
 
@@ -81,9 +81,13 @@ def typed_number(typed: str) -> str | None:
             if bare.startswith("+"):
                 raise SearchRefused(f"{typed!r} is not a valid phone number; type the whole "
                                     "number, like +16195550142, or its last digits") from None
-    if len(digits) < TAIL_DIGITS:
-        raise SearchRefused(f"{typed!r} is too short to search for; type at least the last "
-                            f"{TAIL_DIGITS} digits, like 0142")
+    if len(digits) != TAIL_DIGITS:
+        # The page shows a number's first digits and its last four; a search by
+        # five, six or seven last digits would show, a guess at a time, the
+        # ones masked, which only a logged reveal may show.
+        raise SearchRefused(f"{typed!r} is neither the last {TAIL_DIGITS} digits nor a whole "
+                            "number; type the last 4 digits, like 0142, or the whole number, "
+                            "like +16195550142")
     return digits
 
 

@@ -224,18 +224,20 @@ async def test_across_the_autumn_dst_change_each_day_is_summarised_once(
 async def test_a_summary_for_the_hooks_only_reaches_them_with_its_figures(
         tmp_path, database, fake_twilio):
     import json
-    from dataclasses import replace
-
     from ivr import hook_signing
-    from ivr.hooks.config import Hook
     from ivr.hooks.payload import SCHEMA_PATH
 
     from .support.hook_receiver import HookReceiver
     receiver = await HookReceiver().start()
     try:
         secret = "summary-hook-secret-0123456789"
-        config = replace(config_with_summary(tmp_path, database, to="[]"), hooks=(
-            Hook(name="hub", url=receiver.url, secret=secret, events=frozenset({"daily_summary"})),))
+        path = tmp_path / "ivr.toml"
+        path.write_text(EXAMPLE_CONFIG.read_text("utf-8")
+                        + '\n[lines.qdn.daily_summary]\nat = "08:00"\nto = []\n'
+                        + f'\n[hooks.hub]\nurl = "{receiver.url}"\nsecret = "{secret}"\n'
+                        + 'events = ["daily_summary"]\n', "utf-8")
+        config = load_config(path, database_override=database)
+        assert [hook.name for hook in config.hooks] == ["hub"]
         clock = FrozenClock(utc(2026, 11, 22, 18))
         async with open_harness(config, fake_twilio, clock) as harness:
             await a_day_of_work(harness)
@@ -257,3 +259,15 @@ async def test_a_summary_for_the_hooks_only_reaches_them_with_its_figures(
             assert "left to the event hooks" in logged.reason
     finally:
         await receiver.stop()
+
+
+def test_a_summary_left_to_hooks_that_do_not_take_it_is_refused(tmp_path):
+    path = tmp_path / "ivr.toml"
+    path.write_text(EXAMPLE_CONFIG.read_text("utf-8")
+                    + '\n[lines.qdn.daily_summary]\nat = "08:00"\nto = []\n'
+                    + '\n[hooks.crm]\nurl = "https://crm.example.com/ivr"\n'
+                    + 'secret = "crm-secret-0123456789abcdef"\nevents = ["closed"]\n', "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, database_override="x.sqlite3")
+    assert raised.value.key == "lines.qdn.daily_summary.to"
+    assert "daily_summary" in raised.value.fix

@@ -77,8 +77,8 @@ def test_every_language_is_spoken_by_its_default_voice_and_recognised():
 
 def test_a_key_with_no_spanish_default_falls_back_to_english(monkeypatch):
     # What another change's new key does until its Spanish is written.
-    monkeypatch.setitem(DEFAULT_MESSAGES, "daily_summary", "Today: {{ line }}.")
-    assert shipped_messages("es-US")["daily_summary"] == "Today: {{ line }}."
+    monkeypatch.setitem(DEFAULT_MESSAGES, "a_key_added_later", "Today: {{ line }}.")
+    assert shipped_messages("es-US")["a_key_added_later"] == "Today: {{ line }}."
     assert shipped_messages("es-US")["ack"] == SPANISH_MESSAGES["ack"]
 
 
@@ -345,3 +345,16 @@ async def test_ivr_simulate_prints_each_voice_and_language_and_each_recording(tm
     finally:
         code, _, err = stop(process)
     assert code == 0, err
+
+
+def test_an_auto_reply_keyword_may_not_be_a_language_keyword(tmp_path):
+    # Auto-replies see a text's first word before the language keywords do:
+    # ESPANOL as an auto-reply would never switch a texter to Spanish.
+    path = tmp_path / "ivr.toml"
+    path.write_text(BILINGUAL.read_text("utf-8") + '\n[lines.sdd.auto_reply.crew]\n'
+                    'keyword = "espanol"\nurl = "https://crew.example.com/reply"\n'
+                    'secret = "crew-secret-0123456789abcdef"\n', "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, database_override="x.sqlite3")
+    assert raised.value.key == "lines.sdd.auto_reply.crew.keyword"
+    assert "es-US" in raised.value.problem
