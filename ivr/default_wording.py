@@ -38,7 +38,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "nothing_owned": "[{{ line_code }}] you have no open conversation on {{ line }}; reply ACK"
                      " to take the one waiting for you.",
     "close_confirm": "[{{ line_code }} #{{ code }}] closed; the customer was told.",
-    "closed_notice": "[{{ line_code }} #{{ code }}] closed by {{ by }}; nothing more to do.",
+    "closed_notice": "[{{ line_code }} #{{ code }}] closed by {{ by }}{% if dashboard %} on"
+                     " the dashboard{% endif %}; nothing more to do.",
     "blocked_confirm": "[{{ line_code }} #{{ code }}] {{ customer }} is blocked: their texts go"
                        " nowhere and their calls are rejected. #{{ code }} is closed.",
     "opted_out": "[{{ line_code }} #{{ code }}] the customer has opted out (STOP); texts to them"
@@ -150,6 +151,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
                      "nothing was ACKed{% elif median_ack_seconds < 60 %}"
                      "{{ median_ack_seconds }} s{% else %}{{ median_ack_seconds // 60 }} min"
                      " {{ median_ack_seconds % 60 }} s{% endif %}.",
+    # Several responders named in one sentence: "Sergio, Ana or Bo"
+    "names_list": "{% if listed | length > 1 %}{{ listed[:-1] | join(', ') }} or"
+                  " {{ listed[-1] }}{% else %}{{ listed | join('') }}{% endif %}",
     # What stands for a customer's text that was only pictures
     "no_text": "(no text)",
     # A voicemail as the conversation's text, shown in later pages and hand-overs
@@ -180,7 +184,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
     "help": ("codes",),
     "nothing_owned": (),
     "close_confirm": ("code",),
-    "closed_notice": ("code", "by"),
+    "closed_notice": ("code", "by", "dashboard"),
     "blocked_confirm": ("code", "customer"),
     "opted_out": ("code",),
     "commands": (),
@@ -236,6 +240,7 @@ MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
                       "median_ack_seconds"),
     "voicemail_body": ("duration", "transcription", "recording"),
     "no_text": (),
+    "names_list": ("listed",),
 }
 assert set(MESSAGE_VARIABLES) == set(DEFAULT_MESSAGES)
 
@@ -287,6 +292,8 @@ MESSAGE_SAMPLE: dict[str, Any] = {
     "voicemails": 1,
     "unanswered": 0,
     "median_ack_seconds": 95,
+    "listed": ["Sergio", "Backup"],
+    "dashboard": True,
     "local_time": "6:04 PM",
     "caller_number": "+1 619-555-0142",
 }

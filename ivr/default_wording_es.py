@@ -143,10 +143,12 @@ SPANISH_MESSAGES: dict[str, str] = {
     "transcription_page_no_number": "[{{ line_code }}] el mensaje de voz de un número oculto"
                                     " dice: {{ transcription }}",
     "no_text": "(sin texto)",
+    "names_list": "{% if listed | length > 1 %}{{ listed[:-1] | join(', ') }} o"
+                  " {{ listed[-1] }}{% else %}{{ listed | join('') }}{% endif %}",
     "voicemail_body": "Mensaje de voz ({{ duration }} s){% if transcription %}:"
                       " {{ transcription }}{% endif %} {{ recording }}",
-    "closed_notice": "[{{ line_code }} #{{ code }}] cerrada por {{ by }}; no queda nada por"
-                     " hacer.",
+    "closed_notice": "[{{ line_code }} #{{ code }}] cerrada por {{ by }}{% if dashboard %}"
+                     " desde el panel{% endif %}; no queda nada por hacer.",
     "daily_summary": "[{{ line_code }}] {{ day }}: {{ texts }} mensajes, {{ calls }} llamadas"
                      " ({{ missed }} perdidas), {{ voicemails }} mensajes de voz,"
                      " {{ unanswered }} sin respuesta. Mediana hasta el ACK:"

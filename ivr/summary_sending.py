@@ -14,7 +14,7 @@ from .background import BackgroundWorker
 from .clock import Clock, from_text, to_text
 from .config import Config, Line
 from .conversations.sending import send_to_responder
-from .conversations.wording import message, split_sms
+from .conversations.wording import split_sms, words
 from .daily_summary import (DailySummary, day_span, following_summary, median_ack_seconds,
                             next_summary)
 from .decisions import Channel, DecisionKind, decision
@@ -73,7 +73,7 @@ def text_summary(tx: Tx, roster: Roster, line: Line, summary: DailySummary,
                  to: tuple[str, ...]) -> None:
     """The summary by text, from the line, to each responder id or number in `to`."""
     config = roster.config
-    body = message(line, "daily_summary", **summary.wording_variables())
+    body = words(line, "daily_summary", **summary.wording_variables())
     names = [r if r in config.responders else mask(r) for r in to]
     told = f"texted to {', '.join(names)}" if names else "left to the event hooks"
     decision_id = tx.decide(decision(
@@ -86,7 +86,7 @@ def text_summary(tx: Tx, roster: Roster, line: Line, summary: DailySummary,
         if responder is not None:
             send_to_responder(tx, line, None, decision_id, responder, body, purpose="notice")
             continue
-        for part in split_sms(body):
+        for part in split_sms(str(body)):
             tx.enqueue_sms(decision_id, line.id, None, to_number=recipient,
                            from_number=line.number, body=part, purpose="notice")
 

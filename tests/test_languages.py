@@ -358,3 +358,15 @@ def test_an_auto_reply_keyword_may_not_be_a_language_keyword(tmp_path):
         load_config(path, database_override="x.sqlite3")
     assert raised.value.key == "lines.sdd.auto_reply.crew.keyword"
     assert "es-US" in raised.value.problem
+
+
+def test_responders_named_together_are_joined_in_the_readers_language():
+    from ivr.conversations.wording import Names
+    line = load_config(BILINGUAL).lines["sdd"]
+    both = Names(["Sergio", "Ana"])
+    assert str(both) == "Sergio or Ana"        # as the decision log shows it
+    spanish = message(line, "ack", Audience(language="es-US"), responder=both)
+    assert "Sergio o Ana" in spanish and " or " not in spanish
+    assert "Sergio or Ana" in message(line, "ack", Audience(language="en-US"), responder=both)
+    three = message(line, "ack", Audience(language="es-US"), responder=Names(["A", "B", "C"]))
+    assert "A, B o C" in three

@@ -26,13 +26,13 @@ def close_conversation(tx: Tx, roster: Roster, conversation: Conversation) -> li
 
 def tell_closed(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
                 decision_id: int, concerned: list[str], by: str,
-                closer_id: str | None = None) -> None:
+                closer_id: str | None = None, dashboard: bool = False) -> None:
     """The `closed_notice` to each of `concerned` but the one who closed it
     (answered directly)."""
     for responder_id in dict.fromkeys(concerned):
         responder = roster.config.responders.get(responder_id)
         if responder is not None and responder.id != closer_id:
             notice = message(line, "closed_notice", responder_audience(responder),
-                             code=conversation.code, by=by)
+                             code=conversation.code, by=by, dashboard=dashboard)
             send_to_responder(tx, line, conversation, decision_id, responder, notice,
                               purpose="notice")

@@ -43,8 +43,8 @@ def operator_close(tx: Tx, roster: Roster, conversation_id: int, operator: str) 
         f"{operator} closed #{conversation.code} from the dashboard",
         line=line, conversation=conversation))
     send_to_customer(tx, line, conversation, decision_id, words(line, "closed"))
-    tell_closed(tx, roster, line, conversation, decision_id, concerned,
-                by=f"{operator} on the dashboard")
+    tell_closed(tx, roster, line, conversation, decision_id, concerned, by=operator,
+                dashboard=True)
     return True
 
 
@@ -78,9 +78,9 @@ def hand_over_to(tx: Tx, roster: Roster, line: Line, conversation: Conversation,
     body, media = joined_texts(tx.conversation_texts(conversation.id),
                                message(line, "no_text"))
     send_to_responder(tx, line, conversation, decision_id, responder,
-                      message(line, "handed_to_you", code=conversation.code,
-                              customer=display(conversation.customer), body=body,
-                              media=list(media), by=by.name if by else None),
+                      words(line, "handed_to_you", code=conversation.code,
+                            customer=display(conversation.customer), body=body,
+                            media=list(media), by=by.name if by else None),
                       media, purpose="notice")
     notice = words(line, "taken_by_other", code=conversation.code, responder=responder.name)
     told = {responder.id, by.id if by else ""}

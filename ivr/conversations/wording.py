@@ -70,7 +70,11 @@ def message(line: Line, name: str, /, to: Audience | None = None, **variables: A
     expected = set(MESSAGE_VARIABLES[name])
     assert set(variables) == expected, f"{name} takes {sorted(expected)}, got {sorted(variables)}"
     to = to or Audience()
-    return render_message(templates(line, to.language)[name], line=line.name,
+    wording = templates(line, to.language)
+    for key, value in variables.items():
+        if isinstance(value, Names):
+            variables[key] = render_message(wording["names_list"], listed=list(value.people))
+    return render_message(wording[name], line=line.name,
                           line_code=line.code, local_time=to.local_time,
                           caller_number=to.caller_number, **variables)
 
@@ -112,12 +116,25 @@ def default_message(name: str, language: str | None = None) -> str:
     return render_message(source, line="", line_code="", local_time="", caller_number="")
 
 
-def names(responders: Sequence[Responder]) -> str:
+class Names(str):
+    """Responders' names as one variable: 'Sergio or Ana' in the decision
+    log, joined by the `names_list` template of the reader's language when
+    a message is rendered ('Sergio o Ana')."""
+
+    people: tuple[str, ...]
+
+    def __new__(cls, people: Sequence[str]) -> "Names":
+        listed = tuple(people)
+        shown = "".join(listed) if len(listed) <= 1 else (
+            f"{', '.join(listed[:-1])} or {listed[-1]}")
+        joined = super().__new__(cls, shown)
+        joined.people = listed
+        return joined
+
+
+def names(responders: Sequence[Responder]) -> Names:
     """'Sergio', 'Sergio or Ana', 'Sergio, Ana or Bo'."""
-    listed = [r.name for r in responders]
-    if len(listed) <= 1:
-        return "".join(listed)
-    return f"{', '.join(listed[:-1])} or {listed[-1]}"
+    return Names([r.name for r in responders])
 
 
 def split_sms(text: str, limit: int = SMS_MAX_CHARS) -> list[str]:
