@@ -20,6 +20,7 @@ from . import messaging_setup
 from .clock import SystemClock, from_text
 from .config import Config
 from .gateway import PhoneNumberConfig, SendError, TwilioGateway
+from .ownership import how_owned
 from .passwords import hash_password
 from .phone import InvalidPhoneNumber, mask, normalise
 from .secrets import Secrets
@@ -111,7 +112,8 @@ async def _conversation_filter(store: AnyStore, wanted: LogFilter) -> int | None
 async def conversations(config: Config, out: TextIO, now: datetime | None = None) -> int:
     store = await _open_store(config)
     try:
-        rows = await store.read(lambda tx: tx.open_conversations(limit=1000))
+        rows, owned = await store.read(
+            lambda tx: (tx.open_conversations(limit=1000), tx.open_ownerships()))
     finally:
         await store.close()
     now = now or SystemClock().now()
@@ -121,9 +123,12 @@ async def conversations(config: Config, out: TextIO, now: datetime | None = None
     for c in rows:
         line = config.lines.get(c.line_id)
         owner = config.responders.get(c.owner or "")
-        if c.acked_at:
-            state = f"{owner.name if owner else c.owner} has it (ACKed after " \
-                    f"{_minutes(from_text(c.acked_at), from_text(c.opened_at))})"
+        if c.owner:
+            how = how_owned(owned.get(c.id), c, _minutes)
+            got = (f"handed over by {how['handed_by']}" if how["handed_by"]
+                   else "ACKed")
+            after = f" after {how['acked_after']}" if how["acked_after"] else ""
+            state = f"{owner.name if owner else c.owner} has it ({got}{after})"
         else:
             state = f"waiting {_minutes(now, from_text(c.opened_at))}, tier {c.tier + 1}"
         opened = day_and_time(c.opened_at, line_zone(config, c.line_id))

@@ -103,6 +103,20 @@ async def test_conversations_lists_the_open_ones_with_owner_and_wait(harness, cl
     assert "+1619***0177" in rows[1] and "+16195550177" not in out.getvalue()
 
 
+async def test_conversations_says_a_hand_over_is_no_ack(harness, clean_env):
+    # Backup never sent ACK: the owner got it from Sergio's HANDOVER.
+    await harness.twilio.text(from_=CUSTOMER, to=LINE, body="hello")
+    harness.clock.advance(30)
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="ACK")
+    harness.clock.advance(150)
+    await harness.twilio.text(from_=SERGIO, to=LINE, body="HANDOVER backup")
+    out = io.StringIO()
+    await admin.conversations(harness.services.config, out, now=harness.clock.now())
+    [row] = out.getvalue().splitlines()
+    assert "Backup has it (handed over by Sergio (by text) after 3 min)" in row, row
+    assert "ACKed" not in row
+
+
 def test_log_without_a_database_says_how_to_get_one(clean_env, tmp_path):
     code, out, err = run("log")
     assert code == 2 and "does not exist yet" in err and "IVR_DATABASE" in err

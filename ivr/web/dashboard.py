@@ -25,6 +25,7 @@ from ..clock import from_text
 from ..config import Config
 from ..conversations.operator import operator_close, operator_hand_over
 from ..hooks.shown import failed_hook_rows
+from ..ownership import how_owned
 from ..phone import mask
 from ..roles import Action
 from ..services import Services, current_services
@@ -35,7 +36,6 @@ from ..unreachable_numbers import (UnreachableNumber, operator_clear_unreachable
 from .access import allowed_to, current_operator
 from .blueprint import blueprint
 from .login import check_csrf, csrf_token, login_required, session_id_hash
-from .ownership import how_owned
 
 EVENT_POLL_SECONDS = 1.0
 EVENT_STREAM_SECONDS = 300          # browsers reconnect; a stream never lives for ever

@@ -1,4 +1,5 @@
-"""How an open conversation's owner got it, as the dashboard says it: an
+"""How an open conversation's owner got it, as the dashboard and `ivr
+conversations` say it: an
 ACK ("ACKed after 4 min"), or a hand-over ("handed over by operator after
 4 min"): a hand-over is no ACK, whoever it went to. Pure."""
 
@@ -7,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from ..clock import from_text
-from ..conversations.operator import handed_by
-from ..decisions import DecisionKind
-from ..store import Conversation, DecisionRow
+from .clock import from_text
+from .conversations.operator import handed_by
+from .decisions import DecisionKind
+from .store import Conversation, DecisionRow
 
 
 def how_owned(decision: DecisionRow | None, conversation: Conversation,
