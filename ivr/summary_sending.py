@@ -15,8 +15,13 @@ from .clock import Clock, from_text, to_text
 from .config import Config, Line
 from .conversations.sending import send_to_responder
 from .conversations.wording import split_sms, words
-from .daily_summary import (DailySummary, day_span, following_summary, median_ack_seconds,
-                            next_summary)
+from .daily_summary import (
+    DailySummary,
+    day_span,
+    following_summary,
+    median_ack_seconds,
+    next_summary,
+)
 from .decisions import Channel, DecisionKind, decision
 from .phone import mask
 from .roster import Roster

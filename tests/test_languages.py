@@ -370,3 +370,15 @@ def test_responders_named_together_are_joined_in_the_readers_language():
     assert "Sergio or Ana" in message(line, "ack", Audience(language="en-US"), responder=both)
     three = message(line, "ack", Audience(language="es-US"), responder=Names(["A", "B", "C"]))
     assert "A, B o C" in three
+
+
+@pytest.mark.both_engines
+async def test_a_missed_call_with_no_number_reaches_each_responder_in_their_language(harness):
+    await CallSimulator(harness.twilio, caller="anonymous", line_number=LINE, caller_input=["1"],
+                        legs={SERGIO: NO_ANSWER}, hang_up_during_dial=1,
+                        status_callback_path="/voice/status").run()
+    await harness.deliver_outbox()
+    [to_ana] = [m.body for m in harness.fake.messages_to(ANA)]
+    [to_sergio] = [m.body for m in harness.fake.messages_to(SERGIO)]
+    assert to_ana.startswith("[SDD] llamada perdida de un número oculto"), to_ana
+    assert to_sergio.startswith("[SDD] missed call from a caller with no number"), to_sergio

@@ -60,7 +60,7 @@ def call_missed(tx: Tx, svc: Services, line: Line, call_sid: str, why: str,
         notify_everyone(tx, svc, line, call_sid, DecisionKind.MISSED_CALL,
                         f"{why}: a missed call from a caller with no number; every responder "
                         "is texted, nothing can reach the caller",
-                        message(line, "missed_call_page_no_number", time=when))
+                        words(line, "missed_call_page_no_number", time=when))
         return
     conversation, _ = open_or_join(tx, line, call.caller, origin="voicemail",
                                    channel=Channel.VOICE, sid=call_sid,
@@ -88,9 +88,9 @@ def _tell_owner(tx: Tx, svc: Services, line: Line, conversation: Conversation,
     owner = svc.config.responders.get(conversation.owner or "")
     if owner is not None:
         send_to_responder(tx, line, conversation, decision_id, owner,
-                          message(line, "follow_up", code=conversation.code,
-                                  customer=display(conversation.customer), body=note,
-                                  media=[]), purpose="relay")
+                          words(line, "follow_up", code=conversation.code,
+                                customer=display(conversation.customer), body=note,
+                                media=[]), purpose="relay")
 
 
 def _page_everyone(tx: Tx, svc: Services, line: Line, conversation: Conversation,

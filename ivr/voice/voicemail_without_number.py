@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import Line
 from ..conversations.sending import send_to_responder
 from ..conversations.tiers import everyone
-from ..conversations.wording import message
+from ..conversations.wording import Words, words
 from ..decisions import Channel, DecisionKind, decision
 from ..local_time import clock_time
 from ..services import Services
@@ -36,8 +36,8 @@ def recording_without_number(tx: Tx, svc: Services, line: Line, call_sid: str,
                            "this voicemail was already received", line=line, sid=call_sid))
         return
     tx.record_voicemail(recording_sid, call_sid, line.id, NO_NUMBER, None, url, duration)
-    page = message(line, "voicemail_page_no_number", time=clock_time(tx.now, line.policy.zone),
-                   duration=duration, transcription=None, recording=url)
+    page = words(line, "voicemail_page_no_number", time=clock_time(tx.now, line.policy.zone),
+                 duration=duration, transcription=None, recording=url)
     notify_everyone(tx, svc, line, call_sid, DecisionKind.VOICEMAIL_RECEIVED,
                      f"a {duration} s voicemail from a caller with no number: every responder "
                      "is texted; no conversation, since nothing can reach the caller", page)
@@ -53,7 +53,7 @@ def transcription_without_number(tx: Tx, svc: Services, line: Line, call_sid: st
         notify_everyone(tx, svc, line, call_sid, DecisionKind.TRANSCRIPTION_RECEIVED,
                          "the transcription of a voicemail from a caller with no number is "
                          "texted to every responder",
-                         message(line, "transcription_page_no_number", transcription=text))
+                         words(line, "transcription_page_no_number", transcription=text))
         return
     # The transcription came first: it carries all a page needs.
     recording = url if url.startswith("https://") else ""
@@ -63,13 +63,14 @@ def transcription_without_number(tx: Tx, svc: Services, line: Line, call_sid: st
                      "a voicemail from a caller with no number (its transcription first): "
                      "every responder is texted; no conversation, since nothing can reach "
                      "the caller",
-                     message(line, "voicemail_page_no_number",
-                             time=clock_time(tx.now, line.policy.zone), duration=0,
-                             transcription=text, recording=recording))
+                     words(line, "voicemail_page_no_number",
+                           time=clock_time(tx.now, line.policy.zone), duration=0,
+                           transcription=text, recording=recording))
 
 
 def notify_everyone(tx: Tx, svc: Services, line: Line, call_sid: str, kind: DecisionKind,
-                     reason: str, text: str) -> None:
+                     reason: str, text: Words) -> None:
+    """`text` reaches each responder in their own language."""
     decision_id = tx.decide(decision(kind, Channel.VOICE, reason, line=line, sid=call_sid))
     for responder in everyone(svc.config, line):
         send_to_responder(tx, line, None, decision_id, responder, text, purpose="notice")
