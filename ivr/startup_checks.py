@@ -308,13 +308,26 @@ def _report_failure(message: str) -> None:
         # One of several workers: the parent reads why from the file and
         # says it once; Hypercorn's exit code cannot be trusted to (it
         # reports 0 when every worker has already exited).
-        try:
-            Path(report).write_text(message + "\n", "utf-8")
-        except OSError:
+        if not record_worker_failure(report, message):
             log.error("%s", message)
         flush_and_exit(2)
     failed_start["message"] = message
     raise StartFailed(message) from None
+
+
+def record_worker_failure(report: str, message: str) -> bool:
+    """Leave why this worker could not start for the parent to say; False if
+    it could not be written. The first reason stands: when one worker fails,
+    Hypercorn stops the others with SIGTERM, and a sibling still starting
+    would otherwise replace the real reason with "stopped by SIGTERM"."""
+    try:
+        with open(report, "x", encoding="utf-8") as file:
+            file.write(message + "\n")
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def one_line(exc: BaseException) -> str:

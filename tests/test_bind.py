@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -87,3 +88,13 @@ def test_a_failed_start_exits_promptly_with_one_clear_line(tmp_path, workers):
     assert last.startswith(f"ivr: the database {database}") and "another program's" in last
     assert "IVR_DATABASE" in last and "Fix:" in last
     print(f"workers={workers}: a failed start exited in {seconds:.1f} s")
+
+
+def test_a_sibling_stopped_by_sigterm_does_not_replace_the_reason_a_worker_gave(tmp_path):
+    # With several workers, the first to fail says why; Hypercorn then stops
+    # the rest with SIGTERM, and a sibling still starting reports that too.
+    from ivr.startup_checks import record_worker_failure
+    report = str(tmp_path / "failed")
+    assert record_worker_failure(report, "the database is another program's")
+    assert record_worker_failure(report, "stopped by SIGTERM while starting")
+    assert Path(report).read_text("utf-8") == "the database is another program's\n"
