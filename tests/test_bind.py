@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-from pathlib import Path
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
