@@ -16,7 +16,7 @@ import icalendar
 import recurring_ical_events
 
 from .bookings import Booking, numbers_in
-from .calendars import CalendarCache, _as_datetime, _frame, _series, _window, describe_source
+from .calendars import CalendarCache, _frame, _series, _window, describe_source, event_span
 from .clock import Clock
 
 if TYPE_CHECKING:
@@ -40,13 +40,7 @@ def read_bookings(calendar: icalendar.Calendar, start: datetime,
 
 
 def _booking(component: icalendar.Component) -> Booking:
-    begin = _as_datetime(component["DTSTART"].dt)
-    if "DTEND" in component:
-        finish = _as_datetime(component["DTEND"].dt)
-    elif "DURATION" in component:
-        finish = begin + component["DURATION"].dt
-    else:
-        finish = begin
+    begin, finish = event_span(component)
     attendees = component.get("ATTENDEE", [])
     if not isinstance(attendees, list):
         attendees = [attendees]

@@ -105,20 +105,26 @@ def _as_datetime(value: date | datetime) -> datetime:
     raise ValueError(f"{value!r} is not a date or a date-time")
 
 
+def event_span(component: icalendar.Component) -> tuple[datetime, datetime]:
+    """When an event instance begins and ends. Without DTEND or DURATION it
+    lasts a day if it starts on a date, and no time if it starts at a time
+    (RFC 5545, 3.6.1)."""
+    begin = _as_datetime(component["DTSTART"].dt)
+    if "DTEND" in component:
+        return begin, _as_datetime(component["DTEND"].dt)
+    if "DURATION" in component:
+        return begin, begin + component["DURATION"].dt
+    all_day = not isinstance(component["DTSTART"].dt, datetime)
+    return begin, begin + timedelta(days=1 if all_day else 0)
+
+
 def _instances(calendar: icalendar.Calendar, start: datetime,
                end: datetime) -> list[CalendarEvent]:
     events = []
     # Floating events are expanded a day wider so every zone's midnight is inside.
     for component in recurring_ical_events.of(calendar).between(start - timedelta(days=1),
                                                                end + timedelta(days=1)):
-        begin = _as_datetime(component["DTSTART"].dt)
-        if "DTEND" in component:
-            finish = _as_datetime(component["DTEND"].dt)
-        elif "DURATION" in component:
-            finish = begin + component["DURATION"].dt
-        else:
-            finish = begin + timedelta(days=1 if not isinstance(component["DTSTART"].dt,
-                                                                   datetime) else 0)
+        begin, finish = event_span(component)
         events.append(CalendarEvent(str(component.get("SUMMARY", "")), begin, finish))
     return events
 

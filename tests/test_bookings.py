@@ -203,3 +203,16 @@ async def test_an_unreadable_booking_is_skipped_and_the_rest_applies(tmp_path, f
     async with open_harness(config, fake_twilio, FrozenClock(NOW)) as harness:
         assert booking_tag(await opened(harness, CUSTOMER))["uid"] == "drop-2"
     assert "event broken ('Broken'): its RRULE has FREQ=INVALID" in caplog.text
+
+
+def test_an_all_day_booking_without_an_end_lasts_the_day():
+    # RFC 5545 3.6.1, read as the on-call calendars read it (one event_span
+    # for both): a DATE start with no DTEND or DURATION is one day long.
+    import icalendar
+
+    from ivr.booking_calendars import read_bookings
+    calendar = icalendar.Calendar.from_ical(ics(
+        "BEGIN:VEVENT\nUID:yard-day\nSUMMARY:Yard clean-up\nDTSTART;VALUE=DATE:20261122\n"
+        "END:VEVENT\n"))
+    [booking] = read_bookings(calendar, datetime(2026, 11, 20), datetime(2026, 11, 25))
+    assert (booking.start, booking.end) == (datetime(2026, 11, 22), datetime(2026, 11, 23))
