@@ -382,3 +382,30 @@ async def test_a_missed_call_with_no_number_reaches_each_responder_in_their_lang
     [to_sergio] = [m.body for m in harness.fake.messages_to(SERGIO)]
     assert to_ana.startswith("[SDD] llamada perdida de un número oculto"), to_ana
     assert to_sergio.startswith("[SDD] missed call from a caller with no number"), to_sergio
+
+
+@pytest.mark.both_engines
+@pytest.mark.parametrize("after_hours, first", [("voicemail", "voicemail_after_hours"),
+                                               ("on_call", "greeting_after_hours")])
+async def test_a_spanish_line_after_hours_speaks_only_spanish(database, fake_twilio,
+                                                             after_hours, first):
+    # The defect: a line translated to Spanish greeted after-hours
+    # callers in English. Sunday 10:00 in San Diego, the line open weekdays.
+    from datetime import datetime, timezone
+
+    from ivr.clock import FrozenClock
+
+    from .support.harness import open_harness
+    data = bilingual(language="es-US", voice=None, languages={})
+    data["lines"]["sdd"].pop("menu")
+    data["lines"]["sdd"]["hours"] = {"open": ["mon-fri 08:00-18:00"], "after_hours": after_hours}
+    config = parse_config(data, "ivr.toml", database_override=database)
+    clock = FrozenClock(datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc))
+    async with open_harness(config, fake_twilio, clock) as harness:
+        transcript = await CallSimulator(harness.twilio, caller=CUSTOMER, line_number=LINE,
+                                         legs={SERGIO: NO_ANSWER, ANA: NO_ANSWER}).run()
+    heard = [(voice, language, text) for who, voice, language, text in transcript.spoken
+             if who == "caller"]
+    assert heard and all((voice, language) == SPANISH for voice, language, _ in heard), heard
+    assert not [text for *_, text in heard if ENGLISH_WORDS.search(text)], heard
+    assert heard[0][2] == spanish(first), heard
