@@ -44,6 +44,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of each of a process's threads, by "name tid": which
+    thread a request's cost lands on (the event loop, aiosqlite's, ...)."""
+    out: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as handle:
+                name = handle.read().strip()
+        except OSError:
+            continue
+        out[f"{name} {tid}"] = _task_cpu(pid, tid)
+    return out
+
+
+def _task_cpu(pid: int, tid: str) -> float:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as handle:

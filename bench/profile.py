@@ -25,6 +25,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness import Harness  # noqa: E402
+from procfs import thread_cpu_seconds  # noqa: E402
 from servers import Server  # noqa: E402
 from service_db import cancel_timers  # noqa: E402
 from stats import summarise  # noqa: E402
@@ -157,6 +158,7 @@ def main() -> int:
         requests = requests_for(harness, service, args.endpoint, args.requests)
         spies = start_spies(harness, service, args, out_dir)
         time.sleep(1.0)
+        threads_before = {pid: thread_cpu_seconds(pid) for pid in service.worker_pids}
         run = harness.drive(service, requests, args.connections, sink=sink,
                             expected_sends=len(requests) if args.endpoint in
                             ("sms", "ack") else 0)
@@ -165,6 +167,12 @@ def main() -> int:
               f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, cpu {s['cpu_s_per_1000']:.2f} "
               f"s/1000, errors {s['errors']}, RSS MB "
               + " ".join(f"{v:.1f}" for v in service.rss().values() if v is not None))
+        for pid, before in threads_before.items():
+            after = thread_cpu_seconds(pid)
+            print(f"worker {pid}, CPU ms per request by thread: " + ", ".join(
+                f"{name} {1000 * (after[name] - before.get(name, 0.0)) / len(requests):.2f}"
+                for name in sorted(after, key=lambda n: before.get(n, 0.0) - after[n])
+                if after[name] > before.get(name, 0.0)))
         for spy, _ in spies:
             # py-spy writes, then exits
             harness.servers.procs.stop(spy, seconds=30, sig=signal.SIGINT)

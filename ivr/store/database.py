@@ -31,6 +31,7 @@ import aiosqlite
 from ..background import BackgroundWorker
 from ..clock import Clock
 from ..hooks.events import HookRoutes
+from .group_commit import GroupCommit
 from .migrations import Step, upgrade
 from .sql_script import split_sql  # noqa: F401 - the store's public name for it
 from .store_base import StoreBase
@@ -87,6 +88,8 @@ class Store(StoreBase):
         # The schema steps the last open applied (ivr db upgrade reports them).
         self.upgraded: list[Step] = []
         self.schema_failed = False
+        self.group_commit: GroupCommit[Tx] = GroupCommit(
+            self._submit, self._transaction_here, self._new_tx)
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -183,7 +186,7 @@ class Store(StoreBase):
         other statement can come between its BEGIN and its COMMIT. The call
         is shielded, so a cancelled caller (a client that hung up) leaves it
         to finish whole."""
-        return await self._shielded(self._run(self._write_now, fn))
+        return await self._shielded(self.group_commit.write(fn))
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         _, result = await self._run(self._read_now, fn)
@@ -195,8 +198,16 @@ class Store(StoreBase):
         # that for a function of ours (it has no public name for it).
         return await db._execute(body, db._conn, fn)
 
-    def _write_now(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
-        return self.transaction(conn, self._write_lock, fn)
+    def _submit(self, job: Callable[[], T]) -> asyncio.Future[T]:
+        db = self._connection()
+        return asyncio.ensure_future(db._execute(job))
+
+    def _transaction_here(self, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+        """On the database thread: `fn` in a transaction of its own."""
+        return self.transaction(self._connection()._conn, self._write_lock, fn)
+
+    def _new_tx(self, conn: sqlite3.Connection) -> Tx:
+        return Tx(conn, self.clock.now(), self.send_lease, hooks=self.hooks)
 
     def transaction(self, conn: sqlite3.Connection, write_lock: int | None,
                     fn: Callable[[Tx], T]) -> tuple[Tx, T]:
@@ -206,7 +217,7 @@ class Store(StoreBase):
         if write_lock is not None:
             fcntl.flock(write_lock, fcntl.LOCK_EX)
         try:
-            tx = Tx(conn, self.clock.now(), self.send_lease, hooks=self.hooks)
+            tx = self._new_tx(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(tx)
