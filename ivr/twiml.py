@@ -51,6 +51,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     finalize=_finalize,
+    # The templates ship with the code and change only with it: no stat of
+    # the file before every render to see whether it changed.
+    auto_reload=False,
 )
 
 
