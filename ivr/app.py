@@ -20,7 +20,7 @@ from .hooks.config import resolve_secrets
 from .hooks.events import routes_for
 from .hooks.worker import HookWorker
 from .logs import install_redaction
-from .outbox import STATUS_CALLBACK_PATH, OutboxWorker
+from .outbox import STATUS_CALLBACK_PATH, OutboxWorker, sends_in_flight, workers_here
 from .phone_pager import PhonePager
 from .retention import retention_worker
 from .roster import Roster
@@ -84,7 +84,8 @@ def create_app(config: Config, secrets: Secrets, *, store: AnyStore | None = Non
         config=config, secrets=secrets, store=store, gateway=gateway, clock=clock,
         signatures=SignatureChecker(secrets.signing_tokens(), base, secrets.fallback_base_url,
                                     fragments=(CONNECTION_OVERRIDES,)),
-        outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics),
+        outbox=OutboxWorker(store, gateway, clock, base + STATUS_CALLBACK_PATH, roster, metrics,
+                            sends_in_flight(config.twilio_concurrency, workers_here())),
         timers=TimerWorker(store, roster, clock), roster=roster, metrics=metrics,
         public_base_url=base, phone_pager=PhonePager(store, gateway, clock, roster, base),
         summaries=SummaryWorker(store, roster, clock),

@@ -44,6 +44,12 @@ VOICEMAIL_SECONDS_RANGE = (10, 600)
 CALL_DEADLINE_RANGE = (30, 3_600)
 FLOOD_SECONDS_RANGE = (0, 3_600)
 RETENTION_DAYS_RANGE = (1, 36_500)  # a day at least: a closed conversation can still be ACKed late
+# REST requests to Twilio at once, shared by this machine's workers. Twilio
+# caps each account's concurrent REST requests and refuses the excess with
+# HTTP 429 (error 20429); it does not publish the figure, which is commonly
+# 100. The default leaves room for ivr's CLI and the account's other users.
+TWILIO_CONCURRENCY_DEFAULT = 90
+TWILIO_CONCURRENCY_RANGE = (1, 1_000)
 MENU_DIGITS = "123456789"
 # The text-back key at the voicemail prompt: one key, or "" for none. Not #:
 # the recording that follows ends on it.
@@ -129,6 +135,7 @@ class Config:
     calendars: tuple[str, ...] = ()
     retention_days: int | None = None   # None: keep everything for ever
     hooks: tuple[Hook, ...] = ()        # [hooks.NAME]: where events are POSTed
+    twilio_concurrency: int = TWILIO_CONCURRENCY_DEFAULT
     _lines_by_number: Mapping[str, Line] = field(repr=False, default_factory=dict)
 
     def line_for_number(self, number: str | None) -> Line | None:
@@ -183,12 +190,14 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
 
     service = v.table(data, "service", required=False)
     v.only_keys(service, "service", {"database", "timezone", "calendars", "blocked",
-                                     "retention_days"})
+                                     "retention_days", "twilio_concurrency"})
     database = database_override or beside_config(
         path, v.string(service, "service.database", "database", default="ivr.sqlite3"))
     default_tz = v.timezone(service, "service.timezone", "UTC")
     calendars = v.calendars(service, "service.calendars")
     retention_days = v.days(service, "service.retention_days", RETENTION_DAYS_RANGE)
+    twilio_concurrency = v.count(service, "service.twilio_concurrency",
+                                 TWILIO_CONCURRENCY_DEFAULT, TWILIO_CONCURRENCY_RANGE)
     responders = _parse_responders(v, data, default_tz.key)
     lines = with_policies(v, data, _parse_lines(v, data, responders, default_tz.key), default_tz)
     lines = with_integrations(v, data, lines, responders, lambda s: beside_config(path, s))
@@ -198,6 +207,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>",
     return Config(path=str(path), responders=responders, lines=lines, database=database,
                   calendars=tuple(beside_config(path, c) for c in calendars),
                   retention_days=retention_days, hooks=hooks,
+                  twilio_concurrency=twilio_concurrency,
                   _lines_by_number={line.number: line for line in lines.values()})
 
 
@@ -359,6 +369,20 @@ class _Validator:
         if not low <= value <= high:
             raise self.fail(key, f"{value} is out of range",
                             f"use a number from {low} to {high}")
+        return value
+
+    def count(self, table: Mapping[str, Any], key: str, default: int,
+              bounds: tuple[int, int]) -> int:
+        """A whole number of things within `bounds`, `default` when unset."""
+        name = key.rsplit(".", 1)[1]
+        value = table.get(name, default)
+        low, high = bounds
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, not {value!r}",
+                            f"write {name} = {default}")
+        if not low <= value <= high:
+            raise self.fail(key, f"{value} is out of range",
+                            f"use a number from {low} to {high}, e.g. {name} = {default}")
         return value
 
     def flag(self, table: Mapping[str, Any], key: str, default: bool) -> bool:

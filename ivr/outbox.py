@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from .background import BackgroundWorker
 from .clock import Clock, from_text
+from .config import TWILIO_CONCURRENCY_DEFAULT
 from .conversations.delivery import delivery_reported, send_refused, still_matters
 from .gateway import REQUEST_TIMEOUT_SECONDS, SendError, SendResult, TwilioGateway
 from .logs import event
@@ -49,10 +50,28 @@ LEASE = _lease()
 # A send must start early enough in its lease to finish inside it; later,
 # the row is left to the next claim rather than sent twice at once.
 SEND_START_MARGIN = timedelta(seconds=REQUEST_TIMEOUT_SECONDS + 5)
-MAX_IN_FLIGHT = 32  # concurrent REST sends per process
+# Without IVR_WORKERS (an app built by a test, or by hand): one process.
+WORKERS_ENV = "IVR_WORKERS"
 POLL_SECONDS = 1.0
 RECORD_RETRY_SECONDS = 1.0
 STATUS_CALLBACK_PATH = "/sms/status"
+
+
+def sends_in_flight(twilio_concurrency: int, workers: int) -> int:
+    """How many REST sends one worker may have under way: its share of the
+    machine's `[service] twilio_concurrency`, so that all the workers
+    together stay within it. At 250 ms a send, 90 at once send 360 texts
+    a second, more than one worker takes in (bench/README.md, "A burst
+    with Twilio at 250 ms")."""
+    return max(1, twilio_concurrency // max(1, workers))
+
+
+def workers_here() -> int:
+    """How many workers `ivr serve` started beside this one (itself included)."""
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV) or 1))
+    except ValueError:
+        return 1
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -75,7 +94,8 @@ class OutboxWorker(BackgroundWorker):
     name = "ivr-outbox"
 
     def __init__(self, store: Store, gateway: TwilioGateway, clock: Clock,
-                 status_callback_url: str, roster: Roster, metrics: Metrics | None = None):
+                 status_callback_url: str, roster: Roster, metrics: Metrics | None = None,
+                 max_in_flight: int = sends_in_flight(TWILIO_CONCURRENCY_DEFAULT, 1)):
         self.store = store
         self.roster = roster
         self.metrics = metrics
@@ -83,7 +103,8 @@ class OutboxWorker(BackgroundWorker):
         self.clock = clock
         self.status_callback_url = status_callback_url
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         # Sends Twilio accepted, not yet recorded: (message, result, accepted
         # at, and by time.monotonic for the record's delay in the log).

@@ -30,6 +30,7 @@ from .hooks.config import MissingHookSecret, resolve_secrets
 from .local_mode import local_state_path, start_local_mode
 from .local_twilio import LocalTwilio
 from .logs import configure_logging
+from .outbox import WORKERS_ENV
 from .secrets import Secrets, SecretsError, load_secrets
 from .store.dialect import is_postgres_url
 from .startup_checks import (START_FAILURE_FILE, StartupError, database_error, database_problem,
@@ -147,6 +148,8 @@ def _serve(options: ServeOptions, config: Config, secrets: Secrets, settings: Se
     env["IVR_LOG_LEVEL"] = settings.log_level
     env["IVR_CONFIG"] = path
     env["IVR_DATABASE"] = config.database
+    # Each worker sends its share of [service] twilio_concurrency.
+    env[WORKERS_ENV] = str(options.workers)
     local: LocalTwilio | None = None
     if secrets.local:
         local = start_local_mode(config, secrets, settings.bind, out, env)

@@ -16,8 +16,9 @@ import pytest
 
 from ivr.app import create_app
 from ivr.clock import FrozenClock
+from ivr.config import TWILIO_CONCURRENCY_DEFAULT
 from ivr.gateway import REQUEST_TIMEOUT_SECONDS, SendError, TwilioGateway
-from ivr.outbox import LEASE, MAX_IN_FLIGHT, SEND_START_MARGIN
+from ivr.outbox import LEASE, SEND_START_MARGIN, sends_in_flight
 
 from .support.driver import TwilioDriver
 from .support.fake_twilio import SentMessage
@@ -171,7 +172,9 @@ async def test_the_real_server_frees_hung_sends_and_pages_once(tmp_path, fake_tw
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start(tmp_path, fake_twilio.url, port, workers=1)
-    hung = MAX_IN_FLIGHT + 1     # one more than the slots: it waits for one
+    # One worker: every slot of the default concurrency is this worker's.
+    slots = sends_in_flight(TWILIO_CONCURRENCY_DEFAULT, workers=1)
+    hung = slots + 1             # one more than the slots: it waits for one
     try:
         await wait_until_healthy(url, server)
         async with aiohttp.ClientSession() as session:
@@ -180,7 +183,7 @@ async def test_the_real_server_frees_hung_sends_and_pages_once(tmp_path, fake_tw
                      sms(f"SMhung{i}", f"+1619555{4000 + i:04d}", f"hung {i}"))
                 for i in range(hung)))
             assert all(status == 200 for status, _ in answers), answers
-            await wait_for(lambda: len(hang.held) == MAX_IN_FLIGHT, seconds=10)
+            await wait_for(lambda: len(hang.held) == slots, seconds=10)
 
             hang.on = False          # Twilio answers new requests again
             recovered = time.monotonic()
@@ -209,7 +212,7 @@ async def test_the_real_server_frees_hung_sends_and_pages_once(tmp_path, fake_tw
     print(f"\n{len(held_for)} hung sends each held a slot {min(held_for):.2f}-"
           f"{max(held_for):.2f} s; the new text's page went out {new_page_after:.2f} s after "
           f"Twilio recovered")
-    assert len(held_for) == MAX_IN_FLIGHT
+    assert len(held_for) == slots
     assert all(REQUEST_TIMEOUT_SECONDS <= s < REQUEST_TIMEOUT_SECONDS + 1 for s in held_for)
     assert new_page_after <= REQUEST_TIMEOUT_SECONDS + 3
 
@@ -218,6 +221,6 @@ async def test_the_real_server_frees_hung_sends_and_pages_once(tmp_path, fake_tw
         assert sum(f": {body} - reply" in b for b in answered) == 1, (body, answered)
     assert len(answered) == hung + 1
     assert rows(db, "SELECT status, attempts, COUNT(*) FROM outbox GROUP BY 1, 2 ORDER BY 2") == [
-        ("sent", 1, hung + 1 - MAX_IN_FLIGHT), ("sent", 2, MAX_IN_FLIGHT)]
+        ("sent", 1, hung + 1 - slots), ("sent", 2, slots)]
     assert rows(db, "SELECT COUNT(DISTINCT message_sid) FROM outbox") == [(hung + 1,)]
     assert "did not answer within 10 s" in err

@@ -1,0 +1,109 @@
+"""[service] twilio_concurrency: how many REST requests this machine has
+under way at Twilio at once, shared by its workers. Twilio refuses what an
+account sends beyond its concurrency limit with HTTP 429 (error 20429);
+before this setting each worker sent up to 32 at once, however many
+workers there were."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from ivr.config import TWILIO_CONCURRENCY_DEFAULT, ConfigError, load_config
+from ivr.outbox import sends_in_flight
+
+from .support.fake_twilio import SentMessage
+from .support.harness import EXAMPLE_CONFIG
+from .support.processes import free_port, post, sms, start, stop, wait_for, wait_until_healthy
+
+
+def config_with(tmp_path, setting: str):
+    text = EXAMPLE_CONFIG.read_text().replace("[service]\n", f"[service]\n{setting}\n", 1)
+    path = tmp_path / "ivr.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_default_leaves_room_under_twilios_usual_limit(tmp_path):
+    config = load_config(EXAMPLE_CONFIG, database_override=str(tmp_path / "db.sqlite3"))
+    assert config.twilio_concurrency == TWILIO_CONCURRENCY_DEFAULT == 90
+
+
+@pytest.mark.parametrize("setting, problem", [
+    ("twilio_concurrency = 0", "0 is out of range"),
+    ("twilio_concurrency = 5000", "5000 is out of range"),
+    ('twilio_concurrency = "lots"', "must be a whole number"),
+    ("twilio_concurrency = 2.5", "must be a whole number"),
+])
+def test_a_wrong_setting_names_the_file_the_key_and_the_fix(tmp_path, setting, problem):
+    path = config_with(tmp_path, setting)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert str(path) in message and "service.twilio_concurrency" in message
+    assert problem in message and "twilio_concurrency = 90" in message
+
+
+@pytest.mark.parametrize("concurrency, workers, each", [
+    (90, 1, 90), (90, 2, 45), (90, 4, 22), (6, 2, 3), (1, 4, 1), (3, 8, 1)])
+def test_each_worker_sends_its_share(concurrency, workers, each):
+    assert sends_in_flight(concurrency, workers) == each
+
+
+class Holding:
+    """The fake Twilio's `before_answer`: holds every request until released,
+    counting how many are under way at once."""
+
+    def __init__(self) -> None:
+        self.under_way = 0
+        self.most_at_once = 0
+        self.bodies: list[str] = []
+        self._release = asyncio.Event()
+
+    async def __call__(self, sent: SentMessage) -> None:
+        self.under_way += 1
+        self.most_at_once = max(self.most_at_once, self.under_way)
+        self.bodies.append(sent.body)
+        try:
+            await self._release.wait()
+        finally:
+            self.under_way -= 1
+
+    def release(self) -> None:
+        self._release.set()
+
+
+async def test_two_workers_together_never_exceed_the_machines_concurrency(tmp_path, fake_twilio):
+    """`ivr serve --workers 2` with twilio_concurrency = 6, Twilio holding
+    every send: 20 texts at once put exactly 6 sends under way, never more;
+    once Twilio answers, every page goes out."""
+    holding = Holding()
+    fake_twilio.before_answer = holding
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start(tmp_path, fake_twilio.url, port, workers=2,
+                   config=config_with(tmp_path, "twilio_concurrency = 6"))
+    texts = 20
+    try:
+        await wait_until_healthy(url, server)
+        async with aiohttp.ClientSession() as session:
+            answers = await asyncio.gather(*(
+                post(session, url + "/sms/incoming",
+                     sms(f"SMcap{i:02d}", f"+1619555{5000 + i:04d}", f"capped {i}"))
+                for i in range(texts)))
+        assert all(status == 200 for status, _ in answers), answers
+        await wait_for(lambda: holding.under_way == 6, seconds=10)
+        settled = time.monotonic()
+        while time.monotonic() - settled < 1.5:   # the other worker's sweep has come and gone
+            await asyncio.sleep(0.05)
+        assert holding.most_at_once == 6
+        holding.release()
+        await wait_for(lambda: all(any(f": capped {i} -" in b for b in holding.bodies)
+                                   for i in range(texts)), seconds=30)
+    finally:
+        holding.release()
+        code, _, err = stop(server)
+    assert code == 0, err
