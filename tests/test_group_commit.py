@@ -59,15 +59,42 @@ async def store(tmp_path):
 
 
 async def test_writes_that_wait_together_commit_together_each_with_its_own_result(store):
+    count = MAX_WRITES_PER_COMMIT
     release, reading = await held_thread(store)
     writes = [asyncio.ensure_future(store.write(
-        lambda tx, n=n: (tx.decide(decision(f"w{n}")), n)[1])) for n in range(20)]
+        lambda tx, n=n: (tx.decide(decision(f"w{n}")), n)[1])) for n in range(count)]
     await asyncio.sleep(0.01)
     release.set()
     assert await reading == "held"
-    assert await asyncio.gather(*writes) == list(range(20))
-    assert store.group_commit.largest_batch == 20
-    assert await reasons(store) == {f"w{n}" for n in range(20)}
+    assert await asyncio.gather(*writes) == list(range(count))
+    assert store.group_commit.largest_batch == count
+    assert await reasons(store) == {f"w{n}" for n in range(count)}
+
+
+async def test_no_caller_hears_of_its_write_before_it_is_committed(store, tmp_path):
+    """Each caller, the moment it is told, finds its row from another
+    connection: the batch's COMMIT came first."""
+    other = sqlite3.connect(tmp_path / "ivr.sqlite3")
+    seen: dict[str, bool] = {}
+
+    def check(reason: str):
+        def told(_):
+            row = other.execute("SELECT 1 FROM decisions WHERE reason = ?", (reason,)).fetchone()
+            seen[reason] = row is not None
+        return told
+
+    release, reading = await held_thread(store)
+    writes = []
+    for n in range(8):
+        write = asyncio.ensure_future(store.write(lambda tx, n=n: tx.decide(decision(f"w{n}"))))
+        write.add_done_callback(check(f"w{n}"))
+        writes.append(write)
+    release.set()
+    await reading
+    await asyncio.gather(*writes)
+    other.close()
+    assert seen == {f"w{n}": True for n in range(8)}
+    assert store.group_commit.largest_batch == 8
 
 
 async def test_a_write_that_raises_is_rolled_back_alone(store):
@@ -89,49 +116,39 @@ async def test_a_write_that_raises_is_rolled_back_alone(store):
     assert await reasons(store) == {"before", "after"}
 
 
-async def test_a_failed_commit_fails_every_write_in_it(store, monkeypatch):
-    """The transaction as a whole fails after every write in it ran (as a
-    COMMIT that cannot write its log would): every caller in the batch gets
-    the error, and nothing is kept."""
-    real = store.transaction
-
-    def failing_commit(conn, write_lock, fn):
-        def then_fail(tx):
-            fn(tx)
-            raise sqlite3.OperationalError("disk I/O error")
-        return real(conn, write_lock, then_fail)
-
-    release, reading = await held_thread(store)
-    monkeypatch.setattr(store, "transaction", failing_commit)
-    writes = [asyncio.ensure_future(store.write(lambda tx, n=n: tx.decide(decision(f"w{n}"))))
-              for n in range(5)]
-    release.set()
-    await reading
-    outcomes = await asyncio.gather(*writes, return_exceptions=True)
-    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes), outcomes
-    monkeypatch.undo()
-    assert await reasons(store) == set()
-
-
-async def test_when_sqlite_rolls_back_the_whole_transaction_no_write_in_it_is_kept(store):
-    """An error after which SQLite itself has ended the transaction (a full
-    disk can do this): the writes before it in the batch were rolled back
-    with it, so their callers must not be told they committed."""
-    def ends_the_transaction(tx):
-        tx.decide(decision("doomed"))
-        tx._db.execute("ROLLBACK")  # what SQLite does on its own after some errors
-        raise sqlite3.OperationalError("database or disk is full")
+async def test_a_failed_commit_fails_every_write_in_it_and_the_next_write_commits(store):
+    """COMMIT itself fails: one write leaves a foreign key broken with the
+    check deferred to COMMIT. Every caller in the batch gets COMMIT's error,
+    nothing of the batch is kept, and the transaction is not left open (the
+    next write commits)."""
+    def breaks_a_key_at_commit(tx):
+        tx._db.execute("PRAGMA defer_foreign_keys = ON")
+        tx.decide(Decision(kind=DecisionKind.CONVERSATION_OPENED, channel=Channel.SMS,
+                           reason="orphan", line_id="qdn", conversation_id=999_999))
 
     release, reading = await held_thread(store)
     first = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("first"))))
-    doomed = asyncio.ensure_future(store.write(ends_the_transaction))
+    breaking = asyncio.ensure_future(store.write(breaks_a_key_at_commit))
     last = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("last"))))
     release.set()
     await reading
-    outcomes = await asyncio.gather(first, doomed, last, return_exceptions=True)
-    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes), outcomes
+    outcomes = await asyncio.gather(first, breaking, last, return_exceptions=True)
+    assert all(isinstance(o, sqlite3.IntegrityError) and "FOREIGN KEY" in str(o)
+               for o in outcomes), outcomes
+    assert store.group_commit.largest_batch == 3
     assert await reasons(store) == set()
-    # And the store goes on: the next write commits.
+    await store.write(lambda tx: tx.decide(decision("next")))
+    assert await reasons(store) == {"next"}
+
+
+async def test_a_write_alone_whose_commit_fails_leaves_no_transaction_open(store):
+    def breaks_a_key_at_commit(tx):
+        tx._db.execute("PRAGMA defer_foreign_keys = ON")
+        tx.decide(Decision(kind=DecisionKind.CONVERSATION_OPENED, channel=Channel.SMS,
+                           reason="orphan", line_id="qdn", conversation_id=999_999))
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write(breaks_a_key_at_commit)
     await store.write(lambda tx: tx.decide(decision("next")))
     assert await reasons(store) == {"next"}
 
@@ -162,6 +179,47 @@ async def test_a_cancelled_caller_still_commits_its_write(store):
             break
         await asyncio.sleep(0.01)
     assert await reasons(store) == {"other", "left"}
+
+
+async def test_writes_queued_before_the_store_closes_still_commit(tmp_path):
+    store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+    await store.open()
+    release, reading = await held_thread(store)
+    writes = [asyncio.ensure_future(store.write(
+        lambda tx, n=n: (tx.decide(decision(f"w{n}")), n)[1])) for n in range(4)]
+    await asyncio.sleep(0.01)          # their turn is queued ahead of the close
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0.01)
+    release.set()
+    await reading
+    assert await asyncio.gather(*writes) == [0, 1, 2, 3]
+    await closing
+    store = Store(tmp_path / "ivr.sqlite3", FrozenClock())
+    await store.open()
+    try:
+        assert await reasons(store) == {"w0", "w1", "w2", "w3"}
+    finally:
+        await store.close()
+
+
+async def test_a_write_raising_stopiteration_is_told_and_the_others_are_not_held(store):
+    """A future refuses StopIteration; the caller gets a RuntimeError for
+    it, and every other caller in the batch is still answered."""
+    def stops(tx):
+        tx.decide(decision("stops"))
+        next(iter(()))
+
+    release, reading = await held_thread(store)
+    before = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("before"))))
+    stopping = asyncio.ensure_future(store.write(stops))
+    after = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("after"))))
+    release.set()
+    await reading
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(before, stopping, after, return_exceptions=True), 5)
+    assert isinstance(outcomes[1], RuntimeError) and "StopIteration" in str(outcomes[1])
+    assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert await reasons(store) == {"before", "after"}
 
 
 async def test_a_write_to_a_closed_store_fails_at_once(tmp_path):

@@ -179,12 +179,15 @@ class Store(StoreBase):
                 fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn(tx)` in one transaction in the database thread.
+        """Run `fn(tx)` whole, committed before this returns, in the database
+        thread.
 
-        The whole function runs in aiosqlite's thread as one queued call:
-        one thread hop per transaction instead of one per statement, and no
-        other statement can come between its BEGIN and its COMMIT. The call
-        is shielded, so a cancelled caller (a client that hung up) leaves it
+        The whole function runs in aiosqlite's thread, in a transaction of
+        its own or, when other writes were waiting with it, in a savepoint
+        of its own inside the one transaction they share (group_commit.py):
+        one thread hop per turn instead of one per statement, and no other
+        statement can come between its start and its end. The call is
+        shielded, so a cancelled caller (a client that hung up) leaves it
         to finish whole."""
         return await self._shielded(self.group_commit.write(fn))
 
@@ -198,13 +201,15 @@ class Store(StoreBase):
         # that for a function of ours (it has no public name for it).
         return await db._execute(body, db._conn, fn)
 
-    def _submit(self, job: Callable[[], T]) -> asyncio.Future[T]:
+    def _submit(self, job: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        # The connection is taken now: close() forgets it before aiosqlite
+        # has run what was queued ahead of the close, which must still commit.
         db = self._connection()
-        return asyncio.ensure_future(db._execute(job))
+        return asyncio.ensure_future(db._execute(job, db._conn))
 
-    def _transaction_here(self, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
+    def _transaction_here(self, conn: sqlite3.Connection, fn: Callable[[Tx], T]) -> tuple[Tx, T]:
         """On the database thread: `fn` in a transaction of its own."""
-        return self.transaction(self._connection()._conn, self._write_lock, fn)
+        return self.transaction(conn, self._write_lock, fn)
 
     def _new_tx(self, conn: sqlite3.Connection) -> Tx:
         return Tx(conn, self.clock.now(), self.send_lease, hooks=self.hooks)
@@ -221,10 +226,13 @@ class Store(StoreBase):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(tx)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # After some errors (a full disk, an I/O error) SQLite has
+                # already rolled back; a failed COMMIT leaves it open.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return tx, result
         finally:
             if write_lock is not None:

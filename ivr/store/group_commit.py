@@ -1,18 +1,18 @@
 """Group commit: writes that queue up behind one another while the
 database thread is busy commit together, each in a savepoint of its own.
 
-A text's transaction spent about a quarter of its database-thread time on
-BEGIN IMMEDIATE, COMMIT and the write lock around them (bench/README.md,
+A text's transaction spent a fifth to a third of its database-thread time
+on BEGIN IMMEDIATE, COMMIT and the write lock around them (bench/README.md,
 "Group commit"). Under load, writes arrive faster than one thread commits
-them; each still waited its turn and paid for a commit of its own. Here
-the first write of a quiet moment is committed alone, exactly as before,
-and the writes that arrive while it runs wait in a list that the next turn
-of the database thread takes whole:
+them; each still waited its turn and paid for a commit of its own. Here a
+write that finds the database thread idle is committed alone, exactly as
+before, and the writes that arrive while a turn is queued or running wait
+in a list that the next turn of the database thread takes:
 
     BEGIN IMMEDIATE
-      SAVEPOINT w   fn₁   RELEASE w
-      SAVEPOINT w   fn₂   ROLLBACK TO w; RELEASE w     (fn₂ raised)
-      SAVEPOINT w   fn₃   RELEASE w
+      SAVEPOINT write   fn₁   RELEASE write
+      SAVEPOINT write   fn₂   ROLLBACK TO write; RELEASE write   (fn₂ raised)
+      SAVEPOINT write   fn₃   RELEASE write
     COMMIT
 
 What each caller is promised does not change: its function runs whole or
@@ -21,7 +21,8 @@ answered before its COMMIT has returned. A function that raises is rolled
 back to its savepoint alone and its caller gets the exception; the others
 commit. A failure of the transaction itself (BEGIN, COMMIT, or an error
 after which SQLite has rolled back the whole transaction, as a full disk
-does) fails every write in it, as it would have failed each of them alone.
+can) fails every write in it with that error, as it would have failed each
+of them alone.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from typing import Any, Callable, Generic, TypeVar
 T = TypeVar("T")
 TxT = TypeVar("TxT")
 
-# A turn of the database thread takes at most this many writes: the first
-# waits for all of them, so the batch is bounded to keep its wait short.
-MAX_WRITES_PER_COMMIT = 64
+# A turn takes at most this many writes. The write lock is held for the
+# whole turn, and the outbox's "sent" records (FirstInLine) and the other
+# workers wait for it: 16 texts hold it for a few tens of milliseconds,
+# and a commit shared by 16 costs each of them a sixteenth.
+MAX_WRITES_PER_COMMIT = 16
 
 
 class _Queued(Generic[TxT]):
@@ -48,19 +51,27 @@ class _Queued(Generic[TxT]):
         self.outcome: Any = None
         self.failed = False
 
+    def fail(self, exc: BaseException) -> None:
+        self.outcome, self.failed = exc, True
+
+
+Transaction = Callable[[sqlite3.Connection, Callable[[TxT], Any]], tuple[TxT, Any]]
+
 
 class GroupCommit(Generic[TxT]):
     """The writes waiting for the database thread, and the one function
     that thread runs to commit as many of them as are waiting.
 
-    `submit(job)` hands `job` (a function of no arguments) to the database
-    thread and returns the future of its result. `transaction(fn)` runs
-    there: `fn(tx)` inside BEGIN IMMEDIATE ... COMMIT under the write lock,
-    returning `(tx, result)`. `new_tx(conn)` makes each write's own Tx."""
+    `submit(job)` hands `job` to the database thread and returns the future
+    of its result; the thread calls it with the connection, taken when the
+    job was handed over (a store closing meanwhile still runs the jobs
+    queued before its close). `transaction(conn, fn)` runs `fn(tx)` inside
+    BEGIN IMMEDIATE ... COMMIT under the write lock and returns `(tx,
+    result)`. `new_tx(conn)` makes each write's own Tx."""
 
-    def __init__(self, submit: Callable[[Callable[[], list[_Queued]]], asyncio.Future],
-                 transaction: Callable[[Callable[[TxT], Any]], tuple[TxT, Any]],
-                 new_tx: Callable[[sqlite3.Connection], TxT]):
+    def __init__(self, submit: Callable[[Callable[[sqlite3.Connection], list[_Queued]]],
+                                        asyncio.Future],
+                 transaction: Transaction, new_tx: Callable[[sqlite3.Connection], TxT]):
         self._submit = submit
         self._transaction = transaction
         self._new_tx = new_tx
@@ -84,64 +95,66 @@ class GroupCommit(Generic[TxT]):
     def _queue_turn(self) -> None:
         try:
             turn = self._submit(self._take_and_commit)
-        except BaseException as exc:  # the connection is closed: nothing will run them
+        except BaseException as exc:  # the store is closed: nothing will run them
             self._fail_waiting(exc)
             return
         turn.add_done_callback(self._turn_done)
 
     def _turn_done(self, turn: asyncio.Future) -> None:
-        if turn.cancelled() or turn.exception() is not None:
-            # The thread never ran the turn (the connection closed under it).
-            self._fail_waiting(turn.exception() if not turn.cancelled()
-                               else RuntimeError("the store closed"))
-            return
-        for queued in turn.result():
-            if queued.future.done():
-                continue
-            if queued.failed:
-                queued.future.set_exception(queued.outcome)
-            else:
-                queued.future.set_result(queued.outcome)
-        with self._lock:
-            queue_turn = bool(self._waiting) and not self._turn_queued
-            self._turn_queued = self._turn_queued or queue_turn
-        if queue_turn:
-            self._queue_turn()
+        try:
+            if turn.cancelled():
+                # Only at the loop's end: the thread may still run the turn,
+                # but nobody is left to be told.
+                self._fail_waiting(RuntimeError("the store closed before this write ran"))
+                return
+            if turn.exception() is not None:
+                # The thread never ran the turn (the connection closed under it).
+                self._fail_waiting(turn.exception())
+                return
+            for queued in turn.result():
+                _answer(queued)
+        finally:
+            # Writes beyond this turn's share, or ones that came while it ran.
+            with self._lock:
+                queue_turn = bool(self._waiting) and not self._turn_queued
+                self._turn_queued = self._turn_queued or queue_turn
+            if queue_turn:
+                self._queue_turn()
 
     def _fail_waiting(self, exc: BaseException) -> None:
         with self._lock:
             waiting, self._waiting = self._waiting, []
             self._turn_queued = False
         for queued in waiting:
-            if not queued.future.done():
-                queued.future.set_exception(exc)
+            queued.fail(exc)
+            _answer(queued)
 
     # On the database thread.
 
-    def _take_and_commit(self) -> list[_Queued]:
+    def _take_and_commit(self, conn: sqlite3.Connection) -> list[_Queued]:
         with self._lock:
             batch = self._waiting[:MAX_WRITES_PER_COMMIT]
             del self._waiting[:MAX_WRITES_PER_COMMIT]
             self._turn_queued = False
         self.largest_batch = max(self.largest_batch, len(batch))
         if len(batch) == 1:
-            self._alone(batch[0])
+            self._alone(conn, batch[0])
         elif batch:
-            self._together(batch)
+            self._together(conn, batch)
         return batch
 
-    def _alone(self, queued: _Queued) -> None:
+    def _alone(self, conn: sqlite3.Connection, queued: _Queued) -> None:
         try:
-            queued.outcome = self._transaction(queued.fn)
+            queued.outcome = self._transaction(conn, queued.fn)
         except BaseException as exc:  # noqa: BLE001 - the caller's to see
-            queued.outcome, queued.failed = exc, True
+            queued.fail(exc)
 
-    def _together(self, batch: list[_Queued]) -> None:
+    def _together(self, conn: sqlite3.Connection, batch: list[_Queued]) -> None:
         try:
-            self._transaction(lambda tx: self._each_in_savepoint(tx._db, batch))
-        except BaseException as exc:  # noqa: BLE001 - BEGIN or COMMIT failed: nothing committed
+            self._transaction(conn, lambda tx: self._each_in_savepoint(conn, batch))
+        except BaseException as exc:  # noqa: BLE001 - the transaction failed: nothing committed
             for queued in batch:
-                queued.outcome, queued.failed = exc, True
+                queued.fail(exc)
 
     def _each_in_savepoint(self, conn: sqlite3.Connection, batch: list[_Queued]) -> None:
         for queued in batch:
@@ -149,8 +162,8 @@ class GroupCommit(Generic[TxT]):
             conn.execute("SAVEPOINT write")
             try:
                 result = queued.fn(tx)
-            except Exception as exc:  # noqa: BLE001 - this write's failure, the caller's to see
-                queued.outcome, queued.failed = exc, True
+            except BaseException as exc:  # noqa: BLE001 - this write's failure, its caller's
+                queued.fail(exc)
                 if not conn.in_transaction:
                     # SQLite rolled back the whole transaction (a full disk,
                     # an I/O error): what the earlier writes did is gone too.
@@ -160,3 +173,19 @@ class GroupCommit(Generic[TxT]):
                 continue
             conn.execute("RELEASE write")
             queued.outcome = (tx, result)
+
+
+def _answer(queued: _Queued) -> None:
+    """Tell the caller its outcome; on the event loop."""
+    if queued.future.done():
+        return
+    if not queued.failed:
+        queued.future.set_result(queued.outcome)
+        return
+    exc = queued.outcome
+    if isinstance(exc, StopIteration):
+        # A future refuses StopIteration (it would end the awaiting coroutine).
+        wrapped = RuntimeError(f"the write raised StopIteration: {exc!r}")
+        wrapped.__cause__ = exc
+        exc = wrapped
+    queued.future.set_exception(exc)
