@@ -44,10 +44,11 @@ VOICEMAIL_SECONDS_RANGE = (10, 600)
 CALL_DEADLINE_RANGE = (30, 3_600)
 FLOOD_SECONDS_RANGE = (0, 3_600)
 RETENTION_DAYS_RANGE = (1, 36_500)  # a day at least: a closed conversation can still be ACKed late
-# REST requests to Twilio at once, shared by this machine's workers. Twilio
-# caps each account's concurrent REST requests and refuses the excess with
-# HTTP 429 (error 20429); it does not publish the figure, which is commonly
-# 100. The default leaves room for ivr's CLI and the account's other users.
+# Texts under way at Twilio's REST API at once, shared by this machine's
+# workers. Twilio caps each account's concurrent REST requests and refuses
+# the excess with HTTP 429 (error 20429); it does not publish the figure,
+# which is commonly 100. The default leaves room for ivr's other REST calls
+# (phone pages, one at a time per worker), its CLI and other users.
 TWILIO_CONCURRENCY_DEFAULT = 90
 TWILIO_CONCURRENCY_RANGE = (1, 1_000)
 MENU_DIGITS = "123456789"

@@ -122,6 +122,12 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
     path = config_path(options.config)
     config, secrets = load_everything(path)
     settings = serve_settings(options)
+    if settings.workers > config.twilio_concurrency:
+        raise StartupError(
+            f"{path}: service.twilio_concurrency = {config.twilio_concurrency} is fewer than "
+            f"--workers {settings.workers}: each worker needs at least one send to Twilio "
+            f"at a time, and together they would go over the setting. Fix: raise "
+            f"twilio_concurrency to {settings.workers} or more, or start fewer workers")
     broken = installation_problem()
     if broken:
         raise StartupError(broken)

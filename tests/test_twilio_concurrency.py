@@ -78,8 +78,9 @@ class Holding:
 
 async def test_two_workers_together_never_exceed_the_machines_concurrency(tmp_path, fake_twilio):
     """`ivr serve --workers 2` with twilio_concurrency = 6, Twilio holding
-    every send: 20 texts at once put exactly 6 sends under way, never more;
-    once Twilio answers, every page goes out."""
+    every send: 20 texts at once put at most 6 sends under way (3 per
+    worker; before the setting each worker sent up to 32); once Twilio
+    answers, every page goes out."""
     holding = Holding()
     fake_twilio.before_answer = holding
     port = free_port()
@@ -95,11 +96,13 @@ async def test_two_workers_together_never_exceed_the_machines_concurrency(tmp_pa
                      sms(f"SMcap{i:02d}", f"+1619555{5000 + i:04d}", f"capped {i}"))
                 for i in range(texts)))
         assert all(status == 200 for status, _ in answers), answers
-        await wait_for(lambda: holding.under_way == 6, seconds=10)
+        # Each worker fills its 3; which worker took which text is the
+        # kernel's choice, so one of them may hold fewer than 3 texts.
+        await wait_for(lambda: holding.under_way >= 3, seconds=10)
         settled = time.monotonic()
         while time.monotonic() - settled < 1.5:   # the other worker's sweep has come and gone
             await asyncio.sleep(0.05)
-        assert holding.most_at_once == 6
+        assert 3 <= holding.most_at_once <= 6
         holding.release()
         await wait_for(lambda: all(any(f": capped {i} -" in b for b in holding.bodies)
                                    for i in range(texts)), seconds=30)
@@ -107,3 +110,24 @@ async def test_two_workers_together_never_exceed_the_machines_concurrency(tmp_pa
         holding.release()
         code, _, err = stop(server)
     assert code == 0, err
+
+
+def test_more_workers_than_the_concurrency_is_refused_at_start(tmp_path):
+    """Each worker sends at least one at a time, so 4 workers with
+    twilio_concurrency = 2 would go over it: ivr serve says so and stops."""
+    import subprocess
+    import sys
+
+    from .support.harness import REPO
+    from .support.processes import clean_environ
+    config = config_with(tmp_path, "twilio_concurrency = 2")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "run.py"), "--config", str(config), "--bind",
+         f"127.0.0.1:{free_port()}", "--workers", "4"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60,
+        env=clean_environ(TWILIO_AUTH_TOKEN="t" * 32, TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+                          IVR_PUBLIC_BASE_URL="https://ivr.example.com",
+                          IVR_DATABASE=str(tmp_path / "ivr.sqlite3")))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "service.twilio_concurrency = 2 is fewer than --workers 4" in done.stderr
+    assert "Traceback" not in done.stderr
