@@ -35,8 +35,12 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
+    return _stat_cpu(f"/proc/{pid}/stat")
+
+
+def _stat_cpu(path: str) -> float:
     try:
-        with open(f"/proc/{pid}/stat") as handle:
+        with open(path) as handle:
             stat = handle.read()
     except OSError:
         return 0.0
@@ -58,18 +62,8 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
                 name = handle.read().strip()
         except OSError:
             continue
-        out[f"{name} {tid}"] = _task_cpu(pid, tid)
+        out[f"{name} {tid}"] = _stat_cpu(f"/proc/{pid}/task/{tid}/stat")
     return out
-
-
-def _task_cpu(pid: int, tid: str) -> float:
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat") as handle:
-            stat = handle.read()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def rss_mb(pid: int) -> float | None:

@@ -45,6 +45,14 @@ async def held_thread(store: Store):
     return release, reading
 
 
+def breaks_a_key_at_commit(tx):
+    """A decision naming no conversation, its foreign key checked only at
+    COMMIT: the COMMIT itself fails."""
+    tx._db.execute("PRAGMA defer_foreign_keys = ON")
+    tx.decide(Decision(kind=DecisionKind.CONVERSATION_OPENED, channel=Channel.SMS,
+                       reason="orphan", line_id="qdn", conversation_id=999_999))
+
+
 async def reasons(store: Store) -> set[str]:
     rows = await store.read(lambda tx: tx._all("SELECT reason FROM decisions"))
     return {row[0] for row in rows}
@@ -121,11 +129,6 @@ async def test_a_failed_commit_fails_every_write_in_it_and_the_next_write_commit
     check deferred to COMMIT. Every caller in the batch gets COMMIT's error,
     nothing of the batch is kept, and the transaction is not left open (the
     next write commits)."""
-    def breaks_a_key_at_commit(tx):
-        tx._db.execute("PRAGMA defer_foreign_keys = ON")
-        tx.decide(Decision(kind=DecisionKind.CONVERSATION_OPENED, channel=Channel.SMS,
-                           reason="orphan", line_id="qdn", conversation_id=999_999))
-
     release, reading = await held_thread(store)
     first = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("first"))))
     breaking = asyncio.ensure_future(store.write(breaks_a_key_at_commit))
@@ -142,11 +145,6 @@ async def test_a_failed_commit_fails_every_write_in_it_and_the_next_write_commit
 
 
 async def test_a_write_alone_whose_commit_fails_leaves_no_transaction_open(store):
-    def breaks_a_key_at_commit(tx):
-        tx._db.execute("PRAGMA defer_foreign_keys = ON")
-        tx.decide(Decision(kind=DecisionKind.CONVERSATION_OPENED, channel=Channel.SMS,
-                           reason="orphan", line_id="qdn", conversation_id=999_999))
-
     with pytest.raises(sqlite3.IntegrityError):
         await store.write(breaks_a_key_at_commit)
     await store.write(lambda tx: tx.decide(decision("next")))
