@@ -37,9 +37,10 @@ TxT = TypeVar("TxT")
 
 # A turn takes at most this many writes. The write lock is held for the
 # whole turn, and the outbox's "sent" records (FirstInLine) and the other
-# workers wait for it: 16 texts hold it for a few tens of milliseconds,
-# and a commit shared by 16 costs each of them a sixteenth.
-MAX_WRITES_PER_COMMIT = 16
+# workers wait for it. Against 16, two alternated pairs at 64 connections
+# on two workers gave 10% more texts a second, and bench/record_window.py
+# found the "sent" records no later either way (bench/README.md, item 18).
+MAX_WRITES_PER_COMMIT = 64
 
 
 class _Queued(Generic[TxT]):
