@@ -183,8 +183,9 @@ def service_log_summary(paths: list[Path]) -> dict[str, Any]:
 def git_state() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
+            # Only the end: porcelain's first line may start with a space (" M path").
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+                                  timeout=10).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
     return {"commit": git("rev-parse", "--short", "HEAD"),
