@@ -15,7 +15,9 @@ import asyncio
 import logging
 import os
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any, AsyncIterator, Coroutine
 
 from .background import BackgroundWorker
 from .clock import Clock, from_text
@@ -82,8 +84,8 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts, 60))
 
 
-def _claim(tx: Tx) -> tuple[list[OutboxMessage], set[int]]:
-    batch = tx.claim_due_outbox(BATCH_SIZE, LEASE)
+def _claim(tx: Tx, limit: int) -> tuple[list[OutboxMessage], set[int]]:
+    batch = tx.claim_due_outbox(limit, LEASE)
     return batch, tx.unrecorded_claims(message.id for message in batch)
 
 
@@ -105,6 +107,9 @@ class OutboxWorker(BackgroundWorker):
         self._wake = asyncio.Event()
         self.max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
+        # Sends of this process holding a slot, and waiting for one.
+        self._sending = 0
+        self._waiting = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         # Sends Twilio accepted, not yet recorded: (message, result, accepted
         # at, and by time.monotonic for the record's delay in the log).
@@ -138,15 +143,40 @@ class OutboxWorker(BackgroundWorker):
         self._wake.set()
 
     def _after_commit(self, tx: Tx) -> None:
+        overflow: list[OutboxMessage] = []
         for message in tx.claimed:
-            self._spawn_send(message, tx.now)
+            # A second round already waits for this process's slots: what is
+            # more is handed back for whichever process has room (another
+            # worker, another machine), instead of waiting here behind it.
+            if self._waiting >= self.max_in_flight:
+                overflow.append(message)
+            else:
+                self._spawn_send(message, tx.now)
+        if overflow:
+            self._track(self._hand_back(overflow, tx.now))
         if tx.enqueued > len(tx.claimed):
             self.wake()
 
     def _spawn_send(self, message: OutboxMessage, claimed_at: datetime) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(message, claimed_at))
+        self._waiting += 1
+        self._track(self._send(message, claimed_at))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+
+    async def _hand_back(self, messages: list[OutboxMessage], claimed_at: datetime) -> None:
+        ids = [message.id for message in messages]
+        try:
+            handed = await self.store.write(lambda tx: tx.release_claims(ids))
+        except Exception:  # still ours: send them here, behind the rest
+            log.exception("could not hand back %d sends; sending them here", len(ids))
+            for message in messages:
+                self._spawn_send(message, claimed_at)
+            return
+        event(log, logging.INFO, "sends handed back for any process with room",
+              count=handed, waiting=self._waiting)
 
     async def _run(self) -> None:
         while True:
@@ -175,10 +205,16 @@ class OutboxWorker(BackgroundWorker):
         tried = 0
         while True:
             self._wake.clear()
+            # Claim only what this process has room to start: the rest is
+            # left to a process with room (see _after_commit).
+            room = min(BATCH_SIZE, self.max_in_flight - self._sending - self._waiting)
+            if room <= 0:
+                return tried
             claimed_at = self.clock.now()
-            batch, unrecorded = await self.store.write(_claim)
+            batch, unrecorded = await self.store.write(lambda tx: _claim(tx, room))
             if not batch:
                 return tried
+            self._waiting += len(batch)
             await asyncio.gather(*(self._send(message, claimed_at, message.id in unrecorded)
                                    for message in batch))
             tried += len(batch)
@@ -195,9 +231,24 @@ class OutboxWorker(BackgroundWorker):
             elif self._accepted:
                 self._start_recorder()
 
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of this process's send slots; the caller counted itself in
+        `_waiting` when it was queued."""
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        self._sending += 1
+        try:
+            yield
+        finally:
+            self._sending -= 1
+            self._slots.release()
+
     async def _send(self, message: OutboxMessage, claimed_at: datetime,
                     ask_first: bool = False) -> None:
-        async with self._slots:
+        async with self._slot():
             if self.clock.now() > claimed_at + LEASE - SEND_START_MARGIN:
                 event(log, logging.WARNING, "send left to the next claim: its lease is too "
                       "short now", line=message.line_id, outbox=message.id)

@@ -131,3 +131,88 @@ def test_more_workers_than_the_concurrency_is_refused_at_start(tmp_path):
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "service.twilio_concurrency = 2 is fewer than --workers 4" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_sends_one_process_has_no_room_for_go_out_through_another(tmp_path, fake_twilio):
+    """Two ivr processes on one database (as two workers are, or two
+    machines on PostgreSQL), each allowed one send under way and one
+    waiting (twilio_concurrency = 1). Every text goes to the first: the
+    texts beyond its two are handed back, the second's poll sends them, and
+    every page goes out exactly once. Before, the second sat idle while the
+    first sent its backlog one at a time."""
+    holding = Holding()
+    fake_twilio.before_answer = holding
+    config = config_with(tmp_path, "twilio_concurrency = 1")
+    first_port, second_port = free_port(), free_port()
+    first = start(tmp_path, fake_twilio.url, first_port, workers=1, config=config)
+    second = None
+    texts = 8
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{first_port}", first)
+        second = start(tmp_path, fake_twilio.url, second_port, workers=1, config=config)
+        await wait_until_healthy(f"http://127.0.0.1:{second_port}", second)
+        url = f"http://127.0.0.1:{first_port}"
+        async with aiohttp.ClientSession() as session:
+            for i in range(texts):
+                status, _ = await post(session, url + "/sms/incoming",
+                                       sms(f"SMmore{i:02d}", f"+1619555{6000 + i:04d}",
+                                           f"overflow {i}"))
+                assert status == 200
+        # The second polls every second: its one send joins the first's.
+        # Within 5 s: at 10 s the first's held send times out and frees its
+        # slot, and Twilio (which never notices) would count two.
+        await wait_for(lambda: holding.under_way == 2, seconds=5)
+        assert holding.most_at_once == 2
+        holding.release()
+        await wait_for(lambda: all(any(f": overflow {i} -" in b for b in holding.bodies)
+                                   for i in range(texts)), seconds=30)
+        await asyncio.sleep(1.5)               # room for a second send, which must not come
+    finally:
+        holding.release()
+        code, _, err = stop(first)
+        if second is not None:
+            second_code, _, second_err = stop(second)
+            assert second_code == 0, second_err
+    assert code == 0, err
+    for i in range(texts):
+        assert sum(f": overflow {i} -" in b for b in holding.bodies) == 1, holding.bodies
+    assert "sends handed back for any process with room" in err
+
+
+@pytest.mark.both_engines
+async def test_a_handed_back_claim_is_due_for_any_process_and_a_taken_one_stays(database):
+    """release_claims hands back only claims still untouched: a row queued
+    claimed is due again at once for any claim, with its attempt not
+    counted; a row already sent is left as it is."""
+    from datetime import timedelta
+
+    from ivr.clock import FrozenClock
+    from ivr.decisions import Channel, Decision, DecisionKind
+    from ivr.store import store_for
+
+    store = store_for(database, FrozenClock())
+    await store.open()
+    try:
+        store.send_lease = timedelta(seconds=60)
+
+        def queue(tx):
+            decision_id = tx.decide(Decision(kind=DecisionKind.MESSAGE_FORWARDED,
+                                             channel=Channel.SMS, reason="t", line_id="qdn"))
+            return [tx.enqueue_sms(decision_id, "qdn", None, f"+1619555{n:04d}",
+                                   "+16195550100", f"page {n}", purpose="page")
+                    for n in range(3)]
+
+        ids = await store.write(queue)
+        await store.write(lambda tx: tx.mark_sent(ids[2], "SM" + "2" * 32, "queued"))
+        store.send_lease = None
+        assert await store.write(lambda tx: tx.release_claims(ids)) == 2
+        # The same again changes nothing: they are no longer claims.
+        assert await store.write(lambda tx: tx.release_claims(ids)) == 0
+        claimed = await store.write(lambda tx: tx.claim_due_outbox(10, timedelta(seconds=60)))
+        assert sorted(m.id for m in claimed) == ids[:2]
+        assert all(m.attempts == 1 for m in claimed)
+        # Sent by whoever claimed it: a late hand-back leaves it sent.
+        await store.write(lambda tx: tx.mark_sent(ids[0], "SM" + "0" * 32, "queued"))
+        assert await store.write(lambda tx: tx.release_claims(ids[:1])) == 0
+    finally:
+        await store.close()

@@ -85,6 +85,21 @@ class OutboxQueries(TxBase):
             f"SELECT id FROM outbox WHERE error = ? AND id IN ({marks})",
             (UNRECORDED_CLAIM, *ids))}
 
+    def release_claims(self, outbox_ids: Iterable[int]) -> int:
+        """Hand back messages this process claimed as it queued them and has
+        no room to send soon: due now, for whichever process has room. Only
+        a claim still untouched (never sent, never claimed again) is handed
+        back; returns how many were."""
+        ids = list(outbox_ids)
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
+        return len(self._all(
+            "UPDATE outbox SET status = 'pending', claimed_until = NULL,"
+            " attempts = attempts - 1, next_attempt_at = ?"
+            f" WHERE status = 'sending' AND attempts = 1 AND id IN ({marks}) RETURNING id",
+            (self.now_text, *ids)))
+
     def mark_sent(self, outbox_id: int, message_sid: str, status: str | None,
                   sent_at: datetime | None = None) -> tuple[str, str | None] | None:
         """Record that Twilio accepted the message (`sent_at`, if that was
