@@ -110,6 +110,10 @@ class OutboxWorker(BackgroundWorker):
         # Sends of this process holding a slot, and waiting for one.
         self._sending = 0
         self._waiting = 0
+        # Set while due sends may wait in the outbox for this process's room
+        # (it handed some back, or its sweep stopped short): a freed slot then
+        # wakes the sweep, rather than leaving them to the next poll.
+        self._more_may_be_due = False
         self._in_flight: set[asyncio.Task[None]] = set()
         # Sends Twilio accepted, not yet recorded: (message, result, accepted
         # at, and by time.monotonic for the record's delay in the log).
@@ -175,6 +179,7 @@ class OutboxWorker(BackgroundWorker):
             for message in messages:
                 self._spawn_send(message, claimed_at)
             return
+        self._more_may_be_due = True
         event(log, logging.INFO, "sends handed back for any process with room",
               count=handed, waiting=self._waiting)
 
@@ -195,9 +200,13 @@ class OutboxWorker(BackgroundWorker):
     async def drain(self) -> int:
         """Send everything due now and wait until every send under way is
         recorded; returns how many messages were claimed here."""
-        tried = await self._sweep()
-        await self.flush()
-        return tried
+        tried = 0
+        while True:
+            claimed = await self._sweep()
+            await self.flush()
+            if not claimed:
+                return tried
+            tried += claimed
 
     async def _sweep(self) -> int:
         """Claim and send every message that is due now. Messages this
@@ -209,14 +218,18 @@ class OutboxWorker(BackgroundWorker):
             # left to a process with room (see _after_commit).
             room = min(BATCH_SIZE, self.max_in_flight - self._sending - self._waiting)
             if room <= 0:
+                self._more_may_be_due = True
                 return tried
             claimed_at = self.clock.now()
             batch, unrecorded = await self.store.write(lambda tx: _claim(tx, room))
             if not batch:
+                self._more_may_be_due = False
                 return tried
-            self._waiting += len(batch)
-            await asyncio.gather(*(self._send(message, claimed_at, message.id in unrecorded)
-                                   for message in batch))
+            # Each send on its own, as the commit's are: the next batch is
+            # claimed as soon as there is room, not once this one is done.
+            for message in batch:
+                self._waiting += 1
+                self._track(self._send(message, claimed_at, message.id in unrecorded))
             tried += len(batch)
 
     async def flush(self) -> None:
@@ -245,6 +258,8 @@ class OutboxWorker(BackgroundWorker):
         finally:
             self._sending -= 1
             self._slots.release()
+            if self._more_may_be_due:
+                self.wake()
 
     async def _send(self, message: OutboxMessage, claimed_at: datetime,
                     ask_first: bool = False) -> None:
