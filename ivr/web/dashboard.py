@@ -158,20 +158,24 @@ async def events() -> Response:
         return tx.operator_session_live(id_hash), tx.latest_decision_id()
 
     async def stream():
-        seen = None
         deadline = time.monotonic() + EVENT_STREAM_SECONDS
+        # Where the log stands is read before the browser hears anything:
+        # read after, a change made as the stream opened was taken for the
+        # starting point and never announced.
+        live, seen = await svc.store.read(look)
+        if not live:
+            return
         yield b"retry: 2000\n\n"
         while time.monotonic() < deadline:
+            await asyncio.sleep(EVENT_POLL_SECONDS)
             live, version = await svc.store.read(look)
             if not live:
                 return          # logged out (from any worker) or expired: the stream ends
             if version != seen:
-                if seen is not None:
-                    yield f"event: changed\ndata: {version}\n\n".encode()
+                yield f"event: changed\ndata: {version}\n\n".encode()
                 seen = version
             else:
                 yield b": keep-alive\n\n"
-            await asyncio.sleep(EVENT_POLL_SECONDS)
 
     response = Response(stream(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
