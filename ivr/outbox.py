@@ -161,9 +161,10 @@ class OutboxWorker(BackgroundWorker):
         if tx.enqueued > len(tx.claimed):
             self.wake()
 
-    def _spawn_send(self, message: OutboxMessage, claimed_at: datetime) -> None:
+    def _spawn_send(self, message: OutboxMessage, claimed_at: datetime,
+                    ask_first: bool = False) -> None:
         self._waiting += 1
-        self._track(self._send(message, claimed_at))
+        self._track(self._send(message, claimed_at, ask_first))
 
     def _track(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -228,8 +229,7 @@ class OutboxWorker(BackgroundWorker):
             # Each send on its own, as the commit's are: the next batch is
             # claimed as soon as there is room, not once this one is done.
             for message in batch:
-                self._waiting += 1
-                self._track(self._send(message, claimed_at, message.id in unrecorded))
+                self._spawn_send(message, claimed_at, message.id in unrecorded)
             tried += len(batch)
 
     async def flush(self) -> None:

@@ -80,7 +80,7 @@ class GroupCommit(Generic[TxT]):
         self._lock = threading.Lock()
         self._waiting: list[_Queued] = []
         self._turn_queued = False
-        # The most writes one COMMIT has carried (bench and tests read it).
+        # The most writes one COMMIT has carried (the tests read it).
         self.largest_batch = 0
 
     async def write(self, fn: Callable[[TxT], T]) -> tuple[TxT, T]:
