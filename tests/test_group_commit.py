@@ -45,6 +45,18 @@ async def held_thread(store: Store):
     return release, reading
 
 
+async def together(store: Store, *fns) -> list:
+    """Start a write of each of `fns` while the database thread is held,
+    then let it go: they all wait for the same turn. Each caller's outcome,
+    its result or its exception, in order."""
+    release, reading = await held_thread(store)
+    writes = [asyncio.ensure_future(store.write(fn)) for fn in fns]
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await reading == "held"
+    return await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 10)
+
+
 def breaks_a_key_at_commit(tx):
     """A decision naming no conversation, its foreign key checked only at
     COMMIT: the COMMIT itself fails."""
@@ -68,13 +80,9 @@ async def store(tmp_path):
 
 async def test_writes_that_wait_together_commit_together_each_with_its_own_result(store):
     count = MAX_WRITES_PER_COMMIT
-    release, reading = await held_thread(store)
-    writes = [asyncio.ensure_future(store.write(
-        lambda tx, n=n: (tx.decide(decision(f"w{n}")), n)[1])) for n in range(count)]
-    await asyncio.sleep(0.01)
-    release.set()
-    assert await reading == "held"
-    assert await asyncio.gather(*writes) == list(range(count))
+    outcomes = await together(store, *(lambda tx, n=n: (tx.decide(decision(f"w{n}")), n)[1]
+                                       for n in range(count)))
+    assert outcomes == list(range(count))
     assert store.group_commit.largest_batch == count
     assert await reasons(store) == {f"w{n}" for n in range(count)}
 
@@ -110,16 +118,11 @@ async def test_a_write_that_raises_is_rolled_back_alone(store):
         tx.decide(decision("half done"))
         raise Refused("no")
 
-    release, reading = await held_thread(store)
-    before = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("before"))))
-    failed = asyncio.ensure_future(store.write(failing))
-    after = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("after"))))
-    release.set()
-    await reading
-    await before
-    with pytest.raises(Refused):
-        await failed
-    await after
+    before, failed, after = await together(
+        store, lambda tx: tx.decide(decision("before")), failing,
+        lambda tx: tx.decide(decision("after")))
+    assert isinstance(failed, Refused)
+    assert not isinstance(before, BaseException) and not isinstance(after, BaseException)
     assert store.group_commit.largest_batch == 3
     assert await reasons(store) == {"before", "after"}
 
@@ -129,13 +132,8 @@ async def test_a_failed_commit_fails_every_write_in_it_and_the_next_write_commit
     check deferred to COMMIT. Every caller in the batch gets COMMIT's error,
     nothing of the batch is kept, and the transaction is not left open (the
     next write commits)."""
-    release, reading = await held_thread(store)
-    first = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("first"))))
-    breaking = asyncio.ensure_future(store.write(breaks_a_key_at_commit))
-    last = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("last"))))
-    release.set()
-    await reading
-    outcomes = await asyncio.gather(first, breaking, last, return_exceptions=True)
+    outcomes = await together(store, lambda tx: tx.decide(decision("first")),
+                              breaks_a_key_at_commit, lambda tx: tx.decide(decision("last")))
     assert all(isinstance(o, sqlite3.IntegrityError) and "FOREIGN KEY" in str(o)
                for o in outcomes), outcomes
     assert store.group_commit.largest_batch == 3
@@ -151,14 +149,31 @@ async def test_a_write_alone_whose_commit_fails_leaves_no_transaction_open(store
     assert await reasons(store) == {"next"}
 
 
+async def test_when_sqlite_rolls_back_the_whole_transaction_no_write_in_it_is_kept(store):
+    """An error after which SQLite itself has ended the transaction (a full
+    disk can do this): the writes before it in the batch were rolled back
+    with it, so their callers must not be told they committed, and each is
+    told that error, not what the cleanup after it ran into."""
+    def ends_the_transaction(tx):
+        tx.decide(decision("doomed"))
+        tx._db.execute("ROLLBACK")  # what SQLite does on its own after some errors
+        raise sqlite3.OperationalError("database or disk is full")
+
+    outcomes = await together(store, lambda tx: tx.decide(decision("first")),
+                              ends_the_transaction, lambda tx: tx.decide(decision("last")))
+    assert all(isinstance(o, sqlite3.OperationalError) and str(o) == "database or disk is full"
+               for o in outcomes), outcomes
+    assert await reasons(store) == set()
+    # And the store goes on: the next write commits.
+    await store.write(lambda tx: tx.decide(decision("next")))
+    assert await reasons(store) == {"next"}
+
+
 async def test_more_writes_than_one_commit_carries_all_commit(store):
-    release, reading = await held_thread(store)
     count = MAX_WRITES_PER_COMMIT * 2 + 5
-    writes = [asyncio.ensure_future(store.write(lambda tx, n=n: tx.decide(decision(f"w{n}"))))
-              for n in range(count)]
-    release.set()
-    await reading
-    await asyncio.gather(*writes)
+    outcomes = await together(store, *(lambda tx, n=n: tx.decide(decision(f"w{n}"))
+                                       for n in range(count)))
+    assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
     assert store.group_commit.largest_batch == MAX_WRITES_PER_COMMIT
     assert len(await reasons(store)) == count
 
@@ -207,16 +222,27 @@ async def test_a_write_raising_stopiteration_is_told_and_the_others_are_not_held
         tx.decide(decision("stops"))
         next(iter(()))
 
-    release, reading = await held_thread(store)
-    before = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("before"))))
-    stopping = asyncio.ensure_future(store.write(stops))
-    after = asyncio.ensure_future(store.write(lambda tx: tx.decide(decision("after"))))
-    release.set()
-    await reading
-    outcomes = await asyncio.wait_for(
-        asyncio.gather(before, stopping, after, return_exceptions=True), 5)
+    outcomes = await together(store, lambda tx: tx.decide(decision("before")), stops,
+                              lambda tx: tx.decide(decision("after")))
     assert isinstance(outcomes[1], RuntimeError) and "StopIteration" in str(outcomes[1])
     assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert await reasons(store) == {"before", "after"}
+
+
+class Stopped(BaseException):
+    """Not an Exception, as SystemExit and KeyboardInterrupt are not."""
+
+
+async def test_a_write_raising_a_baseexception_fails_only_itself(store):
+    def stops_hard(tx):
+        tx.decide(decision("stops hard"))
+        raise Stopped()
+
+    before, stopped, after = await together(
+        store, lambda tx: tx.decide(decision("before")), stops_hard,
+        lambda tx: tx.decide(decision("after")))
+    assert isinstance(stopped, Stopped)
+    assert not isinstance(before, BaseException) and not isinstance(after, BaseException)
     assert await reasons(store) == {"before", "after"}
 
 
@@ -253,12 +279,7 @@ def test_every_caller_is_told_the_truth_about_its_write(tmp_path_factory, plan):
                     return n
                 return fn
 
-            release, reading = await held_thread(store)
-            writes = [asyncio.ensure_future(store.write(write(n, how)))
-                      for n, how in enumerate(plan)]
-            release.set()
-            await reading
-            outcomes = await asyncio.gather(*writes, return_exceptions=True)
+            outcomes = await together(store, *(write(n, how) for n, how in enumerate(plan)))
             kept = await reasons(store)
             for n, outcome in enumerate(outcomes):
                 if isinstance(outcome, BaseException):
